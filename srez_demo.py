@@ -1,0 +1,132 @@
+"""Demo: turn the sample grids written during training into a movie.
+
+Training writes a grid of (input, output, target) faces to `train_dir/batchNNNNNN_out.png`
+every few hundred batches. `make_movie` stitches those grids, in batch order, into
+`train_dir/demo1.mp4`, so one can watch the generator learn. It needs no dataset, no checkpoint
+and no TensorFlow: only the PNGs that training left behind.
+
+    python srez_main.py --run demo
+"""
+
+import os
+import re
+
+import numpy as np
+from moviepy import ImageSequenceClip
+from PIL import Image
+
+MOVIE_NAME = "demo1.mp4"
+
+# A grid is `batch<number>_out<anything>.png`; the suffix allows names such as
+# `batch000200_out-1.png` that a second run may have written next to the first.
+_GRID_NAME = re.compile(r"^batch(\d+)_out(.*)\.png$")
+
+
+def _grid_order(filename: str) -> tuple:
+    """Sort key that keeps batch order even when numbers or suffixes differ in width."""
+    match = _GRID_NAME.match(filename)
+    batch_number, suffix = int(match.group(1)), match.group(2)
+    # Natural order on the suffix: "" < "-1" < "-2" < "-10", so a plain name comes before its
+    # numbered variants and "-10" does not sort before "-2".
+    suffix_key = tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", suffix))
+    return batch_number, suffix_key
+
+
+def find_grids(train_dir: str) -> list[str]:
+    """Lists the sample grids in `train_dir` in batch order.
+
+    Args:
+        train_dir: folder that training writes `batch*_out*.png` grids into.
+
+    Returns:
+        Paths of the grids, oldest batch first; empty if there are none or the folder is missing.
+    """
+    if not os.path.isdir(train_dir):
+        return []
+    names = [name for name in os.listdir(train_dir) if _GRID_NAME.match(name)]
+    return [os.path.join(train_dir, name) for name in sorted(names, key=_grid_order)]
+
+
+def _load_frame(path: str) -> np.ndarray:
+    """Reads one grid as uint8 [height, width, 3], padded with black to even height and width.
+
+    yuv420p stores colour at half resolution, so libx264 refuses odd dimensions.
+    """
+    with Image.open(path) as image:
+        # convert("RGB") also handles grey, palette and RGBA grids; the movie has no alpha.
+        pixels = np.asarray(image.convert("RGB"))
+    height, width = pixels.shape[:2]
+    return np.pad(pixels, ((0, height % 2), (0, width % 2), (0, 0)))
+
+
+def make_movie(train_dir: str, fps: int = 30) -> str:
+    """Stitches the sample grids in `train_dir` into `train_dir/demo1.mp4`.
+
+    Grids are taken in batch order, one per frame. A run with other settings makes grids of
+    another size; only grids the size of the newest one (last modified) are used, and a printed
+    line says how many were left out. The movie is H.264 in yuv420p with no audio, so browsers
+    play it. It is written to a temporary file in `train_dir` and then renamed, so a failed write
+    never replaces a good movie. Nothing else in `train_dir` is changed.
+
+    All frames are held in memory: about height * width * 3 bytes each (384 KiB for a 256x512
+    grid), which is small for the few hundred grids a training run writes.
+
+    Args:
+        train_dir: folder holding the `batch*_out*.png` grids written by training.
+        fps: frames per second of the movie; one grid per frame.
+
+    Returns:
+        Path of the movie, `train_dir/demo1.mp4`.
+
+    Raises:
+        ValueError: if `fps` is not positive, or `train_dir` is missing or holds no grids.
+    """
+    if fps <= 0:
+        raise ValueError(f"fps must be a positive number of frames per second, got {fps}.")
+    grid_paths = find_grids(train_dir)
+    if not grid_paths:
+        raise ValueError(
+            f"No sample grids (batch*_out.png) in {os.path.join(train_dir, '')}: "
+            "run `python srez_main.py --run train` first."
+        )
+
+    # Image.open reads only the header, so sizing every grid is cheap.
+    sizes = {}
+    for path in grid_paths:
+        with Image.open(path) as image:
+            sizes[path] = image.size
+    newest_path = max(grid_paths, key=os.path.getmtime)
+    kept_paths = [path for path in grid_paths if sizes[path] == sizes[newest_path]]
+    left_out = len(grid_paths) - len(kept_paths)
+    if left_out:
+        width, height = sizes[newest_path]
+        print(
+            f"Left out {left_out} of {len(grid_paths)} grids in {train_dir} that are not "
+            f"{width}x{height} like the newest grid ({os.path.basename(newest_path)})."
+        )
+
+    clip = ImageSequenceClip([_load_frame(path) for path in kept_paths], fps=fps)
+    movie_path = os.path.join(train_dir, MOVIE_NAME)
+    # Same folder as the movie, so the final rename stays on one filesystem and is atomic. Not
+    # mkstemp: its file is private (0600) and ffmpeg keeps that mode when it writes over it.
+    temporary_path = os.path.join(train_dir, f".demo1-{os.getpid()}.mp4")
+    try:
+        clip.write_videofile(
+            temporary_path,
+            fps=fps,
+            codec="libx264",
+            audio=False,
+            logger=None,
+            # moviepy (2.1, 2.2) ignores its own `pixel_format` for the output, so ask ffmpeg
+            # directly; faststart puts the index first so a browser starts playing at once.
+            ffmpeg_params=["-pix_fmt", "yuv420p", "-movflags", "+faststart"],
+        )
+        os.replace(temporary_path, movie_path)
+    finally:
+        clip.close()
+        if os.path.exists(temporary_path):
+            os.remove(temporary_path)
+
+    width, height = clip.size
+    print(f"Wrote {movie_path}: {len(kept_paths)} frames, {width}x{height}, {fps} fps.")
+    return movie_path
