@@ -1,0 +1,88 @@
+"""srez checkpoints: what they hold, and refusing ones made for another model.
+
+A training checkpoint holds both networks, both optimizers, the training progress (batch count and
+training seconds) and the model's shape (network widths and sample size), so a run resumes exactly
+and every mode can rebuild the generator it needs from the checkpoint alone.
+"""
+import tensorflow as tf
+
+import srez_model
+
+SHAPE_KEYS = ('gene_units', 'disc_units', 'sample_size')
+SHAPE_FLAGS = {'gene_units': '--gene_units', 'disc_units': '--disc_units',
+               'sample_size': '--sample_size'}
+
+
+class ModelShape(tf.Module):
+    """Network widths and sample size, saved so a mismatched checkpoint can be named and refused."""
+
+    def __init__(self, gene_units, disc_units, sample_size):
+        super().__init__(name='shape')
+        self.gene_units = tf.Variable(list(gene_units), dtype=tf.int64, trainable=False)
+        self.disc_units = tf.Variable(list(disc_units), dtype=tf.int64, trainable=False)
+        self.sample_size = tf.Variable(sample_size, dtype=tf.int64, trainable=False)
+
+
+class Progress(tf.Module):
+    """How far training got: batches done and seconds spent training, over all runs."""
+
+    def __init__(self):
+        super().__init__(name='progress')
+        self.batch = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.train_seconds = tf.Variable(0.0, dtype=tf.float64, trainable=False)
+
+
+def latest(checkpoint_dir):
+    """Path prefix of the newest complete checkpoint in `checkpoint_dir`, or None."""
+    return tf.train.latest_checkpoint(checkpoint_dir)
+
+
+def saved_shape(path):
+    """{'gene_units': tuple, 'disc_units': tuple, 'sample_size': int} stored in checkpoint `path`."""
+    reader = tf.train.load_checkpoint(path)
+    values = {key: reader.get_tensor(f'shape/{key}/.ATTRIBUTES/VARIABLE_VALUE')
+              for key in SHAPE_KEYS}
+    return {'gene_units': tuple(int(u) for u in values['gene_units']),
+            'disc_units': tuple(int(u) for u in values['disc_units']),
+            'sample_size': int(values['sample_size'])}
+
+
+def saved_batch(path):
+    """The batch count stored in checkpoint `path`."""
+    return int(tf.train.load_checkpoint(path).get_tensor(
+        'progress/batch/.ATTRIBUTES/VARIABLE_VALUE'))
+
+
+def check_shape(path, **expected):
+    """Raises ValueError naming the first setting in which checkpoint `path` differs from `expected`.
+
+    expected: any of gene_units, disc_units (tuples of ints) and sample_size (int).
+    """
+    saved = saved_shape(path)
+    for key, value in expected.items():
+        if _as_flag(saved[key]) != _as_flag(value):
+            raise ValueError(
+                f'The checkpoint {path} was made with {SHAPE_FLAGS[key]} {_as_flag(saved[key])}, '
+                f'but this run has {SHAPE_FLAGS[key]} {_as_flag(value)}: use the same setting, or '
+                f'another --checkpoint_dir to start a new model.')
+
+
+def _as_flag(value):
+    return ','.join(str(v) for v in value) if isinstance(value, (tuple, list)) else str(value)
+
+
+def load_generator(checkpoint_dir):
+    """Rebuilds the generator of the newest checkpoint in `checkpoint_dir`.
+
+    Returns (generator, info): info has the saved shape plus 'batch' and 'path'. Raises ValueError
+    when there is no checkpoint.
+    """
+    path = latest(checkpoint_dir)
+    if path is None:
+        raise ValueError(f'No checkpoint in {checkpoint_dir}/: train a model first '
+                         f'(python srez_main.py --run train) or point --checkpoint_dir at one.')
+    info = saved_shape(path)
+    generator = srez_model.Generator(info['gene_units'])
+    status = tf.train.Checkpoint(generator=generator).restore(path).expect_partial()
+    status.assert_existing_objects_matched()
+    return generator, dict(info, batch=saved_batch(path), path=path)

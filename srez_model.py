@@ -1,0 +1,309 @@
+"""srez networks, losses and optimizer: tensors in, tensors out.
+
+The generator turns a 16x16 face into a 64x64 one (4x); the discriminator scores 64x64 faces as
+real or generated. Both read like the original srez builder: one short function per network.
+
+Precision: variables are float32; layers compute in the dtype of their input (float32, bfloat16 or
+float16), batch statistics and losses stay in float32.
+"""
+import math
+
+import tensorflow as tf
+
+# Fixed by the original: contrib's batch_norm epsilon, and the std of the generator's input noise.
+BATCH_NORM_EPSILON = 1e-3
+BATCH_NORM_MOMENTUM = 0.99
+UPSCALE_FACTOR = 4
+
+
+def init_stddev(in_units, out_units, mapsize, factor):
+    """The original srez initializer scale: sqrt(factor / (sqrt(fan_in * fan_out) * k * k))."""
+    return math.sqrt(factor / (math.sqrt(in_units * out_units) * mapsize * mapsize))
+
+
+class Conv2D(tf.Module):
+    """A 'SAME' convolution with bias, initialised as in srez."""
+
+    def __init__(self, rng, in_units, out_units, mapsize, stride=1, init_factor=1.0, name=None):
+        super().__init__(name=name)
+        stddev = init_stddev(in_units, out_units, mapsize, init_factor)
+        shape = [mapsize, mapsize, in_units, out_units]
+        self.kernel = tf.Variable(rng.truncated_normal(shape, stddev=stddev), name='kernel')
+        self.bias = tf.Variable(tf.zeros([out_units]), name='bias')
+        self.stride = stride
+
+    def __call__(self, x, training):
+        y = tf.nn.conv2d(x, tf.cast(self.kernel, x.dtype), self.stride, padding='SAME')
+        return tf.nn.bias_add(y, tf.cast(self.bias, x.dtype))
+
+
+class BatchNorm(tf.Module):
+    """Batch normalisation with a learned offset and no scale, as srez used it.
+
+    Training normalises with the statistics of the whole global batch (synchronised across
+    replicas, so N devices train exactly like one device on N times the batch) and updates moving
+    averages, which inference uses. The averages start at zero and are divided by their total
+    weight (as Adam debiases its moments), so they are accurate from the first batch on.
+    """
+
+    def __init__(self, units, name=None):
+        super().__init__(name=name)
+        self.offset = tf.Variable(tf.zeros([units]), name='offset')
+        # ON_READ: each replica keeps its copy; they agree because the statistics are synchronised.
+        local = dict(trainable=False, synchronization=tf.VariableSynchronization.ON_READ,
+                     aggregation=tf.VariableAggregation.MEAN)
+        self.moving_mean = tf.Variable(tf.zeros([units]), name='moving_mean', **local)
+        self.moving_variance = tf.Variable(tf.zeros([units]), name='moving_variance', **local)
+        self.moving_weight = tf.Variable(0.0, name='moving_weight', **local)
+
+    def __call__(self, x, training):
+        if training:
+            mean, variance = _global_moments(tf.cast(x, tf.float32))
+            for average, value in ((self.moving_mean, mean), (self.moving_variance, variance),
+                                   (self.moving_weight, 1.0)):
+                average.assign(BATCH_NORM_MOMENTUM * average + (1 - BATCH_NORM_MOMENTUM) * value)
+        else:
+            weight = tf.maximum(self.moving_weight, 1e-12)
+            mean, variance = self.moving_mean / weight, self.moving_variance / weight
+        scale = tf.math.rsqrt(variance + BATCH_NORM_EPSILON)
+        shift = self.offset - mean * scale
+        return x * tf.cast(scale, x.dtype) + tf.cast(shift, x.dtype)
+
+
+def _global_moments(x):
+    """Mean and variance over batch and space, across all replicas when there are several."""
+    count = tf.cast(tf.reduce_prod(tf.shape(x)[:-1]), tf.float32)
+    sums = tf.stack([tf.reduce_sum(x, axis=[0, 1, 2]), tf.reduce_sum(tf.square(x), axis=[0, 1, 2])])
+    context = tf.distribute.get_replica_context()
+    if context is not None and context.num_replicas_in_sync > 1:
+        sums, count = context.all_reduce(tf.distribute.ReduceOp.SUM, [sums, count])
+    mean = sums[0] / count
+    return mean, tf.maximum(sums[1] / count - tf.square(mean), 0.0)
+
+
+class ResidualBlock(tf.Module):
+    """srez's residual block: optional 1x1 projection, then twice BN-ReLU-conv3x3, plus bypass."""
+
+    def __init__(self, rng, in_units, units, name=None):
+        super().__init__(name=name)
+        self.projection = (Conv2D(rng, in_units, units, mapsize=1, init_factor=1.0)
+                           if in_units != units else None)
+        self.layers = []
+        for _ in range(2):
+            self.layers += [BatchNorm(units), tf.nn.relu,
+                            Conv2D(rng, units, units, mapsize=3, init_factor=1e-3)]
+
+    def __call__(self, x, training):
+        if self.projection is not None:
+            x = self.projection(x, training)
+        bypass = x
+        for layer in self.layers:
+            x = _apply(layer, x, training)
+        return x + bypass
+
+
+def _apply(layer, x, training):
+    return layer(x, training) if isinstance(layer, tf.Module) else layer(x)
+
+
+def nearest_upscale(images, factor=2):
+    """Nearest-neighbour upscale by repeating pixels (XLA-friendly). images: [b, h, w, c]."""
+    return tf.repeat(tf.repeat(images, factor, axis=1), factor, axis=2)
+
+
+def box_downscale(images, factor=UPSCALE_FACTOR):
+    """Area (box) downscale by an integer factor; equals tf.image.resize(method='area') for it.
+
+    An average pool, because XLA has no kernel for ResizeArea. images: [b, h, w, c].
+    """
+    return tf.nn.avg_pool2d(images, factor, factor, padding='VALID')
+
+
+class _Network(tf.Module):
+    """A stack of layers built like the original srez `Model` class, one call per layer."""
+
+    def __init__(self, rng, in_units, name):
+        super().__init__(name=name)
+        self._rng = rng
+        self.units = in_units
+        self.layers = []
+
+    def add_conv2d(self, units, mapsize, stride=1, init_factor=1.0):
+        self.layers.append(Conv2D(self._rng, self.units, units, mapsize, stride, init_factor))
+        self.units = units
+
+    def add_residual_block(self, units):
+        self.layers.append(ResidualBlock(self._rng, self.units, units))
+        self.units = units
+
+    def add_batch_norm(self):
+        self.layers.append(BatchNorm(self.units))
+
+    def add_relu(self):
+        self.layers.append(tf.nn.relu)
+
+    def add_upscale(self):
+        self.layers.append(nearest_upscale)
+
+    def __call__(self, x, training):
+        for layer in self.layers:
+            x = _apply(layer, x, training)
+        return x
+
+
+class Generator(_Network):
+    """16x16 faces in, 64x64 faces out (any size in, 4x out: it is fully convolutional).
+
+    Call: `generator(images, training)`, images [b, h, w, 3] in [0, 1] of the compute dtype;
+    returns float32 [b, 4h, 4w, 3] in [0, 1].
+    """
+
+    def __init__(self, units=(256, 128, 96), seed=0):
+        super().__init__(tf.random.Generator.from_seed(seed), in_units=3, name='generator')
+        for width in units[:-1]:
+            self.add_residual_block(width)
+            self.add_residual_block(width)
+            self.add_upscale()
+            self.add_batch_norm()
+            self.add_relu()
+            self.add_conv2d(width, mapsize=3, init_factor=1.0)
+        self.add_conv2d(units[-1], mapsize=3, init_factor=2.0)
+        self.add_relu()
+        self.add_conv2d(units[-1], mapsize=1, init_factor=2.0)
+        self.add_relu()
+        self.add_conv2d(3, mapsize=1, init_factor=1.0)
+        del self._rng  # Only needed while building; keeps it out of checkpoints.
+
+    def __call__(self, images, training):
+        return tf.sigmoid(tf.cast(super().__call__(images, training), tf.float32))
+
+
+class Discriminator(_Network):
+    """Scores faces: images float [b, 64, 64, 3] in [0, 1] -> float32 logits [b, 1]."""
+
+    def __init__(self, units=(64, 128, 256, 512), seed=1):
+        super().__init__(tf.random.Generator.from_seed(seed), in_units=3, name='discriminator')
+        for width in units:
+            self.add_conv2d(width, mapsize=3, stride=2, init_factor=2.0)
+            self.add_batch_norm()
+            self.add_relu()
+        self.add_conv2d(units[-1], mapsize=3, init_factor=2.0)
+        self.add_batch_norm()
+        self.add_relu()
+        self.add_conv2d(units[-1], mapsize=1, init_factor=2.0)
+        self.add_batch_norm()
+        self.add_relu()
+        self.add_conv2d(1, mapsize=1, init_factor=2.0)
+        del self._rng
+
+    def __call__(self, images, training):
+        scores = super().__call__(2 * images - 1, training)
+        return tf.reduce_mean(tf.cast(scores, tf.float32), axis=[1, 2])
+
+
+def generator_loss(fake_logits, gene_output, clean_input, l1_factor):
+    """srez's generator loss, float32 scalars (total, adversarial, l1).
+
+    fake_logits: [b, 1]; gene_output: [b, 4h, 4w, 3]; clean_input: [b, h, w, 3].
+    """
+    adversarial = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
+        labels=tf.ones_like(fake_logits), logits=fake_logits))
+    l1 = tf.reduce_mean(tf.abs(box_downscale(gene_output) - tf.cast(clean_input, tf.float32)))
+    return (1.0 - l1_factor) * adversarial + l1_factor * l1, adversarial, l1
+
+
+def discriminator_loss(real_logits, fake_logits):
+    """Cross-entropy for real faces labelled 1 and generated ones labelled 0: (real, fake)."""
+    real = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
+        labels=tf.ones_like(real_logits), logits=real_logits))
+    fake = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
+        labels=tf.zeros_like(fake_logits), logits=fake_logits))
+    return real, fake
+
+
+def learning_rate(batch, start, half_life):
+    """The rate for 1-based `batch`: halved after every `half_life` batches, as srez did."""
+    halvings = tf.math.floordiv(tf.cast(batch, tf.int64) - 1, half_life)
+    return start * tf.pow(0.5, tf.cast(halvings, tf.float32))
+
+
+class Adam(tf.Module):
+    """Adam as TF1's AdamOptimizer computes it, replica-aware.
+
+    `apply` is called from a replica context with this replica's gradients; it sums them over
+    replicas, then updates every copy of each variable the same way.
+    """
+
+    def __init__(self, variables, beta1, beta2=0.999, epsilon=1e-8, name=None):
+        super().__init__(name=name)
+        self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
+        self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False, name='iterations')
+        self.first_moments = [tf.Variable(tf.zeros(v.shape), trainable=False) for v in variables]
+        self.second_moments = [tf.Variable(tf.zeros(v.shape), trainable=False) for v in variables]
+
+    def apply(self, gradients, variables, rate, finite=True):
+        """Steps `variables` (a list) with this replica's `gradients`; skips when not `finite`."""
+        context = tf.distribute.get_replica_context()
+        gradients = context.all_reduce(tf.distribute.ReduceOp.SUM, gradients)
+        context.merge_call(self._update_all, args=(gradients, variables, rate, finite))
+
+    def _update_all(self, strategy, gradients, variables, rate, finite):
+        if finite is True:
+            self._update_all_now(strategy, gradients, variables, rate)
+        else:
+            tf.cond(finite, lambda: self._update_all_now(strategy, gradients, variables, rate),
+                    tf.no_op)
+
+    def _update_all_now(self, strategy, gradients, variables, rate):
+        step = tf.cast(self.iterations + 1, tf.float32)
+        corrected_rate = rate * tf.sqrt(1 - self.beta2 ** step) / (1 - self.beta1 ** step)
+        for gradient, variable, first, second in zip(
+                gradients, variables, self.first_moments, self.second_moments):
+            strategy.extended.update(variable, self._update_one,
+                                     args=(gradient, first, second, corrected_rate), group=False)
+        self.iterations.assign_add(1)
+        return tf.no_op()
+
+    def _update_one(self, variable, gradient, first, second, corrected_rate):
+        first.assign(self.beta1 * first + (1 - self.beta1) * gradient)
+        second.assign(self.beta2 * second + (1 - self.beta2) * tf.square(gradient))
+        variable.assign_sub(corrected_rate * first / (tf.sqrt(second) + self.epsilon))
+
+
+class LossScale(tf.Module):
+    """Dynamic loss scaling, so float16 gradients neither underflow nor overflow.
+
+    Disabled (scale 1, every step applied) for float32 and bfloat16, which need none. Enabled, a
+    step whose gradients are not finite is skipped and halves the scale; 2000 good steps double it.
+    """
+
+    GROWTH_INTERVAL = 2000
+
+    def __init__(self, enabled, initial_scale=2.0 ** 15):
+        super().__init__(name='loss_scale')
+        self.enabled = enabled
+        on_write = dict(trainable=False, aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+        self.value = tf.Variable(initial_scale if enabled else 1.0, **on_write)
+        self.good_steps = tf.Variable(0, dtype=tf.int64, **on_write)
+
+    def scale(self, loss):
+        return loss * self.value if self.enabled else loss
+
+    def unscale(self, gradients):
+        return [g / self.value for g in gradients] if self.enabled else gradients
+
+    def update(self, gradients):
+        """Adjusts the scale for this step's gradients; returns whether to apply them."""
+        if not self.enabled:
+            return True
+        local_finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in gradients])
+        # Every replica must agree, so a step is applied only where all gradients are finite.
+        bad_replicas = tf.distribute.get_replica_context().all_reduce(
+            tf.distribute.ReduceOp.SUM, 1.0 - tf.cast(local_finite, tf.float32))
+        finite = bad_replicas == 0
+        grow = tf.logical_and(finite, self.good_steps + 1 >= self.GROWTH_INTERVAL)
+        self.value.assign(tf.where(finite, tf.where(grow, self.value * 2, self.value),
+                                   self.value / 2))
+        zero = tf.zeros_like(self.good_steps)
+        self.good_steps.assign(tf.where(finite, tf.where(grow, zero, self.good_steps + 1), zero))
+        return finite

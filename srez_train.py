@@ -1,0 +1,397 @@
+"""srez training: the loop, its progress lines, sample grids, summaries and checkpoints.
+
+`train(config, data, strategy)` runs one training session: it resumes from the newest checkpoint in
+`config.checkpoint_dir` when there is one, trains until the time or batch budget (counted over all
+sessions) is spent or it is interrupted, and always ends with a checkpoint and a sample grid.
+"""
+import contextlib
+import dataclasses
+import os
+import signal
+import tempfile
+import threading
+import time
+
+import numpy as np
+import tensorflow as tf
+
+import srez_checkpoint
+import srez_input
+import srez_model
+
+PROGRESS_PERIOD = 10
+GRID_MAX_ROWS = 8
+NOISE_STDDEV = 0.03  # The original srez adds this noise to the generator's input in training.
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run needs, as plain values (srez_main builds it from the flags)."""
+    batch_size: int = 16
+    checkpoint_dir: str = 'checkpoint'
+    checkpoint_period: int = 10000
+    epsilon: float = 1e-8
+    gene_l1_factor: float = 0.9
+    learning_beta1: float = 0.5
+    learning_rate_start: float = 0.0002
+    learning_rate_half_life: int = 5000
+    sample_size: int = 64
+    summary_period: int = 200
+    random_seed: int = 0
+    test_vectors: int = 16
+    train_dir: str = 'train'
+    train_time: float = 20.0
+    max_batches: int = 0
+    gene_units: tuple = (256, 128, 96)
+    disc_units: tuple = (64, 128, 256, 512)
+    noise_stddev: float = NOISE_STDDEV
+    precision: str = 'float32'
+    xla: bool = False
+    cache: bool = False
+    cache_file: str = ''
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingData:
+    """Where the faces come from: keys that `load` turns into uint8 images (see srez_input)."""
+    train_keys: list
+    test_keys: list
+    load: object
+
+
+class Diverged(Exception):
+    """Training produced a NaN or Inf; the message says where and what to do."""
+
+
+class TrainingSession:
+    """The networks, optimizers and bookkeeping of one model, placed for one strategy."""
+
+    def __init__(self, config, strategy):
+        self.config = config
+        self.strategy = strategy
+        self.compute_dtype = tf.as_dtype(config.precision)
+        with strategy.scope():
+            self.generator = srez_model.Generator(config.gene_units, seed=config.random_seed)
+            self.discriminator = srez_model.Discriminator(config.disc_units,
+                                                          seed=config.random_seed + 1)
+            gene_variables = self.generator.trainable_variables
+            disc_variables = self.discriminator.trainable_variables
+            self.gene_optimizer = srez_model.Adam(gene_variables, config.learning_beta1,
+                                                  epsilon=config.epsilon, name='gene_optimizer')
+            self.disc_optimizer = srez_model.Adam(disc_variables, config.learning_beta1,
+                                                  epsilon=config.epsilon, name='disc_optimizer')
+            self.loss_scale = srez_model.LossScale(enabled=config.precision == 'float16')
+        self.progress = srez_checkpoint.Progress()
+        self.checkpoint = tf.train.Checkpoint(
+            generator=self.generator, discriminator=self.discriminator,
+            gene_optimizer=self.gene_optimizer, disc_optimizer=self.disc_optimizer,
+            loss_scale=self.loss_scale, progress=self.progress,
+            shape=srez_checkpoint.ModelShape(config.gene_units, config.disc_units,
+                                             config.sample_size))
+        self._replica_step = tf.function(self._replica_step, jit_compile=config.xla)
+
+    def restore_latest(self):
+        """Restores the newest checkpoint of checkpoint_dir, if any; returns its path or None."""
+        path = srez_checkpoint.latest(self.config.checkpoint_dir)
+        if path is not None:
+            srez_checkpoint.check_shape(path, gene_units=tuple(self.config.gene_units),
+                                        disc_units=tuple(self.config.disc_units),
+                                        sample_size=self.config.sample_size)
+            self.checkpoint.restore(path).assert_consumed()
+        return path
+
+    def _replica_step(self, inputs, truth, batch):
+        """One batch on one replica: both networks step from the same forward pass.
+
+        inputs: float32 [b, s/4, s/4, 3]; truth: float32 [b, s, s, 3]; batch: int64, 1-based.
+        Returns float32 losses (generator, discriminator real, discriminator fake, generator L1).
+        """
+        config = self.config
+        context = tf.distribute.get_replica_context()
+        replicas = context.num_replicas_in_sync
+        noise_seed = tf.stack([batch, tf.cast(context.replica_id_in_sync_group, tf.int64)
+                               + 1000 * config.random_seed])
+        noisy = inputs + tf.random.stateless_normal(tf.shape(inputs), noise_seed,
+                                                    stddev=config.noise_stddev)
+        with tf.GradientTape(persistent=True) as tape:
+            gene_output = self.generator(tf.cast(noisy, self.compute_dtype), training=True)
+            fake_logits = self.discriminator(tf.cast(gene_output, self.compute_dtype), True)
+            real_logits = self.discriminator(tf.cast(truth, self.compute_dtype), True)
+            gene_loss, _, gene_l1 = srez_model.generator_loss(
+                fake_logits, gene_output, inputs, config.gene_l1_factor)
+            disc_real, disc_fake = srez_model.discriminator_loss(real_logits, fake_logits)
+            # Optimizers sum gradients over replicas: each replica adds its share of the mean.
+            gene_objective = self.loss_scale.scale(gene_loss / replicas)
+            disc_objective = self.loss_scale.scale((disc_real + disc_fake) / replicas)
+        gene_variables = self.generator.trainable_variables
+        disc_variables = self.discriminator.trainable_variables
+        gene_gradients = self.loss_scale.unscale(tape.gradient(gene_objective, gene_variables))
+        disc_gradients = self.loss_scale.unscale(tape.gradient(disc_objective, disc_variables))
+        finite = self.loss_scale.update(gene_gradients + disc_gradients)
+        rate = srez_model.learning_rate(batch, config.learning_rate_start,
+                                        config.learning_rate_half_life)
+        self.gene_optimizer.apply(gene_gradients, gene_variables, rate, finite)
+        self.disc_optimizer.apply(disc_gradients, disc_variables, rate, finite)
+        return gene_loss, disc_real, disc_fake, gene_l1
+
+    @tf.function
+    def train_step(self, iterator):
+        """Trains one global batch from `iterator`; returns the losses averaged over replicas."""
+        inputs, truth = next(iterator)
+        batch = self.progress.batch.assign_add(1)
+        losses = self.strategy.run(self._replica_step, args=(inputs, truth, batch))
+        return [self.strategy.reduce(tf.distribute.ReduceOp.MEAN, loss, axis=None)
+                for loss in losses]
+
+    @tf.function
+    def upscale(self, inputs):
+        """Generator inference: float32 [b, h, w, 3] in [0, 1] -> float32 [b, 4h, 4w, 3]."""
+        return self.generator(tf.cast(inputs, self.compute_dtype), training=False)
+
+    def weights_finite(self):
+        return all(bool(tf.reduce_all(tf.math.is_finite(v))) for v in self.checkpoint_variables())
+
+    def checkpoint_variables(self):
+        return self.generator.variables + self.discriminator.variables
+
+
+def make_strategy(name):
+    """The tf.distribute strategy for --strategy: auto, one, mirrored or multiworker."""
+    if name == 'auto':
+        name = 'mirrored' if len(tf.config.list_logical_devices('GPU')) > 1 else 'one'
+    if name == 'mirrored':
+        return tf.distribute.MirroredStrategy()
+    if name == 'multiworker':
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def resolve_precision(requested):
+    """--precision auto -> bfloat16 on GPUs that have it, float16 on older GPUs, float32 on CPU."""
+    if requested != 'auto':
+        return requested
+    gpus = tf.config.list_physical_devices('GPU')
+    if not gpus:
+        return 'float32'
+    capability = tf.config.experimental.get_device_details(gpus[0]).get('compute_capability')
+    return 'bfloat16' if capability and capability >= (8, 0) else 'float16'
+
+
+def resolve_xla(requested, strategy_name):
+    """--xla unset -> on for one GPU, where it is fastest; off for several replicas and CPU."""
+    if requested is not None:
+        return requested
+    gpus = tf.config.list_physical_devices('GPU')
+    return len(gpus) == 1 and strategy_name in ('auto', 'one')
+
+
+def is_chief(strategy):
+    """Whether this process writes the outputs (the only one, unless training multi-worker)."""
+    resolver = getattr(strategy, 'cluster_resolver', None)
+    if resolver is None or not resolver.cluster_spec().as_dict():
+        return True
+    return resolver.task_type in ('chief', None) or (
+        resolver.task_type == 'worker' and resolver.task_id == 0
+        and 'chief' not in resolver.cluster_spec().as_dict())
+
+
+def train(config, data, strategy=None, log=print):
+    """Trains srez; resumes from config.checkpoint_dir. Returns the final batch number.
+
+    data: a TrainingData. strategy: a tf.distribute.Strategy (default: the current one).
+    Raises Diverged when a loss or weight becomes NaN/Inf (the last good checkpoint is kept).
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    chief = is_chief(strategy)
+    session = TrainingSession(config, strategy)
+    resumed = session.restore_latest()
+    start_batch = int(session.progress.batch.numpy())
+    spent_seconds = float(session.progress.train_seconds.numpy())
+    budget_seconds = config.train_time * 60
+    if resumed:
+        log(f'Resuming from {resumed} at batch {start_batch} '
+            f'({spent_seconds / 60:.1f} of {config.train_time:g} minutes trained).')
+    if spent_seconds >= budget_seconds or 0 < config.max_batches <= start_batch:
+        log(f'Training already reached --train_time {config.train_time:g} or --max_batches '
+            f'{config.max_batches} at batch {start_batch}: raise one to train further.')
+        return start_batch
+
+    global_batch = config.batch_size * strategy.num_replicas_in_sync
+    dataset = srez_input.training_dataset(
+        data.train_keys, data.load, global_batch, config.sample_size, config.random_seed,
+        cache=config.cache, cache_file=config.cache_file)
+    iterator = iter(strategy.experimental_distribute_dataset(dataset))
+    test_inputs, test_truth = srez_input.test_pairs(data.test_keys, data.load, config.sample_size)
+    outputs = _Outputs(config, session, strategy, chief, test_inputs, test_truth)
+
+    stop = _StopRequest(log)
+    batch = start_batch
+    window_start, window_batch = time.perf_counter(), batch
+    session_start = time.monotonic()
+    recent_losses = []
+    with stop.installed():
+        while True:
+            recent_losses.append(session.train_step(iterator))
+            batch += 1
+            elapsed = spent_seconds + time.monotonic() - session_start
+            session.progress.train_seconds.assign(elapsed)
+            done = elapsed >= budget_seconds or batch == config.max_batches or stop.requested
+            if batch % PROGRESS_PERIOD == 0 or done:
+                losses = _check_finite(recent_losses, batch, config.learning_rate_start)
+                recent_losses = []
+                now = time.perf_counter()
+                images_per_second = (batch - window_batch) * global_batch / (now - window_start)
+                window_start, window_batch = now, batch
+                fraction = _fraction_done(elapsed, budget_seconds, batch, config.max_batches)
+                log(f'Progress[{int(100 * fraction):3d}%], '
+                    f'ETA[{_eta_minutes(elapsed, fraction):4d}m], Batch [{batch:4d}], '
+                    f'G_Loss[{losses[0]:3.3f}], D_Real_Loss[{losses[1]:3.3f}], '
+                    f'D_Fake_Loss[{losses[2]:3.3f}], {images_per_second:.1f} images/s')
+                outputs.write_scalars(batch, losses, images_per_second)
+            if batch % config.summary_period == 0 or done:
+                outputs.write_grid(batch)
+            if batch % config.checkpoint_period == 0 or done:
+                outputs.save_checkpoint(batch)
+            if done:
+                break
+    where = 'Stopped' if stop.requested else 'Finished training'
+    log(f'{where} at batch {batch}: sample grids in {config.train_dir}/, '
+        f'checkpoint in {config.checkpoint_dir}/.')
+    return batch
+
+
+def _fraction_done(elapsed, budget_seconds, batch, max_batches):
+    fraction = elapsed / budget_seconds
+    if max_batches:
+        fraction = max(fraction, batch / max_batches)
+    return min(fraction, 1.0)
+
+
+def _eta_minutes(elapsed, fraction):
+    return int(round(elapsed * (1 - fraction) / max(fraction, 1e-9) / 60))
+
+
+def _check_finite(recent_losses, batch, learning_rate_start):
+    """Returns the newest losses as floats; raises Diverged at the first non-finite one."""
+    values = np.asarray([[float(v) for v in losses] for losses in recent_losses])
+    bad_rows = np.flatnonzero(~np.isfinite(values).all(axis=1))
+    if bad_rows.size:
+        bad_batch = batch - len(recent_losses) + 1 + int(bad_rows[0])
+        raise Diverged(
+            f'Training diverged at batch {bad_batch}: a loss became NaN or Inf. The last good '
+            f'checkpoint is kept; try a lower --learning_rate_start '
+            f'(e.g. {learning_rate_start / 2:g}).')
+    return values[-1]
+
+
+class _Outputs:
+    """Writes what training leaves behind: grids, TensorBoard summaries, checkpoints."""
+
+    def __init__(self, config, session, strategy, chief, test_inputs, test_truth):
+        self.config, self.session, self.chief = config, session, chief
+        self.test_inputs, self.test_truth = test_inputs, test_truth
+        if chief:
+            os.makedirs(config.train_dir, exist_ok=True)
+            self.summaries = tf.summary.create_file_writer(config.train_dir)
+            checkpoint_dir = config.checkpoint_dir
+        else:
+            # Every worker must take part in saving (variables are read collectively); only the
+            # chief's copy is kept.
+            self.summaries = tf.summary.create_noop_writer()
+            checkpoint_dir = tempfile.mkdtemp(prefix='srez-worker-checkpoint-')
+        self.manager = tf.train.CheckpointManager(session.checkpoint, checkpoint_dir,
+                                                  max_to_keep=2, checkpoint_name='srez')
+
+    def write_scalars(self, batch, losses, images_per_second):
+        config = self.config
+        rate = srez_model.learning_rate(batch, config.learning_rate_start,
+                                        config.learning_rate_half_life)
+        with self.summaries.as_default(step=batch):
+            tf.summary.scalar('generator_loss', losses[0])
+            tf.summary.scalar('discriminator_real_loss', losses[1])
+            tf.summary.scalar('discriminator_fake_loss', losses[2])
+            tf.summary.scalar('generator_l1_loss', losses[3])
+            tf.summary.scalar('learning_rate', rate)
+            tf.summary.scalar('images_per_second', images_per_second)
+
+    def write_grid(self, batch):
+        output = self.session.upscale(self.test_inputs).numpy()
+        if not self.chief:
+            return
+        grid = sample_grid(self.test_inputs, output, self.test_truth)
+        path = _unused_path(os.path.join(self.config.train_dir, f'batch{batch:06d}_out.png'))
+        _write_atomically(path, tf.io.encode_png(grid).numpy())
+        with self.summaries.as_default(step=batch):
+            tf.summary.image('samples', grid[tf.newaxis])
+        self.summaries.flush()
+
+    def save_checkpoint(self, batch):
+        if not self.session.weights_finite():
+            raise Diverged(f'Training diverged by batch {batch}: a weight became NaN or Inf. '
+                           f'The last good checkpoint is kept; try a lower --learning_rate_start.')
+        path = self.manager.save(checkpoint_number=batch)
+        if not self.chief:
+            tf.io.gfile.rmtree(self.manager.directory)
+        return path
+
+
+def sample_grid(inputs, output, truth, max_rows=GRID_MAX_ROWS):
+    """One row per test vector: nearest | bicubic | output | truth, each sample_size square.
+
+    inputs: [n, s/4, s/4, 3]; output, truth: [n, s, s, 3], floats in [0, 1].
+    Returns uint8 [min(n, max_rows) * s, 4 * s, 3].
+    """
+    inputs, output, truth = inputs[:max_rows], output[:max_rows], truth[:max_rows]
+    size = truth.shape[1:3]
+    nearest = tf.image.resize(inputs, size, method='nearest')
+    bicubic = tf.image.resize(inputs, size, method='bicubic')
+    rows = tf.concat([nearest, bicubic, output, truth], axis=2)
+    grid = tf.reshape(rows, [-1, rows.shape[2], 3])
+    return tf.image.convert_image_dtype(tf.clip_by_value(grid, 0.0, 1.0), tf.uint8, saturate=True)
+
+
+def _unused_path(path):
+    """`path`, or `stem-1.png`, `stem-2.png`... if taken: a grid is never overwritten."""
+    stem, extension = os.path.splitext(path)
+    candidate, number = path, 0
+    while os.path.exists(candidate):
+        number += 1
+        candidate = f'{stem}-{number}{extension}'
+    return candidate
+
+
+def _write_atomically(path, contents):
+    """Writes bytes so a crash never leaves a half-written file under `path`."""
+    partial = f'{path}.partial'
+    with open(partial, 'wb') as file:
+        file.write(contents)
+    os.replace(partial, path)
+
+
+class _StopRequest:
+    """Ctrl-C or SIGTERM asks the loop to stop after the current batch; a second Ctrl-C quits."""
+
+    def __init__(self, log):
+        self.requested = False
+        self._log = log
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        self._log(f'{signal.Signals(signum).name}: finishing this batch, then saving a checkpoint '
+                  f'and a grid (press Ctrl-C again to quit at once).')
+
+    @contextlib.contextmanager
+    def installed(self):
+        """Handles SIGINT and SIGTERM inside the block (signals reach only the main thread)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {signum: signal.signal(signum, self._handle)
+                    for signum in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
