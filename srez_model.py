@@ -63,8 +63,11 @@ class BatchNorm(tf.Module):
                                    (self.moving_weight, 1.0)):
                 average.assign(BATCH_NORM_MOMENTUM * average + (1 - BATCH_NORM_MOMENTUM) * value)
         else:
+            # Before any training step there are no statistics yet: normalise by nothing.
+            trained = self.moving_weight > 0
             weight = tf.maximum(self.moving_weight, 1e-12)
-            mean, variance = self.moving_mean / weight, self.moving_variance / weight
+            mean = tf.where(trained, self.moving_mean / weight, 0.0)
+            variance = tf.where(trained, self.moving_variance / weight, 1.0)
         scale = tf.math.rsqrt(variance + BATCH_NORM_EPSILON)
         shift = self.offset - mean * scale
         return x * tf.cast(scale, x.dtype) + tf.cast(shift, x.dtype)

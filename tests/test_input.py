@@ -1,0 +1,121 @@
+"""srez_input: finding images, the crop/resize arithmetic, synthetic faces, the pipeline."""
+import os
+
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+
+import srez_input
+from conftest import write_face_images
+
+
+def marked_image(height=218, width=178, x=25, y=60):
+    """A black image with a white pixel at (x, y): where it lands shows where a crop was taken."""
+    image = np.zeros([height, width, 3], np.uint8)
+    image[y, x] = 255
+    return tf.constant(image)
+
+
+def test_face_box_is_the_144_box_at_17_52():
+    box = srez_input.face_box(marked_image(x=25, y=60)).numpy()
+    assert box.shape == (144, 144, 3)
+    # (25, 60), the face box's corner, is 8 px of jitter in from the box's corner.
+    assert tuple(np.argwhere(box[..., 0] == 255)[0]) == (8, 8)
+
+
+def test_centre_crop_is_the_128_box_at_25_60():
+    face = srez_input.centre_crop(srez_input.face_box(marked_image(x=25, y=60))).numpy()
+    assert face.shape == (128, 128, 3) and face.dtype == np.float32
+    assert face[0, 0, 0] == 1.0 and face.sum() == 3.0
+
+
+def test_other_sizes_are_resized_to_the_celeba_frame():
+    # A 356x436 image (twice CelebA) whose face box is marked: the box lands at the same place.
+    image = np.zeros([436, 356, 3], np.uint8)
+    image[120:376, 50:306] = 200  # The 128-box at (25, 60), scaled by 2.
+    face = srez_input.centre_crop(srez_input.face_box(tf.constant(image))).numpy()
+    assert face.shape == (128, 128, 3)
+    assert face[2:-2, 2:-2].min() > 0.7 and face.mean() > 0.7
+    # Another aspect ratio (square) is centre-cropped to CelebA's aspect first: no error, right size.
+    assert srez_input.face_box(tf.zeros([300, 300, 3], tf.uint8)).shape == (144, 144, 3)
+    assert srez_input.face_box(tf.zeros([40, 30, 3], tf.uint8)).shape == (144, 144, 3)
+
+
+def test_training_pair_sizes_and_area_resize():
+    faces = tf.random.uniform([2, 128, 128, 3], seed=2)
+    for sample_size in (64, 96, 128):
+        inputs, truth = srez_input.to_training_pair(faces, sample_size)
+        assert truth.shape == (2, sample_size, sample_size, 3)
+        assert inputs.shape == (2, sample_size // 4, sample_size // 4, 3)
+    inputs, truth = srez_input.to_training_pair(faces, 64)
+    # 128 -> 64 -> 16 by area is the 8x8 block average of the face.
+    blocks = faces.numpy().reshape(2, 16, 8, 16, 8, 3).mean(axis=(2, 4))
+    np.testing.assert_allclose(inputs, blocks, atol=1e-5)
+
+
+def test_augment_keeps_range_and_varies_with_seed():
+    box = srez_input.face_box(tf.constant(
+        np.random.default_rng(0).integers(0, 256, [218, 178, 3], dtype=np.uint8)))
+    first = srez_input.augment(box, tf.constant([1, 2], tf.int64))
+    again = srez_input.augment(box, tf.constant([1, 2], tf.int64))
+    other = srez_input.augment(box, tf.constant([3, 4], tf.int64))
+    assert first.shape == (128, 128, 3)
+    assert 0.0 <= float(tf.reduce_min(first)) and float(tf.reduce_max(first)) <= 1.0
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
+
+
+def test_find_images_recursive_any_case_sorted(tmp_path):
+    (tmp_path / 'img_align_celeba' / 'sub').mkdir(parents=True)
+    for name in ['b.JPG', 'a.jpeg', 'sub/c.Png', 'notes.txt', 'sub/d.gif']:
+        (tmp_path / 'img_align_celeba' / name).write_bytes(b'x')
+    found = [os.path.relpath(p, tmp_path) for p in srez_input.find_images(str(tmp_path))]
+    assert found == ['img_align_celeba/a.jpeg', 'img_align_celeba/b.JPG',
+                     'img_align_celeba/sub/c.Png']
+
+
+def test_split_is_seeded_and_holds_out_the_last(tmp_path):
+    paths = [f'{i:03d}.jpg' for i in range(20)]
+    train, test = srez_input.split_train_test(paths, 4, seed=0)
+    assert len(train) == 16 and len(test) == 4 and set(train) | set(test) == set(paths)
+    assert (train, test) == srez_input.split_train_test(list(reversed(paths)), 4, seed=0)
+    assert test != srez_input.split_train_test(paths, 4, seed=1)[1]
+
+
+def test_synthetic_faces_are_deterministic_per_seed():
+    face = srez_input.draw_synthetic_face(7)
+    assert face.shape == (218, 178, 3) and face.dtype == np.uint8
+    np.testing.assert_array_equal(face, srez_input.draw_synthetic_face(7))
+    assert not np.array_equal(face, srez_input.draw_synthetic_face(8))
+    # Not a flat picture: the face box has real contrast.
+    assert face[60:188, 25:153].std() > 20
+
+
+def test_training_dataset_batches(tmp_path):
+    paths = write_face_images(str(tmp_path), 6)
+    dataset = srez_input.training_dataset(paths, srez_input.load_file, batch_size=4,
+                                          sample_size=64, seed=0)
+    for inputs, truth in dataset.take(3):  # More batches than images: it repeats.
+        assert inputs.shape == (4, 16, 16, 3) and truth.shape == (4, 64, 64, 3)
+        assert inputs.dtype == tf.float32 and float(tf.reduce_max(truth)) <= 1.0
+
+
+def test_cached_dataset_matches_shapes(tmp_path):
+    paths = write_face_images(str(tmp_path / 'images'), 5)
+    dataset = srez_input.training_dataset(
+        paths, srez_input.load_file, batch_size=2, sample_size=64, seed=0, cache=True,
+        cache_file=str(tmp_path / 'faces.cache'))
+    batches = list(dataset.take(6))
+    assert all(truth.shape == (2, 64, 64, 3) for _, truth in batches)
+    assert any(name.startswith('faces.cache') for name in os.listdir(tmp_path))
+
+
+def test_test_pairs_are_centred_and_fixed(tmp_path):
+    paths = write_face_images(str(tmp_path), 3)
+    inputs, truth = srez_input.test_pairs(paths, srez_input.load_file, 64)
+    again = srez_input.test_pairs(paths, srez_input.load_file, 64)
+    assert inputs.shape == (3, 16, 16, 3) and truth.shape == (3, 64, 64, 3)
+    np.testing.assert_array_equal(truth, again[1])
+    expected = np.asarray(Image.open(paths[0]), np.float32)[60:188, 25:153] / 255
+    np.testing.assert_allclose(truth[0], expected.reshape(64, 2, 64, 2, 3).mean(axis=(1, 3)),
+                               atol=1e-5)

@@ -1,0 +1,118 @@
+"""srez_model: network shapes and sizes, initialisation, losses, schedule and optimizer."""
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import srez_model
+
+
+def conv_parameters(mapsize, in_units, out_units):
+    return mapsize * mapsize * in_units * out_units + out_units
+
+
+def test_box_downscale_equals_area_resize():
+    images = tf.random.uniform([3, 64, 64, 3], seed=1)
+    expected = tf.image.resize(images, [16, 16], method='area')
+    np.testing.assert_allclose(srez_model.box_downscale(images), expected, atol=1e-6)
+
+
+def test_nearest_upscale_repeats_pixels():
+    images = tf.reshape(tf.range(8, dtype=tf.float32), [1, 2, 2, 2])
+    expected = tf.image.resize(images, [4, 4], method='nearest')
+    np.testing.assert_array_equal(srez_model.nearest_upscale(images), expected)
+
+
+def test_generator_at_default_widths():
+    generator = srez_model.Generator()
+    output = generator(tf.random.uniform([2, 16, 16, 3]), training=False)
+    assert output.shape == (2, 64, 64, 3) and output.dtype == tf.float32
+    assert 0.0 <= float(tf.reduce_min(output)) and float(tf.reduce_max(output)) <= 1.0
+    # Counted by hand from the srez architecture: per stage two residual blocks (projection
+    # when the width changes; two BN offsets and two 3x3 convs each), then BN + 3x3 conv.
+    stage1 = (conv_parameters(1, 3, 256) + 2 * (2 * 256 + 2 * conv_parameters(3, 256, 256))
+              + 256 + conv_parameters(3, 256, 256))
+    stage2 = (conv_parameters(1, 256, 128) + 2 * (2 * 128 + 2 * conv_parameters(3, 128, 128))
+              + 128 + conv_parameters(3, 128, 128))
+    final = conv_parameters(3, 128, 96) + conv_parameters(1, 96, 96) + conv_parameters(1, 96, 3)
+    count = sum(int(np.prod(v.shape)) for v in generator.trainable_variables)
+    assert count == stage1 + stage2 + final == 3_844_451
+
+
+def test_generator_is_fully_convolutional():
+    output = srez_model.Generator((8, 8, 8))(tf.zeros([1, 10, 6, 3]), training=False)
+    assert output.shape == (1, 40, 24, 3)
+
+
+def test_discriminator_at_default_widths():
+    discriminator = srez_model.Discriminator()
+    logits = discriminator(tf.random.uniform([2, 64, 64, 3]), training=False)
+    assert logits.shape == (2, 1) and logits.dtype == tf.float32
+    widths = [3, 64, 128, 256, 512]
+    strided = sum(conv_parameters(3, a, b) + b for a, b in zip(widths, widths[1:]))
+    final = (conv_parameters(3, 512, 512) + 512 + conv_parameters(1, 512, 512) + 512
+             + conv_parameters(1, 512, 1))
+    count = sum(int(np.prod(v.shape)) for v in discriminator.trainable_variables)
+    assert count == strided + final == 4_175_937
+
+
+def test_initializer_scale_follows_srez():
+    # truncated_normal is cut at 2 stddev, which leaves 0.8796 of the stddev.
+    conv = srez_model.Conv2D(tf.random.Generator.from_seed(0), 64, 256, 3, init_factor=2.0)
+    expected = math.sqrt(2.0 / (math.sqrt(64 * 256) * 9)) * 0.8796
+    assert float(tf.math.reduce_std(conv.kernel)) == pytest.approx(expected, rel=0.02)
+    assert float(tf.reduce_max(tf.abs(conv.bias))) == 0.0
+
+
+def test_same_seed_same_weights():
+    first, second = srez_model.Generator((8, 8, 8), seed=3), srez_model.Generator((8, 8, 8), seed=3)
+    for a, b in zip(first.variables, second.variables):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_generator_loss_as_specified():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=[4, 1]).astype(np.float32)
+    output = rng.uniform(size=[4, 8, 8, 3]).astype(np.float32)
+    clean = rng.uniform(size=[4, 2, 2, 3]).astype(np.float32)
+    total, adversarial, l1 = srez_model.generator_loss(logits, output, clean, l1_factor=0.9)
+    expected_adversarial = np.mean(np.log1p(np.exp(-logits)))  # CE with label 1
+    box4 = output.reshape(4, 2, 4, 2, 4, 3).mean(axis=(2, 4))
+    expected_l1 = np.mean(np.abs(box4 - clean))
+    assert float(adversarial) == pytest.approx(expected_adversarial, rel=1e-5)
+    assert float(l1) == pytest.approx(expected_l1, rel=1e-5)
+    assert float(total) == pytest.approx(0.1 * expected_adversarial + 0.9 * expected_l1, rel=1e-5)
+
+
+def test_discriminator_loss_as_specified():
+    real, fake = np.float32([[2.0], [-1.0]]), np.float32([[0.5], [3.0]])
+    real_loss, fake_loss = srez_model.discriminator_loss(real, fake)
+    assert float(real_loss) == pytest.approx(np.mean(np.log1p(np.exp(-real))), rel=1e-5)
+    assert float(fake_loss) == pytest.approx(np.mean(np.log1p(np.exp(fake))), rel=1e-5)
+
+
+def test_learning_rate_halves_every_half_life():
+    rates = [float(srez_model.learning_rate(b, 0.0002, 100)) for b in (1, 100, 101, 200, 201)]
+    assert rates == pytest.approx([0.0002, 0.0002, 0.0001, 0.0001, 0.00005])
+
+
+def test_adam_matches_keras_adam():
+    variable = tf.Variable([1.0, -2.0, 3.0])
+    reference = tf.Variable([1.0, -2.0, 3.0])
+    adam = srez_model.Adam([variable], beta1=0.5, epsilon=1e-8)
+    keras_adam = tf.keras.optimizers.Adam(0.01, beta_1=0.5, epsilon=1e-8)
+    for step in range(3):
+        gradient = tf.constant([0.1, -0.3, 0.7]) * (step + 1)
+        adam.apply([gradient], [variable], 0.01)
+        keras_adam.apply_gradients([(gradient, reference)])
+    np.testing.assert_allclose(variable, reference, rtol=1e-5)
+
+
+def test_batch_norm_moving_averages_are_debiased():
+    norm = srez_model.BatchNorm(2)
+    x = tf.constant([[[[1.0, 10.0]], [[3.0, 14.0]]]])  # mean (2, 12), variance (1, 4)
+    norm(x, training=True)
+    inference = norm(x, training=False)
+    # One update already gives the batch statistics back, not 1% of them.
+    np.testing.assert_allclose(inference[0, :, 0, :], [[-1, -1], [1, 1]], atol=2e-3)

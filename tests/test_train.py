@@ -1,0 +1,108 @@
+"""srez_train: the training step and loop, sample grids, checkpoints and resuming."""
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import srez_checkpoint
+import srez_input
+import srez_train
+
+
+def tiny_config(tmp_path, **overrides):
+    settings = dict(batch_size=4, test_vectors=4, gene_units=(8, 8, 8), disc_units=(8, 8),
+                    train_dir=str(tmp_path / 'train'), checkpoint_dir=str(tmp_path / 'checkpoint'),
+                    summary_period=1000, checkpoint_period=1000, train_time=10)
+    settings.update(overrides)
+    return srez_train.TrainConfig(**settings)
+
+
+def synthetic_data(count=8):
+    return srez_train.TrainingData(list(range(count)), list(range(100, 104)),
+                                   srez_input.load_synthetic)
+
+
+def test_a_few_dozen_batches_lower_the_l1_term(tmp_path):
+    config = tiny_config(tmp_path, learning_rate_start=0.002)
+    session = srez_train.TrainingSession(config, tf.distribute.get_strategy())
+    data = synthetic_data()
+    iterator = iter(srez_input.training_dataset(data.train_keys, data.load, 4, 64, seed=0))
+    l1_terms = [float(session.train_step(iterator)[3]) for _ in range(40)]
+    assert np.mean(l1_terms[-5:]) < 0.85 * np.mean(l1_terms[:5])
+
+
+def test_sample_grid_layout():
+    rng = np.random.default_rng(0)
+    inputs = rng.uniform(size=[10, 16, 16, 3]).astype(np.float32)
+    output = rng.uniform(-0.5, 1.5, size=[10, 64, 64, 3]).astype(np.float32)
+    truth = rng.uniform(size=[10, 64, 64, 3]).astype(np.float32)
+    grid = srez_train.sample_grid(inputs, output, truth).numpy()
+    assert grid.shape == (8 * 64, 4 * 64, 3) and grid.dtype == np.uint8  # At most 8 rows.
+    row = 2
+    cell = lambda column: grid[row * 64:(row + 1) * 64, column * 64:(column + 1) * 64]
+    np.testing.assert_allclose(cell(0)[::4, ::4], inputs[row] * 255, atol=1)  # nearest
+    np.testing.assert_allclose(cell(2), np.clip(output[row], 0, 1) * 255, atol=1)  # clipped
+    np.testing.assert_allclose(cell(3), truth[row] * 255, atol=1)
+    bicubic = tf.image.resize(inputs[row:row + 1], [64, 64], method='bicubic')[0]
+    np.testing.assert_allclose(cell(1), np.clip(bicubic, 0, 1) * 255, atol=1)
+
+
+def test_train_writes_grids_and_checkpoints(tmp_path):
+    lines = []
+    config = tiny_config(tmp_path, max_batches=12, summary_period=5, checkpoint_period=10)
+    assert srez_train.train(config, synthetic_data(), log=lines.append) == 12
+    assert sorted(f for f in os.listdir(config.train_dir) if f.endswith('.png')) == [
+        'batch000005_out.png', 'batch000010_out.png', 'batch000012_out.png']
+    grid = tf.io.decode_png(tf.io.read_file(os.path.join(config.train_dir, 'batch000012_out.png')))
+    assert grid.shape == (4 * 64, 4 * 64, 3)  # 4 test vectors, 4 columns of 64.
+    assert srez_checkpoint.latest(config.checkpoint_dir).endswith('srez-12')
+    progress = [line for line in lines if line.startswith('Progress[')]
+    assert len(progress) == 2 and 'Batch [  10], G_Loss[' in progress[0]
+    assert 'D_Real_Loss[' in progress[0] and 'images/s' in progress[0]
+
+
+def test_checkpoint_restore_gives_identical_outputs(tmp_path):
+    config = tiny_config(tmp_path, max_batches=3)
+    srez_train.train(config, synthetic_data(), log=lambda line: None)
+    inputs = tf.random.uniform([2, 16, 16, 3], seed=5)
+    restored = srez_train.TrainingSession(config, tf.distribute.get_strategy())
+    restored.restore_latest()
+    generator, info = srez_checkpoint.load_generator(config.checkpoint_dir)
+    assert info['batch'] == 3 and info['gene_units'] == (8, 8, 8)
+    np.testing.assert_array_equal(restored.upscale(inputs), generator(inputs, training=False))
+    # And the restored networks are the trained ones, not a fresh initialisation.
+    fresh = srez_train.TrainingSession(config, tf.distribute.get_strategy())
+    assert not np.array_equal(fresh.upscale(inputs), restored.upscale(inputs))
+
+
+def test_saved_and_restored_sessions_match_exactly(tmp_path):
+    config = tiny_config(tmp_path)
+    session = srez_train.TrainingSession(config, tf.distribute.get_strategy())
+    data = synthetic_data()
+    iterator = iter(srez_input.training_dataset(data.train_keys, data.load, 4, 64, seed=0))
+    for _ in range(3):
+        session.train_step(iterator)
+    session.checkpoint.save(str(tmp_path / 'checkpoint' / 'srez'))
+    inputs = tf.random.uniform([2, 16, 16, 3], seed=6)
+    restored = srez_train.TrainingSession(config, tf.distribute.get_strategy())
+    restored.restore_latest()
+    np.testing.assert_array_equal(session.upscale(inputs), restored.upscale(inputs))
+    assert int(restored.progress.batch) == 3
+    for a, b in zip(session.gene_optimizer.first_moments, restored.gene_optimizer.first_moments):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_resume_continues_the_batch_count(tmp_path):
+    data = synthetic_data()
+    srez_train.train(tiny_config(tmp_path, max_batches=4), data, log=lambda line: None)
+    lines = []
+    final = srez_train.train(tiny_config(tmp_path, max_batches=10), data, log=lines.append)
+    assert final == 10
+    assert any('Resuming from' in line and 'at batch 4' in line for line in lines)
+    grids = sorted(f for f in os.listdir(tmp_path / 'train') if f.endswith('.png'))
+    assert grids == ['batch000004_out.png', 'batch000010_out.png']
+    # Asking for what is already done trains nothing and says how to train further.
+    lines = []
+    assert srez_train.train(tiny_config(tmp_path, max_batches=10), data, log=lines.append) == 10
+    assert 'raise one to train further' in lines[-1]
