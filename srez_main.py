@@ -65,6 +65,22 @@ flags.DEFINE_string('cache_file', '', 'With --cache: a file to cache the decoded
 FLAGS = flags.FLAGS
 
 
+def import_tensorflow_quietly():
+    """Imports TensorFlow with native stderr silenced.
+
+    TensorFlow's C++ start-up prints CUDA probing lines before its own log settings apply; they
+    are noise on machines without a GPU. Python errors still surface once stderr is back.
+    """
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, 'w') as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class UsageError(ValueError):
     """A flag or path the user must change; reported as one line."""
 
@@ -179,6 +195,7 @@ def _file_data(dataset, paths, test_vectors, seed, log):
 
 
 def run_train():
+    import_tensorflow_quietly()
     import tensorflow as tf
     import srez_train
     config = train_config()

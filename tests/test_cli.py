@@ -1,0 +1,65 @@
+"""End to end: the README's commands, run as a user runs them (tiny widths, a few batches)."""
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from conftest import REPO_ROOT, TINY_MODEL_FLAGS
+
+MAIN = os.path.join(REPO_ROOT, 'srez_main.py')
+
+
+def srez(cwd, *args):
+    """Runs srez_main.py in `cwd`; returns the CompletedProcess (text output)."""
+    return subprocess.run([sys.executable, MAIN, *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_train_then_demo_on_builtin_faces(tmp_path):
+    # No dataset/ folder in the working directory: the default falls back to synthetic faces.
+    trained = srez(tmp_path, '--run', 'train', *TINY_MODEL_FLAGS, '--batch_size', '8',
+                   '--test_vectors', '8', '--max_batches', '10', '--summary_period', '5')
+    assert trained.returncode == 0, trained.stderr
+    assert 'training on built-in synthetic faces' in trained.stdout
+    assert re.search(r'Progress\[ *\d+%\], ETA\[ *\d+m\], Batch \[  10\], G_Loss\[\d+\.\d{3}\], '
+                     r'D_Real_Loss\[\d+\.\d{3}\], D_Fake_Loss\[\d+\.\d{3}\], [\d.]+ images/s',
+                     trained.stdout)
+    grids = sorted(os.listdir(tmp_path / 'train'))
+    assert 'batch000005_out.png' in grids and 'batch000010_out.png' in grids
+    with Image.open(tmp_path / 'train' / 'batch000010_out.png') as grid:
+        assert grid.size == (256, 512)  # 4 columns x 64, 8 rows x 64 at the defaults.
+    assert any(name.startswith('srez-10') for name in os.listdir(tmp_path / 'checkpoint'))
+    assert 'Traceback' not in trained.stderr
+
+    demo = srez(tmp_path, '--run', 'demo')
+    assert demo.returncode == 0, demo.stderr
+    assert (tmp_path / 'train' / 'demo1.mp4').stat().st_size > 0
+
+
+def test_train_on_real_faces(tmp_path, celeba_folder):
+    trained = srez(tmp_path, '--run', 'train', '--dataset', celeba_folder, *TINY_MODEL_FLAGS,
+                   '--batch_size', '4', '--test_vectors', '4', '--max_batches', '3')
+    assert trained.returncode == 0, trained.stderr
+    assert 'Training on 5022 images' in trained.stdout
+    assert os.path.exists(tmp_path / 'train' / 'batch000003_out.png')
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--run', 'train', '--dataset', 'no/such/folder'], '--dataset no/such/folder is not a folder'),
+    (['--run', 'demo'], 'No sample grids'),
+])
+def test_user_errors_are_one_line(tmp_path, args, message):
+    result = srez(tmp_path, *args)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('srez: error:') and message in lines[0]
+
+
+def test_explicit_empty_dataset_is_an_error_not_a_fallback(tmp_path):
+    (tmp_path / 'faces').mkdir()
+    result = srez(tmp_path, '--run', 'train', '--dataset', 'faces')
+    assert result.returncode == 2
+    assert 'has 0 usable images' in result.stderr and 'synthetic' not in result.stdout
