@@ -7,6 +7,13 @@ the sample grids:
     python srez_main.py --run train --dataset ../celeba/img_align_celeba --train_time 180
     python srez_main.py --run demo
 
+Use the trained model (the newest checkpoint in --checkpoint_dir): upscale your own images, measure
+it against bicubic on held-out faces, or export it as a SavedModel:
+
+    python srez_main.py --run infer --input photos/ --output upscaled/ --compare
+    python srez_main.py --run eval --dataset ../celeba/img_align_celeba
+    python srez_main.py --run export --export_dir export
+
 This is the only module that reads flags: it validates them, turns them into plain values and
 hands those to the module that does the work.
 """
@@ -18,11 +25,12 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 
 from absl import app, flags, logging  # noqa: E402
 
-RUNS = ('train', 'demo')
+RUNS = ('train', 'demo', 'infer', 'eval', 'export')
 DEFAULT_DATASET = 'dataset'
 SYNTHETIC = 'synthetic'
 
-flags.DEFINE_enum('run', None, RUNS, 'What to do: train a model, or make a demo movie.')
+flags.DEFINE_enum('run', None, RUNS, 'What to do: train a model, make a demo movie, upscale '
+                  'images (infer), measure the model against bicubic (eval), or export it.')
 flags.DEFINE_integer('batch_size', 16, 'Number of samples per batch (per device).')
 flags.DEFINE_string('checkpoint_dir', 'checkpoint', 'Output folder where checkpoints are dumped.')
 flags.DEFINE_integer('checkpoint_period', 10000, 'Number of batches in between checkpoints.')
@@ -44,6 +52,15 @@ flags.DEFINE_integer('test_vectors', 16, 'Number of held-out images used as test
 flags.DEFINE_string('train_dir', 'train', 'Output folder for sample grids and summaries.')
 flags.DEFINE_float('train_time', 20, 'Time in minutes to train the model (fractions allowed).')
 flags.DEFINE_integer('max_batches', 0, 'Stop after this many batches in all (0 = no limit).')
+flags.DEFINE_string('input', '', 'infer: an image file or a folder of images (searched '
+                    'recursively). eval: a folder of ground-truth faces (default: the held-out '
+                    'test vectors of --dataset).')
+flags.DEFINE_string('output', '', 'infer: the folder to write the upscaled PNGs into.')
+flags.DEFINE_bool('compare', False, 'infer: also write <stem>_compare.png, input nearest | '
+                  'bicubic | output, side by side.')
+flags.DEFINE_integer('max_images', 0, 'infer, eval: use only the first this many images '
+                     '(0 = all).')
+flags.DEFINE_string('export_dir', 'export', 'export: the folder to write the SavedModel into.')
 flags.DEFINE_list('gene_units', ['256', '128', '96'],
                   'Generator widths: one per 2x upscale stage, then the final width.')
 flags.DEFINE_list('disc_units', ['64', '128', '256', '512'],
@@ -179,19 +196,26 @@ def training_data(dataset, test_vectors, seed, log=print):
 def _file_data(dataset, paths, test_vectors, seed, log):
     import srez_input
     import srez_train
+    usable = _usable_images(dataset, paths, log)
+    if len(usable) < test_vectors + 1:
+        raise UsageError(f'--dataset {dataset} has {len(usable)} usable images; it needs at '
+                         f'least --test_vectors + 1 = {test_vectors + 1}.')
+    log(f'Training on {len(usable) - test_vectors} images from {dataset} '
+        f'({test_vectors} held out as test vectors).')
+    train_keys, test_keys = srez_input.split_train_test(usable, test_vectors, seed)
+    return srez_train.TrainingData(train_keys, test_keys, srez_input.load_file)
+
+
+def _usable_images(folder, paths, log):
+    """The `paths` (under `folder`) that decode; logs the ones skipped."""
+    import srez_input
     scan = srez_input.scan_images(paths)
     if scan.skipped:
-        shown = ', '.join(f'{os.path.relpath(p, dataset)} ({why})' for p, why in scan.skipped[:5])
+        shown = ', '.join(f'{os.path.relpath(p, folder)} ({why})' for p, why in scan.skipped[:5])
         more = f' and {len(scan.skipped) - 5} more' if len(scan.skipped) > 5 else ''
         log(f'Skipping {len(scan.skipped)} of {len(paths)} image files that cannot be used: '
             f'{shown}{more}.')
-    if len(scan.usable) < test_vectors + 1:
-        raise UsageError(f'--dataset {dataset} has {len(scan.usable)} usable images; it needs at '
-                         f'least --test_vectors + 1 = {test_vectors + 1}.')
-    log(f'Training on {len(scan.usable) - test_vectors} images from {dataset} '
-        f'({test_vectors} held out as test vectors).')
-    train_keys, test_keys = srez_input.split_train_test(scan.usable, test_vectors, seed)
-    return srez_train.TrainingData(train_keys, test_keys, srez_input.load_file)
+    return scan.usable
 
 
 def run_train():
@@ -217,6 +241,81 @@ def run_demo():
     srez_demo.make_movie(FLAGS.train_dir)
 
 
+def _check_max_images():
+    if FLAGS.max_images < 0:
+        raise UsageError(f'--max_images must be 0 (all) or positive (got {FLAGS.max_images}).')
+
+
+def _progress(done, total):
+    """A one-line counter on stderr, rewritten in place."""
+    print(f'\r{done}/{total} images', end='\n' if done == total else '', file=sys.stderr,
+          flush=True)
+
+
+def run_infer():
+    import srez_checkpoint
+    import srez_infer
+    if not FLAGS.input or not FLAGS.output:
+        raise UsageError('--run infer needs --input (an image file or a folder of images) and '
+                         '--output (the folder to write the upscaled PNGs into).')
+    _check_positive('batch_size')
+    _check_max_images()
+    srez_infer.find_inputs(FLAGS.input)
+    generator, _ = srez_checkpoint.load_generator(FLAGS.checkpoint_dir)
+    _check_writable('output', FLAGS.output)
+    summary = srez_infer.upscale_files(
+        generator, FLAGS.input, FLAGS.output, compare=FLAGS.compare, max_images=FLAGS.max_images,
+        batch_size=FLAGS.batch_size, progress=_progress)
+    print(f'Wrote {len(summary.written)} upscaled images to {FLAGS.output}/.')
+    if summary.failed:
+        for path, reason in summary.failed:
+            print(f'srez: skipped {path}: {reason}', file=sys.stderr)
+        print(f'srez: {len(summary.failed)} of {len(summary.written) + len(summary.failed)} '
+              f'images failed.', file=sys.stderr)
+        sys.exit(1)
+
+
+def run_eval():
+    import srez_checkpoint
+    import srez_eval
+    import srez_input
+    _check_positive('batch_size', 'test_vectors')
+    _check_max_images()
+    if FLAGS.input:
+        if not os.path.isdir(FLAGS.input):
+            raise UsageError(f'--input {FLAGS.input} is not a folder: give a folder of '
+                             f'ground-truth face images.')
+        keys = _usable_images(FLAGS.input, srez_input.find_images(FLAGS.input), print)
+        load, source = srez_input.load_file, f'the images of {FLAGS.input}'
+    else:
+        data = training_data(FLAGS.dataset, FLAGS.test_vectors, FLAGS.random_seed,
+                             log=lambda line: None)
+        keys, load = data.test_keys, data.load
+        source = (f'the {FLAGS.test_vectors} held-out test vectors of --dataset {FLAGS.dataset} '
+                  f'(--random_seed {FLAGS.random_seed})')
+    if FLAGS.max_images:
+        keys = keys[:FLAGS.max_images]
+    if not keys:
+        raise UsageError(f'--input {FLAGS.input} holds no usable .jpg, .jpeg or .png files.')
+    generator, info = srez_checkpoint.load_generator(FLAGS.checkpoint_dir)
+    _check_writable('train_dir', FLAGS.train_dir)
+    print(f'Evaluating on {len(keys)} images: {source}.')
+    results = srez_eval.evaluate(generator, keys, load, info['sample_size'], FLAGS.train_dir,
+                                 info, source, batch_size=FLAGS.batch_size, progress=_progress)
+    print(srez_eval.table(results))
+    print(f'Wrote eval.json and eval.png to {FLAGS.train_dir}/.')
+
+
+def run_export():
+    import srez_checkpoint
+    import srez_export
+    generator, info = srez_checkpoint.load_generator(FLAGS.checkpoint_dir)
+    _check_writable('export_dir', FLAGS.export_dir)
+    srez_export.export(generator, FLAGS.export_dir)
+    print(f'Exported the generator of {info["path"]} (batch {info["batch"]}) to '
+          f'{FLAGS.export_dir}/.')
+
+
 def main(argv):
     logging.set_verbosity(logging.WARNING)  # TensorFlow's Python INFO lines are not for users.
     if len(argv) > 1:
@@ -224,7 +323,8 @@ def main(argv):
     if FLAGS.run is None:
         raise app.UsageError(f'--run is required: one of {", ".join(RUNS)}.')
     try:
-        {'train': run_train, 'demo': run_demo}[FLAGS.run]()
+        {'train': run_train, 'demo': run_demo, 'infer': run_infer, 'eval': run_eval,
+         'export': run_export}[FLAGS.run]()
     except ValueError as error:
         # UsageError and the ValueErrors of the modules carry one line for the user.
         print(f'srez: error: {error}', file=sys.stderr)

@@ -1,0 +1,121 @@
+"""srez evaluation: the model against bicubic on ground-truth faces, by the standard protocol.
+
+    python srez_main.py --run eval --dataset ../celeba/img_align_celeba   # its held-out vectors
+    python srez_main.py --run eval --input faces/ --max_images 1000
+
+Each image gives the centred 128x128 face box at x=25, y=60 (scaled for other sizes, as training
+crops it), area-resized to the truth (sample_size square) and again by 4 to the input. The model and
+bicubic each upscale the input, and are measured against the truth on [0, 1] RGB:
+
+- PSNR in dB, averaged over images and capped at PSNR_CAP_DB: identical images give the cap, not
+  infinity, so averages and eval.json stay finite;
+- SSIM, Gaussian 11x11 window with sigma 1.5 (tf.image.ssim's defaults), averaged over images;
+- consistency L1, mean |box4(output) - input|: how well the output downscales back to the input
+  (srez's own training objective);
+- sharpness, the mean gradient magnitude of the outputs over that of the truths (1 matches the
+  truth's detail, below 1 is blurrier, above 1 has more edges than the truth).
+"""
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+
+import srez_input
+import srez_model
+import srez_train
+
+PSNR_CAP_DB = 100.0
+SYSTEMS = ('model', 'bicubic')
+FIGURES = ('psnr', 'ssim', 'consistency_l1', 'sharpness')
+
+
+def evaluate(generator, keys, load, sample_size, train_dir, checkpoint, source, batch_size=16,
+             progress=None):
+    """Measures the model and bicubic on the faces of `keys`; writes eval.json and eval.png.
+
+    Args:
+        generator: a srez_model.Generator trained for `sample_size`.
+        keys, load: the images, as srez_input.test_pairs takes them (paths and load_file).
+        sample_size: side of the truth in pixels; the input is a quarter of it.
+        train_dir: where eval.json and eval.png (the first images as nearest | bicubic | output |
+            truth, like training's sample grids) are written.
+        checkpoint: the checkpoint's info from srez_checkpoint.load_generator ('path', 'batch').
+        source: one line saying which images these are, for eval.json.
+        batch_size: images measured together.
+        progress: called as progress(done, total) after each batch, if given.
+
+    Returns:
+        The dict written to eval.json: {'model': figures, 'bicubic': figures, 'images': count,
+        ...}, figures being {'psnr', 'ssim', 'consistency_l1', 'sharpness'} floats.
+    """
+    per_image = {system: [] for system in SYSTEMS}
+    truth_gradients = []
+    for start in range(0, len(keys), batch_size):
+        inputs, truth = srez_input.test_pairs(keys[start:start + batch_size], load, sample_size)
+        outputs = {'model': generator(inputs, training=False).numpy(),
+                   'bicubic': upscale_bicubic(inputs, sample_size)}
+        for system in SYSTEMS:
+            per_image[system].append(measure_each(outputs[system], inputs, truth))
+        truth_gradients.append(gradient_magnitude(truth))
+        if start == 0:
+            grid = srez_train.sample_grid(inputs, outputs['model'], truth)
+            with open(os.path.join(train_dir, 'eval.png'), 'wb') as file:
+                file.write(tf.io.encode_png(grid).numpy())
+        if progress:
+            progress(min(start + batch_size, len(keys)), len(keys))
+    truth_gradients = np.concatenate(truth_gradients)
+    results = {'checkpoint': checkpoint['path'], 'batch': checkpoint['batch'],
+               'images': len(keys), 'source': source}
+    for system in SYSTEMS:
+        results[system] = summarise(
+            {name: np.concatenate([batch[name] for batch in per_image[system]])
+             for name in per_image[system][0]}, truth_gradients)
+    with open(os.path.join(train_dir, 'eval.json'), 'w') as file:
+        json.dump(results, file, indent=2)
+    return results
+
+
+def upscale_bicubic(inputs, sample_size):
+    """float [n, s/4, s/4, 3] -> float32 numpy [n, s, s, 3], clipped to [0, 1] as an image is."""
+    resized = tf.image.resize(inputs, [sample_size, sample_size], method='bicubic')
+    return tf.clip_by_value(resized, 0.0, 1.0).numpy()
+
+
+def measure_each(output, inputs, truth):
+    """Per-image figures of one system: {'psnr', 'ssim', 'consistency_l1', 'gradient'}.
+
+    output, truth: float [n, s, s, 3] in [0, 1]; inputs: float [n, s/4, s/4, 3] in [0, 1].
+    Each value is float numpy [n]; 'gradient' is the output's mean gradient magnitude.
+    """
+    output, inputs, truth = (tf.convert_to_tensor(x, tf.float32) for x in (output, inputs, truth))
+    consistency = tf.reduce_mean(tf.abs(srez_model.box_downscale(output) - inputs), axis=[1, 2, 3])
+    return {'psnr': tf.minimum(tf.image.psnr(output, truth, max_val=1.0), PSNR_CAP_DB).numpy(),
+            'ssim': tf.image.ssim(output, truth, max_val=1.0, filter_size=11,
+                                  filter_sigma=1.5).numpy(),
+            'consistency_l1': consistency.numpy(),
+            'gradient': gradient_magnitude(output)}
+
+
+def gradient_magnitude(images):
+    """Mean |(dx, dy)| of each image, by forward differences: float [n, h, w, c] -> numpy [n]."""
+    dy, dx = tf.image.image_gradients(tf.convert_to_tensor(images, tf.float32))
+    return tf.reduce_mean(tf.sqrt(tf.square(dx) + tf.square(dy)), axis=[1, 2, 3]).numpy()
+
+
+def summarise(per_image, truth_gradients):
+    """The figures of a system from measure_each's arrays and the truths' gradient magnitudes."""
+    figures = {name: float(np.mean(per_image[name])) for name in ('psnr', 'ssim', 'consistency_l1')}
+    figures['sharpness'] = float(np.sum(per_image['gradient']) / np.sum(truth_gradients))
+    return figures
+
+
+def table(results):
+    """A small text table of `results` (as `evaluate` returns), one row per system."""
+    lines = [f'{results["images"]} images, checkpoint batch {results["batch"]}',
+             f'{"":8s} {"PSNR dB":>8s} {"SSIM":>7s} {"cons. L1":>9s} {"sharpness":>9s}']
+    for system in SYSTEMS:
+        figures = results[system]
+        lines.append(f'{system:8s} {figures["psnr"]:8.2f} {figures["ssim"]:7.4f} '
+                     f'{figures["consistency_l1"]:9.4f} {figures["sharpness"]:9.3f}')
+    return '\n'.join(lines)

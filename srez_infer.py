@@ -1,0 +1,234 @@
+"""srez inference: upscale image files 4x with a trained generator.
+
+    python srez_main.py --run infer --input photos/ --output upscaled/ --compare
+
+Every JPEG/PNG under --input (or the one file given) is written under --output as a PNG with the
+same relative path and stem. Greyscale becomes RGB; an alpha channel is kept, upscaled bicubic.
+Images run in batches of equal size; a large image runs in overlapping windows, so memory stays
+bounded whatever its size, and the windows overlap by more than the generator can see, so the
+result is the same as upscaling the image whole (no seams).
+"""
+import dataclasses
+import os
+
+import numpy as np
+import tensorflow as tf
+
+import srez_input
+import srez_model
+
+SCALE = srez_model.UPSCALE_FACTOR
+# Input pixels per window side, not counting the margins: a 128x128 window (about 0.5 GB of
+# activations at the default widths) is the most one generator call sees.
+TILE_SIZE = 96
+# Each window reaches this many input pixels beyond the part of it that is kept. A 3x3
+# convolution sees 1 pixel of its own resolution; the generator has 4.5 of them per stage at
+# halving cost, so it sees under 11 input pixels whatever its depth.
+TILE_MARGIN = 16
+COMPARE_SUFFIX = '_compare'
+
+
+@dataclasses.dataclass(frozen=True)
+class Summary:
+    """What `upscale_files` did: the PNGs written, and (input path, reason) for those it could not."""
+    written: list
+    failed: list
+
+
+def upscale(generator, images):
+    """The generator's 4x upscale, quantised: uint8 [b, h, w, 3] -> uint8 [b, 4h, 4w, 3].
+
+    Shared with the exported SavedModel, so both give the same pixels.
+    """
+    output = generator(tf.image.convert_image_dtype(images, tf.float32), training=False)
+    return tf.image.convert_image_dtype(output, tf.uint8, saturate=True)
+
+
+def bicubic(images):
+    """Bicubic 4x upscale: uint8 [b, h, w, c] -> uint8 numpy [b, 4h, 4w, c]."""
+    size = [SCALE * images.shape[1], SCALE * images.shape[2]]
+    resized = tf.image.resize(tf.image.convert_image_dtype(images, tf.float32), size, 'bicubic')
+    return tf.image.convert_image_dtype(resized, tf.uint8, saturate=True).numpy()
+
+
+def find_inputs(input_path):
+    """(root, sorted image paths): `input_path` itself if a file, else every JPEG/PNG under it.
+
+    Raises ValueError when `input_path` does not exist or holds no images.
+    """
+    if os.path.isfile(input_path):
+        return os.path.dirname(input_path) or '.', [input_path]
+    if not os.path.isdir(input_path):
+        raise ValueError(f'--input {input_path} does not exist: give an image file or a folder '
+                         f'of images.')
+    paths = srez_input.find_images(input_path)
+    if not paths:
+        raise ValueError(f'--input {input_path} holds no .jpg, .jpeg or .png files: give an image '
+                         f'file or a folder of images.')
+    return input_path, paths
+
+
+def upscale_files(generator, input_path, output_dir, compare=False, max_images=0, batch_size=16,
+                  tile_size=TILE_SIZE, progress=None):
+    """Upscales the images of `input_path` (a file or folder) into PNGs under `output_dir`.
+
+    Args:
+        generator: a srez_model.Generator.
+        input_path: an image file, or a folder searched recursively for JPEG/PNG files.
+        output_dir: where `<relative folder>/<stem>.png` is written (plus `<stem>_compare.png`,
+            input nearest | bicubic | output, with `compare`); nothing is written outside it.
+        max_images: upscale only the first this many images (0: all).
+        batch_size: most images of equal size run through the generator together.
+        tile_size: input pixels per window side, not counting margins (tests make it small).
+        progress: called as progress(done, total) after each image, if given.
+
+    Returns:
+        A Summary. An unreadable image, or one whose output name is taken, is skipped and listed
+        in `failed`; the others are still written.
+
+    Raises:
+        ValueError: `input_path` holds no images, or `output_dir` lies inside the input folder.
+    """
+    root, paths = find_inputs(input_path)
+    if max_images:
+        paths = paths[:max_images]
+    if os.path.isdir(input_path) and _is_within(output_dir, input_path):
+        raise ValueError(f'--output {output_dir} is inside --input {input_path}: outputs would mix '
+                         f'with the images; choose a folder outside it.')
+    upscale_rgb = tf.function(
+        lambda images: upscale(generator, images),
+        input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8)])
+    jobs, failed = _plan(root, paths, output_dir, compare)
+    failed += [(path, reason) for path, reason in srez_input.scan_images(
+        [job.source for job in jobs]).skipped]
+    bad = {path for path, _ in failed}
+    jobs = [job for job in jobs if job.source not in bad]
+    written = []
+    run_pixels = (tile_size + 2 * TILE_MARGIN) ** 2
+
+    def run(batch):
+        images = np.stack([image for _, image in batch])
+        results = _upscale_batch(images, upscale_rgb, tile_size)
+        for (job, image), result in zip(batch, results):
+            outputs = [(job.target, result)]
+            if compare:
+                nearest = np.repeat(np.repeat(image[..., :3], SCALE, 0), SCALE, 1)
+                smooth = _in_windows(image[np.newaxis, ..., :3], bicubic, tile_size)[0]
+                outputs.append((job.compare, np.concatenate([nearest, smooth, result[..., :3]], 1)))
+            try:
+                for target, pixels in outputs:
+                    os.makedirs(os.path.dirname(target), exist_ok=True)
+                    with open(target, 'wb') as file:
+                        file.write(tf.io.encode_png(pixels).numpy())
+                written.append(job.target)
+            except OSError as error:
+                failed.append((job.source, f'cannot write {target} ({error.strerror})'))
+            if progress:
+                progress(len(written) + len(failed), len(paths))
+
+    batch = []
+    for job in jobs:
+        try:
+            image = _read_rgb_or_rgba(job.source)
+        except (tf.errors.OpError, OSError):
+            failed.append((job.source, 'cannot be decoded'))
+            continue
+        # Equal shapes batch together, up to the pixels one window holds.
+        if batch and (image.shape != batch[0][1].shape or len(batch) == batch_size
+                      or (len(batch) + 1) * image.shape[0] * image.shape[1] > run_pixels):
+            run(batch)
+            batch = []
+        batch.append((job, image))
+    if batch:
+        run(batch)
+    return Summary(written, failed)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Job:
+    source: str
+    target: str
+    compare: str
+
+
+def _plan(root, paths, output_dir, compare):
+    """Output paths for each input: ([_Job], [(path, reason)] for inputs that cannot be written)."""
+    jobs, failed, taken = [], [], {}
+    for path in paths:
+        stem = os.path.splitext(os.path.relpath(path, root))[0]
+        job = _Job(path, os.path.join(output_dir, stem + '.png'),
+                   os.path.join(output_dir, stem + COMPARE_SUFFIX + '.png') if compare else None)
+        targets = [job.target] + ([job.compare] if compare else [])
+        clash = next((taken[t] for t in targets if t in taken), None)
+        if clash:
+            failed.append((path, f'its output name is taken by {clash}; rename one of them'))
+        elif not all(_is_within(t, output_dir) for t in targets):
+            failed.append((path, f'its output would land outside {output_dir} (a symbolic link?)'))
+        elif any(os.path.realpath(t) == os.path.realpath(path) for t in targets):
+            failed.append((path, 'its output would overwrite it; choose another --output'))
+        else:
+            taken.update((t, path) for t in targets)
+            jobs.append(job)
+    return jobs, failed
+
+
+def _is_within(path, folder):
+    """Whether `path` is `folder` or lies under it, after resolving symbolic links."""
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return os.path.commonpath([path, folder]) == folder
+
+
+def _read_rgb_or_rgba(path):
+    """Any JPEG/PNG -> uint8 [h, w, 3], or [h, w, 4] when it has alpha (grey becomes RGB)."""
+    image = tf.io.decode_image(tf.io.read_file(path), channels=0, expand_animations=False)
+    if image.shape[-1] in (1, 2):
+        image = tf.concat([tf.image.grayscale_to_rgb(image[..., :1]), image[..., 1:]], axis=-1)
+    return image.numpy()
+
+
+def _upscale_batch(images, upscale_rgb, tile_size):
+    """uint8 [n, h, w, 3 or 4] -> [n, 4h, 4w, same]: RGB by the generator, alpha bicubic."""
+
+    def upscale_window(windows):
+        rgb = upscale_rgb(windows[..., :3]).numpy()
+        if windows.shape[-1] == 3:
+            return rgb
+        return np.concatenate([rgb, bicubic(windows[..., 3:])], axis=-1)
+
+    return _in_windows(images, upscale_window, tile_size)
+
+
+def _in_windows(images, function, tile_size):
+    """Applies a 4x upscale `function` to `images` (uint8 [n, h, w, c]) window by window.
+
+    Each window adds TILE_MARGIN pixels of context on every side that the image has, and only its
+    centre is kept, so the result equals function(images) for any function that sees no further.
+    """
+    height, width = images.shape[1:3]
+    result = None
+    for top, bottom, row_start, row_stop in _spans(height, tile_size):
+        for left, right, col_start, col_stop in _spans(width, tile_size):
+            window = function(images[:, top:bottom, left:right])
+            if result is None:
+                result = np.empty((len(images), SCALE * height, SCALE * width, window.shape[-1]),
+                                  np.uint8)
+            result[:, SCALE * row_start:SCALE * row_stop, SCALE * col_start:SCALE * col_stop] = (
+                window[:, SCALE * (row_start - top):SCALE * (row_stop - top),
+                       SCALE * (col_start - left):SCALE * (col_stop - left)])
+    return result
+
+
+def _spans(length, tile_size):
+    """Windows along one axis: [(start, stop, kept_start, kept_stop)], the kept parts tiling it.
+
+    All windows have one size, so a run traces the generator once per image size; a window is
+    shifted inwards at the image's end, where the image's own border is its context.
+    """
+    size = tile_size + 2 * TILE_MARGIN
+    if length <= size:
+        return [(0, length, 0, length)]
+    spans = []
+    for kept_start in range(0, length, tile_size):
+        start = min(max(kept_start - TILE_MARGIN, 0), length - size)
+        spans.append((start, start + size, kept_start, min(kept_start + tile_size, length)))
+    return spans
