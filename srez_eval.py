@@ -51,6 +51,7 @@ def evaluate(generator, keys, load, sample_size, train_dir, checkpoint, source, 
     """
     per_image = {system: [] for system in SYSTEMS}
     truth_gradients = []
+    grid_rows = []  # (inputs, model output, truth) of the first images, for eval.png.
     for start in range(0, len(keys), batch_size):
         inputs, truth = srez_input.test_pairs(keys[start:start + batch_size], load, sample_size)
         outputs = {'model': generator(inputs, training=False).numpy(),
@@ -58,12 +59,13 @@ def evaluate(generator, keys, load, sample_size, train_dir, checkpoint, source, 
         for system in SYSTEMS:
             per_image[system].append(measure_each(outputs[system], inputs, truth))
         truth_gradients.append(gradient_magnitude(truth))
-        if start == 0:
-            grid = srez_train.sample_grid(inputs, outputs['model'], truth)
-            with open(os.path.join(train_dir, 'eval.png'), 'wb') as file:
-                file.write(tf.io.encode_png(grid).numpy())
+        if start < srez_train.GRID_MAX_ROWS:
+            grid_rows.append((inputs, outputs['model'], truth))
         if progress:
             progress(min(start + batch_size, len(keys)), len(keys))
+    grid = srez_train.sample_grid(*(np.concatenate(parts) for parts in zip(*grid_rows)))
+    with open(os.path.join(train_dir, 'eval.png'), 'wb') as file:
+        file.write(tf.io.encode_png(grid).numpy())
     truth_gradients = np.concatenate(truth_gradients)
     results = {'checkpoint': checkpoint['path'], 'batch': checkpoint['batch'],
                'images': len(keys), 'source': source}
