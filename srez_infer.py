@@ -180,7 +180,7 @@ def _is_within(path, folder):
 
 def _read_rgb_or_rgba(path):
     """Any JPEG/PNG -> uint8 [h, w, 3], or [h, w, 4] when it has alpha (grey becomes RGB)."""
-    image = tf.io.decode_image(tf.io.read_file(path), channels=0, expand_animations=False)
+    image = srez_input.decode_image(tf.io.read_file(path), channels=0)
     if image.shape[-1] in (1, 2):
         image = tf.concat([tf.image.grayscale_to_rgb(image[..., :1]), image[..., 1:]], axis=-1)
     return image.numpy()

@@ -89,13 +89,16 @@ def split_train_test(paths, test_vectors, seed):
     return shuffled[:-test_vectors], shuffled[-test_vectors:]
 
 
-def decode_image(contents):
-    """Any JPEG/PNG bytes (grey, palette, CMYK, alpha) -> uint8 [h, w, 3]."""
+def decode_image(contents, channels=3):
+    """Any JPEG/PNG bytes (grey, palette, CMYK, alpha) -> uint8 [h, w, 3].
+
+    channels=0 keeps the file's own channels instead: 1 (grey), 2 (grey, alpha), 3 or 4 (RGBA).
+    """
     # TensorFlow's default JPEG DCT is the fast, inexact one; faces deserve the accurate one.
     return tf.cond(
         tf.io.is_jpeg(contents),
-        lambda: tf.io.decode_jpeg(contents, channels=3, dct_method='INTEGER_ACCURATE'),
-        lambda: tf.io.decode_image(contents, channels=3, expand_animations=False))
+        lambda: tf.io.decode_jpeg(contents, channels=channels, dct_method='INTEGER_ACCURATE'),
+        lambda: tf.io.decode_image(contents, channels=channels, expand_animations=False))
 
 
 def face_box(image):

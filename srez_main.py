@@ -253,6 +253,7 @@ def _progress(done, total):
 
 
 def run_infer():
+    import_tensorflow_quietly()
     import srez_checkpoint
     import srez_infer
     if not FLAGS.input or not FLAGS.output:
@@ -276,6 +277,7 @@ def run_infer():
 
 
 def run_eval():
+    import_tensorflow_quietly()
     import srez_checkpoint
     import srez_eval
     import srez_input
@@ -307,6 +309,7 @@ def run_eval():
 
 
 def run_export():
+    import_tensorflow_quietly()
     import srez_checkpoint
     import srez_export
     generator, info = srez_checkpoint.load_generator(FLAGS.checkpoint_dir)

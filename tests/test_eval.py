@@ -1,7 +1,6 @@
 """Tests for srez_eval and --run eval: the model against bicubic by the standard protocol."""
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -11,9 +10,6 @@ from PIL import Image
 import srez_eval
 import srez_input
 import srez_model
-
-CELEBA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "celeba")
-
 
 def figures(output, truth):
     """The figures of `output` against `truth`, with the input made from the truth."""
@@ -95,9 +91,8 @@ def test_cli_defaults_to_the_held_out_test_vectors(tmp_path, checkpoint_dir, sre
     assert "PSNR" in capsys.readouterr().out
 
 
-@pytest.mark.skipif(not os.path.isdir(CELEBA), reason="needs ../shared/celeba (real CelebA faces)")
-def test_cli_on_real_faces_with_max_images(tmp_path, checkpoint_dir, srez_cli):
-    status = srez_cli("--run", "eval", "--input", CELEBA, "--max_images", "2",
+def test_cli_on_real_faces_with_max_images(tmp_path, checkpoint_dir, srez_cli, celeba_folder):
+    status = srez_cli("--run", "eval", "--input", celeba_folder, "--max_images", "2",
                       "--checkpoint_dir", checkpoint_dir, "--train_dir", str(tmp_path))
 
     assert status == 0

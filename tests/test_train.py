@@ -48,10 +48,31 @@ def test_sample_grid_layout():
     np.testing.assert_allclose(cell(1), np.clip(bicubic, 0, 1) * 255, atol=1)
 
 
-def test_train_writes_grids_and_checkpoints(tmp_path):
+def summaries(train_dir):
+    """{tag: [(step, tf.compat.v1.Summary.Value)]} from the event files in `train_dir`."""
+    values = {}
+    for name in os.listdir(train_dir):
+        if name.startswith('events.out.tfevents.'):
+            for event in tf.compat.v1.train.summary_iterator(os.path.join(train_dir, name)):
+                for value in event.summary.value:
+                    values.setdefault(value.tag, []).append((event.step, value))
+    return values
+
+
+def test_train_writes_grids_summaries_and_checkpoints(tmp_path):
     lines = []
     config = tiny_config(tmp_path, max_batches=12, summary_period=5, checkpoint_period=10)
     assert srez_train.train(config, synthetic_data(), log=lines.append) == 12
+    # TensorBoard (tensorboard --logdir train): scalars every 10 batches and at the end, and each
+    # sample grid as an image.
+    values = summaries(config.train_dir)
+    for tag in ('generator_loss', 'discriminator_real_loss', 'discriminator_fake_loss',
+                'generator_l1_loss', 'learning_rate', 'images_per_second'):
+        assert [step for step, _ in values[tag]] == [10, 12], tag
+    assert float(tf.make_ndarray(values['learning_rate'][0][1].tensor)) == pytest.approx(0.0002)
+    assert [step for step, _ in values['samples']] == [5, 10, 12]
+    width, height = tf.make_ndarray(values['samples'][-1][1].tensor)[:2]
+    assert (int(width), int(height)) == (4 * 64, 4 * 64)
     assert sorted(f for f in os.listdir(config.train_dir) if f.endswith('.png')) == [
         'batch000005_out.png', 'batch000010_out.png', 'batch000012_out.png']
     grid = tf.io.decode_png(tf.io.read_file(os.path.join(config.train_dir, 'batch000012_out.png')))
