@@ -30,7 +30,7 @@ COMPARE_SUFFIX = '_compare'
 
 @dataclasses.dataclass(frozen=True)
 class Summary:
-    """What `upscale_files` did: the PNGs written, and (input path, reason) for those it could not."""
+    """What `upscale_files` did: PNGs written, and (input path, reason) for images it skipped."""
     written: list
     failed: list
 
