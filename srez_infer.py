@@ -51,16 +51,20 @@ def bicubic(images):
     return tf.image.convert_image_dtype(resized, tf.uint8, saturate=True).numpy()
 
 
-def find_inputs(input_path):
+def find_inputs(input_path, output_dir):
     """(root, sorted image paths): `input_path` itself if a file, else every JPEG/PNG under it.
 
-    Raises ValueError when `input_path` does not exist or holds no images.
+    Raises ValueError when `input_path` does not exist or holds no images, or when `output_dir`
+    lies inside the `input_path` folder (a second run would take the outputs for inputs).
     """
     if os.path.isfile(input_path):
         return os.path.dirname(input_path) or '.', [input_path]
     if not os.path.isdir(input_path):
         raise ValueError(f'--input {input_path} does not exist: give an image file or a folder '
                          f'of images.')
+    if _is_within(output_dir, input_path):
+        raise ValueError(f'--output {output_dir} is inside --input {input_path}: choose a folder '
+                         f'outside it.')
     paths = srez_input.find_images(input_path)
     if not paths:
         raise ValueError(f'--input {input_path} holds no .jpg, .jpeg or .png files: give an image '
@@ -68,16 +72,16 @@ def find_inputs(input_path):
     return input_path, paths
 
 
-def upscale_files(generator, input_path, output_dir, compare=False, max_images=0, batch_size=16,
+def upscale_files(generator, root, paths, output_dir, compare=False, batch_size=16,
                   tile_size=TILE_SIZE, progress=None):
-    """Upscales the images of `input_path` (a file or folder) into PNGs under `output_dir`.
+    """Upscales image files into PNGs under `output_dir`.
 
     Args:
         generator: a srez_model.Generator.
-        input_path: an image file, or a folder searched recursively for JPEG/PNG files.
+        root, paths: the image files, and the folder their output paths are relative to (as
+            `find_inputs` returns them).
         output_dir: where `<relative folder>/<stem>.png` is written (plus `<stem>_compare.png`,
             input nearest | bicubic | output, with `compare`); nothing is written outside it.
-        max_images: upscale only the first this many images (0: all).
         batch_size: most images of equal size run through the generator together.
         tile_size: input pixels per window side, not counting margins (tests make it small).
         progress: called as progress(done, total) after each image, if given.
@@ -85,30 +89,22 @@ def upscale_files(generator, input_path, output_dir, compare=False, max_images=0
     Returns:
         A Summary. An unreadable image, or one whose output name is taken, is skipped and listed
         in `failed`; the others are still written.
-
-    Raises:
-        ValueError: `input_path` holds no images, or `output_dir` lies inside the input folder.
     """
-    root, paths = find_inputs(input_path)
-    if max_images:
-        paths = paths[:max_images]
-    if os.path.isdir(input_path) and _is_within(output_dir, input_path):
-        raise ValueError(f'--output {output_dir} is inside --input {input_path}: outputs would mix '
-                         f'with the images; choose a folder outside it.')
     upscale_rgb = tf.function(
         lambda images: upscale(generator, images),
         input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8)])
     jobs, failed = _plan(root, paths, output_dir, compare)
-    failed += [(path, reason) for path, reason in srez_input.scan_images(
-        [job.source for job in jobs]).skipped]
-    bad = {path for path, _ in failed}
-    jobs = [job for job in jobs if job.source not in bad]
+    failed += srez_input.scan_images([job.source for job in jobs]).skipped
+    skipped = {path for path, _ in failed}
     written = []
     run_pixels = (tile_size + 2 * TILE_MARGIN) ** 2
 
+    def report():
+        if progress:
+            progress(len(written) + len(failed), len(paths))
+
     def run(batch):
-        images = np.stack([image for _, image in batch])
-        results = _upscale_batch(images, upscale_rgb, tile_size)
+        results = _upscale_batch(np.stack([image for _, image in batch]), upscale_rgb, tile_size)
         for (job, image), result in zip(batch, results):
             outputs = [(job.target, result)]
             if compare:
@@ -123,15 +119,17 @@ def upscale_files(generator, input_path, output_dir, compare=False, max_images=0
                 written.append(job.target)
             except OSError as error:
                 failed.append((job.source, f'cannot write {target} ({error.strerror})'))
-            if progress:
-                progress(len(written) + len(failed), len(paths))
+            report()
 
     batch = []
     for job in jobs:
+        if job.source in skipped:
+            continue
         try:
             image = _read_rgb_or_rgba(job.source)
-        except (tf.errors.OpError, OSError):
+        except tf.errors.OpError:
             failed.append((job.source, 'cannot be decoded'))
+            report()
             continue
         # Equal shapes batch together, up to the pixels one window holds.
         if batch and (image.shape != batch[0][1].shape or len(batch) == batch_size
@@ -221,8 +219,8 @@ def _in_windows(images, function, tile_size):
 def _spans(length, tile_size):
     """Windows along one axis: [(start, stop, kept_start, kept_stop)], the kept parts tiling it.
 
-    All windows have one size, so a run traces the generator once per image size; a window is
-    shifted inwards at the image's end, where the image's own border is its context.
+    At the image's end a window is shifted inwards rather than cut short: every window has one
+    size and full context (the image's own border, where there is no more image).
     """
     size = tile_size + 2 * TILE_MARGIN
     if length <= size:

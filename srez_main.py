@@ -261,11 +261,11 @@ def run_infer():
                          '--output (the folder to write the upscaled PNGs into).')
     _check_positive('batch_size')
     _check_max_images()
-    srez_infer.find_inputs(FLAGS.input)
+    root, paths = srez_infer.find_inputs(FLAGS.input, FLAGS.output)
     generator, _ = srez_checkpoint.load_generator(FLAGS.checkpoint_dir)
     _check_writable('output', FLAGS.output)
     summary = srez_infer.upscale_files(
-        generator, FLAGS.input, FLAGS.output, compare=FLAGS.compare, max_images=FLAGS.max_images,
+        generator, root, paths[:FLAGS.max_images or None], FLAGS.output, compare=FLAGS.compare,
         batch_size=FLAGS.batch_size, progress=_progress)
     print(f'Wrote {len(summary.written)} upscaled images to {FLAGS.output}/.')
     if summary.failed:
@@ -287,16 +287,15 @@ def run_eval():
         if not os.path.isdir(FLAGS.input):
             raise UsageError(f'--input {FLAGS.input} is not a folder: give a folder of '
                              f'ground-truth face images.')
-        keys = _usable_images(FLAGS.input, srez_input.find_images(FLAGS.input), print)
+        paths = srez_input.find_images(FLAGS.input)[:FLAGS.max_images or None]
+        keys = _usable_images(FLAGS.input, paths, print)
         load, source = srez_input.load_file, f'the images of {FLAGS.input}'
     else:
         data = training_data(FLAGS.dataset, FLAGS.test_vectors, FLAGS.random_seed,
                              log=lambda line: None)
-        keys, load = data.test_keys, data.load
+        keys, load = data.test_keys[:FLAGS.max_images or None], data.load
         source = (f'the {FLAGS.test_vectors} held-out test vectors of --dataset {FLAGS.dataset} '
                   f'(--random_seed {FLAGS.random_seed})')
-    if FLAGS.max_images:
-        keys = keys[:FLAGS.max_images]
     if not keys:
         raise UsageError(f'--input {FLAGS.input} holds no usable .jpg, .jpeg or .png files.')
     generator, info = srez_checkpoint.load_generator(FLAGS.checkpoint_dir)

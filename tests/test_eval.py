@@ -32,10 +32,10 @@ def test_identical_images_give_ssim_1_and_the_capped_psnr():
     result = figures(truth, truth)
 
     # PSNR is infinite for identical images; it is capped so that averages stay finite.
-    assert result["psnr"] == srez_eval.PSNR_CAP_DB == 100.0
-    assert result["ssim"] == pytest.approx(1.0, abs=1e-6)
-    assert result["consistency_l1"] == pytest.approx(0.0, abs=1e-7)
-    assert result["sharpness"] == pytest.approx(1.0)
+    assert result['psnr'] == srez_eval.PSNR_CAP_DB == 100.0
+    assert result['ssim'] == pytest.approx(1.0, abs=1e-6)
+    assert result['consistency_l1'] == pytest.approx(0.0, abs=1e-7)
+    assert result['sharpness'] == pytest.approx(1.0)
 
 
 def test_figures_against_a_hand_computed_case():
@@ -47,56 +47,56 @@ def test_figures_against_a_hand_computed_case():
     # Flat grey has no edges at all.
     flat = figures(np.full_like(truth, 0.5), truth)
 
-    assert brighter["psnr"] == pytest.approx(20.0, abs=1e-3)
-    assert brighter["consistency_l1"] == pytest.approx(0.1, abs=1e-6)
-    assert brighter["sharpness"] == pytest.approx(1.0, abs=1e-5)
-    assert brighter["ssim"] < 1.0
-    assert flat["sharpness"] == 0.0
-    assert flat["consistency_l1"] == pytest.approx(
+    assert brighter['psnr'] == pytest.approx(20.0, abs=1e-3)
+    assert brighter['consistency_l1'] == pytest.approx(0.1, abs=1e-6)
+    assert brighter['sharpness'] == pytest.approx(1.0, abs=1e-5)
+    assert brighter['ssim'] < 1.0
+    assert flat['sharpness'] == 0.0
+    assert flat['consistency_l1'] == pytest.approx(
         np.mean(np.abs(0.5 - srez_model.box_downscale(truth).numpy())), abs=1e-6)
 
 
 def test_evaluate_writes_json_and_grid(tmp_path, generator):
-    faces = tmp_path / "faces"
+    faces = tmp_path / 'faces'
     faces.mkdir()
     for seed in range(3):
-        Image.fromarray(srez_input.draw_synthetic_face(seed)).save(faces / f"{seed}.png")
+        Image.fromarray(srez_input.draw_synthetic_face(seed)).save(faces / f'{seed}.png')
     keys = srez_input.find_images(str(faces))
-    checkpoint = {"path": "ckpt/srez-10", "batch": 10}
+    checkpoint = {'path': 'ckpt/srez-10', 'batch': 10}
 
     results = srez_eval.evaluate(generator, keys, srez_input.load_file, 64, str(tmp_path),
-                                 checkpoint, "three faces", batch_size=2)
+                                 checkpoint, 'three faces', batch_size=2)
 
-    with open(tmp_path / "eval.json") as file:
+    with open(tmp_path / 'eval.json') as file:
         assert json.load(file) == results
-    assert results["images"] == 3 and results["batch"] == 10 and results["source"] == "three faces"
-    for system in ("model", "bicubic"):
-        assert set(results[system]) == {"psnr", "ssim", "consistency_l1", "sharpness"}
+    assert results['images'] == 3 and results['batch'] == 10 and results['source'] == 'three faces'
+    for system in ('model', 'bicubic'):
+        assert set(results[system]) == {'psnr', 'ssim', 'consistency_l1', 'sharpness'}
     # Bicubic on clean synthetic faces: a plausible, well-defined baseline.
-    assert 20 < results["bicubic"]["psnr"] < 40 and 0.5 < results["bicubic"]["ssim"] < 1
-    assert results["bicubic"]["sharpness"] < 1
+    assert 20 < results['bicubic']['psnr'] < 40 and 0.5 < results['bicubic']['ssim'] < 1
+    assert results['bicubic']['sharpness'] < 1
     # The first images, as training's sample grids show them: 3 rows of 4 faces.
-    assert np.asarray(Image.open(tmp_path / "eval.png")).shape == (3 * 64, 4 * 64, 3)
-    assert "bicubic" in srez_eval.table(results)
+    assert np.asarray(Image.open(tmp_path / 'eval.png')).shape == (3 * 64, 4 * 64, 3)
+    assert 'bicubic' in srez_eval.table(results)
 
 
 def test_cli_defaults_to_the_held_out_test_vectors(tmp_path, checkpoint_dir, srez_cli, capsys):
-    status = srez_cli("--run", "eval", "--dataset", "synthetic", "--test_vectors", "3",
-                      "--checkpoint_dir", checkpoint_dir, "--train_dir", str(tmp_path))
+    status = srez_cli('--run', 'eval', '--dataset', 'synthetic', '--test_vectors', '3',
+                      '--checkpoint_dir', checkpoint_dir, '--train_dir', str(tmp_path))
 
     assert status == 0
-    with open(tmp_path / "eval.json") as file:
+    with open(tmp_path / 'eval.json') as file:
         results = json.load(file)
-    assert results["images"] == 3 and "held-out" in results["source"]
-    assert "PSNR" in capsys.readouterr().out
+    assert results['images'] == 3 and 'held-out' in results['source']
+    assert 'PSNR' in capsys.readouterr().out
 
 
 def test_cli_on_real_faces_with_max_images(tmp_path, checkpoint_dir, srez_cli, celeba_folder):
-    status = srez_cli("--run", "eval", "--input", celeba_folder, "--max_images", "2",
-                      "--checkpoint_dir", checkpoint_dir, "--train_dir", str(tmp_path))
+    status = srez_cli('--run', 'eval', '--input', celeba_folder, '--max_images', '2',
+                      '--checkpoint_dir', checkpoint_dir, '--train_dir', str(tmp_path))
 
     assert status == 0
-    with open(tmp_path / "eval.json") as file:
+    with open(tmp_path / 'eval.json') as file:
         results = json.load(file)
-    assert results["images"] == 2
-    assert 15 < results["bicubic"]["psnr"] < 40
+    assert results['images'] == 2
+    assert 15 < results['bicubic']['psnr'] < 40

@@ -9,20 +9,21 @@ import srez_infer
 
 def test_reloaded_savedmodel_gives_the_pixels_of_infer(tmp_path, checkpoint_dir, generator,
                                                       srez_cli):
-    export_dir = tmp_path / "export"
-    assert srez_cli("--run", "export", "--checkpoint_dir", checkpoint_dir,
-                    "--export_dir", str(export_dir)) == 0
+    export_dir = tmp_path / 'export'
+    assert srez_cli('--run', 'export', '--checkpoint_dir', checkpoint_dir,
+                    '--export_dir', str(export_dir)) == 0
     rng = np.random.default_rng(0)
     faces = rng.integers(0, 256, (2, 16, 16, 3), np.uint8)
     wide = rng.integers(0, 256, (1, 12, 20, 3), np.uint8)
 
-    serve = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
-    upscaled = serve(images=tf.constant(faces))["upscaled"]
-    upscaled_wide = serve(images=tf.constant(wide))["upscaled"]
+    serve = tf.saved_model.load(str(export_dir)).signatures['serving_default']
+    upscaled = serve(images=tf.constant(faces))['upscaled']
+    upscaled_wide = serve(images=tf.constant(wide))['upscaled']
 
     assert upscaled.dtype == tf.uint8 and upscaled.shape == (2, 64, 64, 3)
     assert upscaled_wide.shape == (1, 48, 80, 3)
-    Image.fromarray(faces[1]).save(tmp_path / "face.png")
-    srez_infer.upscale_files(generator, str(tmp_path / "face.png"), str(tmp_path / "out"))
+    Image.fromarray(faces[1]).save(tmp_path / 'face.png')
+    srez_infer.upscale_files(generator, str(tmp_path), [str(tmp_path / 'face.png')],
+                             str(tmp_path / 'out'))
     np.testing.assert_array_equal(upscaled[1].numpy(),
-                                  np.asarray(Image.open(tmp_path / "out" / "face.png")))
+                                  np.asarray(Image.open(tmp_path / 'out' / 'face.png')))

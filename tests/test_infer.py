@@ -25,38 +25,40 @@ def read(path):
     return np.asarray(Image.open(path))
 
 
-def test_folder_keeps_relative_paths_and_stems_as_4x_pngs(tmp_path, generator):
-    inputs, outputs = tmp_path / "in", tmp_path / "out"
-    save(str(inputs / "a.jpg"), noise(16, 16))
-    save(str(inputs / "sub" / "b.png"), noise(12, 20, seed=1))
-    (inputs / "notes.txt").write_text("not an image")
+def upscale(generator, input_path, output_dir, **options):
+    """--run infer's work: srez_infer.upscale_files on what find_inputs finds."""
+    root, paths = srez_infer.find_inputs(str(input_path), str(output_dir))
+    return srez_infer.upscale_files(generator, root, paths, str(output_dir), **options)
 
-    summary = srez_infer.upscale_files(generator, str(inputs), str(outputs), compare=True)
+
+def test_folder_keeps_relative_paths_and_stems_as_4x_pngs(tmp_path, generator):
+    inputs, outputs = tmp_path / 'in', tmp_path / 'out'
+    save(str(inputs / 'a.jpg'), noise(16, 16))
+    save(str(inputs / 'sub' / 'b.png'), noise(12, 20, seed=1))
+    (inputs / 'notes.txt').write_text('not an image')
+
+    summary = upscale(generator, str(inputs), str(outputs), compare=True)
 
     assert summary.failed == []
-    assert sorted(str(path.relative_to(outputs)) for path in outputs.rglob("*")) == [
-        "a.png", "a_compare.png", "sub", "sub/b.png", "sub/b_compare.png"]
-    assert read(outputs / "a.png").shape == (64, 64, 3)
-    assert read(outputs / "sub" / "b.png").shape == (48, 80, 3)
+    assert sorted(str(path.relative_to(outputs)) for path in outputs.rglob('*')) == [
+        'a.png', 'a_compare.png', 'sub', 'sub/b.png', 'sub/b_compare.png']
+    assert read(outputs / 'a.png').shape == (64, 64, 3)
+    assert read(outputs / 'sub' / 'b.png').shape == (48, 80, 3)
     # Side by side: the input nearest-upscaled, bicubic, then the output itself.
-    compare = read(outputs / "sub" / "b_compare.png")
+    compare = read(outputs / 'sub' / 'b_compare.png')
     assert compare.shape == (48, 240, 3)
-    nearest = np.repeat(np.repeat(read(inputs / "sub" / "b.png"), 4, 0), 4, 1)
+    nearest = np.repeat(np.repeat(read(inputs / 'sub' / 'b.png'), 4, 0), 4, 1)
     np.testing.assert_array_equal(compare[:, :80], nearest)
-    np.testing.assert_array_equal(compare[:, 160:], read(outputs / "sub" / "b.png"))
+    np.testing.assert_array_equal(compare[:, 160:], read(outputs / 'sub' / 'b.png'))
 
 
-def test_single_file_and_max_images(tmp_path, generator):
-    path = save(str(tmp_path / "face.png"), noise(16, 16))
-    save(str(tmp_path / "more" / "a.png"), noise(16, 16))
-    save(str(tmp_path / "more" / "b.png"), noise(16, 16))
+def test_single_file(tmp_path, generator):
+    path = save(str(tmp_path / 'face.png'), noise(16, 16))
 
-    srez_infer.upscale_files(generator, path, str(tmp_path / "one"))
-    summary = srez_infer.upscale_files(generator, str(tmp_path / "more"), str(tmp_path / "two"),
-                                       max_images=1)
+    summary = upscale(generator, path, tmp_path / 'out')
 
-    assert os.listdir(tmp_path / "one") == ["face.png"]
-    assert summary.written == [str(tmp_path / "two" / "a.png")]
+    assert summary.written == [str(tmp_path / 'out' / 'face.png')]
+    assert os.listdir(tmp_path / 'out') == ['face.png']
 
 
 def test_tiled_output_equals_whole_output(generator):
@@ -76,111 +78,114 @@ def test_tiled_output_equals_whole_output(generator):
 
 def test_batched_images_equal_one_at_a_time(tmp_path, generator):
     for index in range(3):
-        save(str(tmp_path / "in" / f"{index}.png"), noise(16, 16, seed=index))
+        save(str(tmp_path / 'in' / f'{index}.png'), noise(16, 16, seed=index))
 
-    srez_infer.upscale_files(generator, str(tmp_path / "in"), str(tmp_path / "batched"))
-    srez_infer.upscale_files(generator, str(tmp_path / "in"), str(tmp_path / "single"),
+    upscale(generator, str(tmp_path / 'in'), str(tmp_path / 'batched'))
+    upscale(generator, str(tmp_path / 'in'), str(tmp_path / 'single'),
                              batch_size=1)
 
     for index in range(3):
-        np.testing.assert_array_equal(read(tmp_path / "batched" / f"{index}.png"),
-                                      read(tmp_path / "single" / f"{index}.png"))
+        np.testing.assert_array_equal(read(tmp_path / 'batched' / f'{index}.png'),
+                                      read(tmp_path / 'single' / f'{index}.png'))
 
 
 def test_grey_palette_and_alpha_inputs(tmp_path, generator):
-    inputs, outputs = tmp_path / "in", tmp_path / "out"
+    inputs, outputs = tmp_path / 'in', tmp_path / 'out'
     grey = noise(16, 16, channels=1)
-    save(str(inputs / "grey.png"), grey)
-    save(str(inputs / "rgb.png"), np.stack([grey] * 3, axis=-1))
+    save(str(inputs / 'grey.png'), grey)
+    save(str(inputs / 'rgb.png'), np.stack([grey] * 3, axis=-1))
     rgba = noise(16, 16, channels=4, seed=3)
-    save(str(inputs / "rgba.png"), rgba)
+    save(str(inputs / 'rgba.png'), rgba)
     palette = Image.fromarray(noise(16, 16, seed=4)).quantize(8)
-    palette.info["transparency"] = 0
-    palette.save(inputs / "palette.png")
+    palette.info['transparency'] = 0
+    palette.save(inputs / 'palette.png')
 
-    summary = srez_infer.upscale_files(generator, str(inputs), str(outputs))
+    summary = upscale(generator, str(inputs), str(outputs))
 
     assert summary.failed == []
     # Grey is upscaled as the RGB image with three equal channels.
-    np.testing.assert_array_equal(read(outputs / "grey.png"), read(outputs / "rgb.png"))
-    upscaled = read(outputs / "rgba.png")
+    np.testing.assert_array_equal(read(outputs / 'grey.png'), read(outputs / 'rgb.png'))
+    upscaled = read(outputs / 'rgba.png')
     assert upscaled.shape == (64, 64, 4)
     np.testing.assert_array_equal(upscaled[..., 3:],
                                   srez_infer.bicubic(rgba[np.newaxis, ..., 3:])[0])
     # The colours do not depend on the alpha channel.
-    save(str(tmp_path / "opaque" / "rgba.png"), rgba[..., :3])
-    srez_infer.upscale_files(generator, str(tmp_path / "opaque"), str(tmp_path / "opaque_out"))
-    np.testing.assert_array_equal(upscaled[..., :3], read(tmp_path / "opaque_out" / "rgba.png"))
-    assert read(outputs / "palette.png").shape == (64, 64, 4)
+    save(str(tmp_path / 'opaque' / 'rgba.png'), rgba[..., :3])
+    upscale(generator, str(tmp_path / 'opaque'), str(tmp_path / 'opaque_out'))
+    np.testing.assert_array_equal(upscaled[..., :3], read(tmp_path / 'opaque_out' / 'rgba.png'))
+    assert read(outputs / 'palette.png').shape == (64, 64, 4)
 
 
 def test_unreadable_files_are_skipped_reported_and_the_rest_written(tmp_path, generator):
-    inputs, outputs = tmp_path / "in", tmp_path / "out"
-    save(str(inputs / "a.png"), noise(16, 16))
-    (inputs / "b_garbage.jpg").write_bytes(b"not a JPEG")
-    truncated = save(str(inputs / "c_truncated.jpg"), noise(16, 16))
-    with open(truncated, "r+b") as file:
+    inputs, outputs = tmp_path / 'in', tmp_path / 'out'
+    save(str(inputs / 'a.png'), noise(16, 16))
+    (inputs / 'b_garbage.jpg').write_bytes(b'not a JPEG')
+    truncated = save(str(inputs / 'c_truncated.jpg'), noise(16, 16))
+    with open(truncated, 'r+b') as file:
         file.truncate(os.path.getsize(truncated) - 10)
-    save(str(inputs / "d.png"), noise(16, 16, seed=1))
+    save(str(inputs / 'd.png'), noise(16, 16, seed=1))
 
-    summary = srez_infer.upscale_files(generator, str(inputs), str(outputs))
+    summary = upscale(generator, str(inputs), str(outputs))
 
-    assert sorted(os.listdir(outputs)) == ["a.png", "d.png"]
-    assert dict(summary.failed) == {str(inputs / "b_garbage.jpg"): summary.failed[0][1],
-                                    str(inputs / "c_truncated.jpg"): "truncated JPEG"}
+    assert sorted(os.listdir(outputs)) == ['a.png', 'd.png']
+    assert dict(summary.failed) == {str(inputs / 'b_garbage.jpg'): summary.failed[0][1],
+                                    str(inputs / 'c_truncated.jpg'): 'truncated JPEG'}
 
 
 def test_nothing_is_written_outside_output(tmp_path, generator):
-    inputs, outputs, elsewhere = tmp_path / "in", tmp_path / "out", tmp_path / "elsewhere"
-    save(str(inputs / "sub" / "a.png"), noise(16, 16))
-    save(str(inputs / "b.png"), noise(16, 16))
+    inputs, outputs, elsewhere = tmp_path / 'in', tmp_path / 'out', tmp_path / 'elsewhere'
+    save(str(inputs / 'sub' / 'a.png'), noise(16, 16))
+    save(str(inputs / 'b.png'), noise(16, 16))
     elsewhere.mkdir()
     outputs.mkdir()
-    os.symlink(elsewhere, outputs / "sub")
+    os.symlink(elsewhere, outputs / 'sub')
 
-    summary = srez_infer.upscale_files(generator, str(inputs), str(outputs))
+    summary = upscale(generator, str(inputs), str(outputs))
 
     assert os.listdir(elsewhere) == []
-    assert summary.written == [str(outputs / "b.png")]
-    assert "outside" in dict(summary.failed)[str(inputs / "sub" / "a.png")]
-    with pytest.raises(ValueError, match="inside --input"):
-        srez_infer.upscale_files(generator, str(inputs), str(inputs / "upscaled"))
+    assert summary.written == [str(outputs / 'b.png')]
+    assert 'outside' in dict(summary.failed)[str(inputs / 'sub' / 'a.png')]
+    with pytest.raises(ValueError, match='inside --input'):
+        upscale(generator, str(inputs), str(inputs / 'upscaled'))
     # A single file is never overwritten by its own output.
-    summary = srez_infer.upscale_files(generator, str(inputs / "b.png"), str(inputs))
-    assert summary.written == [] and "overwrite" in summary.failed[0][1]
+    summary = upscale(generator, str(inputs / 'b.png'), str(inputs))
+    assert summary.written == [] and 'overwrite' in summary.failed[0][1]
 
 
 def test_inputs_sharing_a_stem_are_not_overwritten(tmp_path, generator):
-    save(str(tmp_path / "in" / "a.jpg"), noise(16, 16))
-    save(str(tmp_path / "in" / "a.png"), noise(16, 16, seed=1))
+    save(str(tmp_path / 'in' / 'a.jpg'), noise(16, 16))
+    save(str(tmp_path / 'in' / 'a.png'), noise(16, 16, seed=1))
 
-    summary = srez_infer.upscale_files(generator, str(tmp_path / "in"), str(tmp_path / "out"))
+    summary = upscale(generator, str(tmp_path / 'in'), str(tmp_path / 'out'))
 
-    assert summary.written == [str(tmp_path / "out" / "a.png")]
-    assert summary.failed == [(str(tmp_path / "in" / "a.png"),
+    assert summary.written == [str(tmp_path / 'out' / 'a.png')]
+    assert summary.failed == [(str(tmp_path / 'in' / 'a.png'),
                                f"its output name is taken by {tmp_path / 'in' / 'a.jpg'}; "
-                               f"rename one of them")]
+                               f'rename one of them')]
 
 
 def test_cli_exit_status_says_whether_any_failed(tmp_path, checkpoint_dir, srez_cli, capsys):
-    save(str(tmp_path / "in" / "a.png"), noise(16, 16))
-    common = ["--run", "infer", "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"),
-              "--checkpoint_dir", checkpoint_dir]
+    save(str(tmp_path / 'in' / 'a.png'), noise(16, 16))
+    save(str(tmp_path / 'in' / 'b.png'), noise(16, 16))
+    common = ['--run', 'infer', '--input', str(tmp_path / 'in'), '--output', str(tmp_path / 'out'),
+              '--checkpoint_dir', checkpoint_dir]
 
+    assert srez_cli(*common, '--max_images', '1') == 0
+    assert os.listdir(tmp_path / 'out') == ['a.png']
     assert srez_cli(*common) == 0
-    (tmp_path / "in" / "bad.png").write_bytes(b"")
+    (tmp_path / 'in' / 'bad.png').write_bytes(b'')
     assert srez_cli(*common) == 1
     assert f"srez: skipped {tmp_path / 'in' / 'bad.png'}" in capsys.readouterr().err
-    assert os.path.exists(tmp_path / "out" / "a.png")
+    assert os.path.exists(tmp_path / 'out' / 'a.png')
 
 
 def test_cli_without_checkpoint_is_a_one_line_error(tmp_path, srez_cli, capsys):
-    save(str(tmp_path / "in" / "a.png"), noise(16, 16))
+    save(str(tmp_path / 'in' / 'a.png'), noise(16, 16))
 
-    status = srez_cli("--run", "infer", "--input", str(tmp_path / "in"), "--output",
-                      str(tmp_path / "out"), "--checkpoint_dir", str(tmp_path / "none"))
+    status = srez_cli('--run', 'infer', '--input', str(tmp_path / 'in'), '--output',
+                      str(tmp_path / 'out'), '--checkpoint_dir', str(tmp_path / 'none'))
 
     assert status == 2
     error = capsys.readouterr().err.strip()
-    assert error.startswith("srez: error: No checkpoint") and "\n" not in error
-    assert not os.path.exists(tmp_path / "out")
+    assert error.startswith('srez: error: No checkpoint') and "\n" not in error
+    assert not os.path.exists(tmp_path / 'out')
