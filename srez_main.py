@@ -294,10 +294,12 @@ def run_eval():
         data = training_data(FLAGS.dataset, FLAGS.test_vectors, FLAGS.random_seed,
                              log=lambda line: None)
         keys, load = data.test_keys[:FLAGS.max_images or None], data.load
-        source = (f'the {FLAGS.test_vectors} held-out test vectors of --dataset {FLAGS.dataset} '
-                  f'(--random_seed {FLAGS.random_seed})')
+        faces = ' (built-in synthetic faces)' if load is srez_input.load_synthetic else ''
+        source = (f'the held-out test vectors of --dataset {FLAGS.dataset}{faces}, '
+                  f'--test_vectors {FLAGS.test_vectors} --random_seed {FLAGS.random_seed}')
     if not keys:
-        raise UsageError(f'--input {FLAGS.input} holds no usable .jpg, .jpeg or .png files.')
+        raise UsageError(f'--input {FLAGS.input} holds no usable .jpg, .jpeg or .png files: give '
+                         f'a folder of face images.')
     generator, info = srez_checkpoint.load_generator(FLAGS.checkpoint_dir)
     _check_writable('train_dir', FLAGS.train_dir)
     print(f'Evaluating on {len(keys)} images: {source}.')
