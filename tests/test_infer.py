@@ -15,9 +15,9 @@ def noise(height, width, channels=3, seed=0):
     return pixels[..., 0] if channels == 1 else pixels
 
 
-def save(path, pixels, **options):
+def save(path, pixels):
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    Image.fromarray(pixels).save(path, **options)
+    Image.fromarray(pixels).save(path)
     return path
 
 
@@ -123,13 +123,20 @@ def test_unreadable_files_are_skipped_reported_and_the_rest_written(tmp_path, ge
     truncated = save(str(inputs / 'c_truncated.jpg'), noise(16, 16))
     with open(truncated, 'r+b') as file:
         file.truncate(os.path.getsize(truncated) - 10)
-    save(str(inputs / 'd.png'), noise(16, 16, seed=1))
+    # A sound header over damaged pixel data: found only when decoding.
+    damaged = save(str(inputs / 'd_damaged.png'), noise(16, 16))
+    with open(damaged, 'r+b') as file:
+        file.seek(60)
+        file.write(b'\0' * 40)
+    save(str(inputs / 'e.png'), noise(16, 16, seed=1))
 
     summary = upscale(generator, str(inputs), str(outputs))
 
-    assert sorted(os.listdir(outputs)) == ['a.png', 'd.png']
-    assert dict(summary.failed) == {str(inputs / 'b_garbage.jpg'): summary.failed[0][1],
-                                    str(inputs / 'c_truncated.jpg'): 'truncated JPEG'}
+    assert sorted(os.listdir(outputs)) == ['a.png', 'e.png']
+    assert dict(summary.failed) == {
+        str(inputs / 'b_garbage.jpg'): 'not a readable image (UnidentifiedImageError)',
+        str(inputs / 'c_truncated.jpg'): 'truncated JPEG',
+        str(inputs / 'd_damaged.png'): 'cannot be decoded'}
 
 
 def test_nothing_is_written_outside_output(tmp_path, generator):
