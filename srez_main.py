@@ -247,9 +247,10 @@ def _check_max_images():
 
 
 def _progress(done, total):
-    """A one-line counter on stderr, rewritten in place."""
-    print(f'\r{done}/{total} images', end='\n' if done == total else '', file=sys.stderr,
-          flush=True)
+    """A one-line counter on stderr, rewritten in place; logs (not a terminal) are spared it."""
+    if sys.stderr.isatty():
+        print(f'\r{done}/{total} images', end='\n' if done == total else '', file=sys.stderr,
+              flush=True)
 
 
 def run_infer():
