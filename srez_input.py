@@ -32,10 +32,20 @@ class ImageScan:
 
 
 def find_images(folder):
-    """Every .jpg/.jpeg/.png (any case) under `folder`, recursively, sorted."""
-    found = []
-    for root, dirs, files in os.walk(folder, followlinks=False):
-        dirs.sort()
+    """Every .jpg/.jpeg/.png (any case) under `folder`, recursively, sorted.
+
+    Linked folders are followed (datasets often live elsewhere), each real folder once, so a link
+    loop cannot make the walk endless.
+    """
+    found, seen = [], {os.path.realpath(folder)}
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        kept = []
+        for name in sorted(dirs):
+            real = os.path.realpath(os.path.join(root, name))
+            if real not in seen:
+                seen.add(real)
+                kept.append(name)
+        dirs[:] = kept
         found += [os.path.join(root, name) for name in files
                   if name.lower().endswith(IMAGE_EXTENSIONS)]
     return sorted(found)
@@ -78,15 +88,32 @@ def _unusable_reason(path):
     except FileNotFoundError:
         return 'missing (broken link?)'
     except (OSError, SyntaxError, ValueError) as error:
-        return f'not a readable image ({type(error).__name__})'
+        return f'not a readable image ({getattr(error, "strerror", None) or type(error).__name__})'
     return None
 
 
 def split_train_test(paths, test_vectors, seed):
-    """Shuffles sorted `paths` with `seed`; the last `test_vectors` are held out as the test set."""
+    """Shuffles sorted `paths` with `seed` and holds out `test_vectors` of them as the test set.
+
+    The test vectors are decoded now, so one whose pixels are corrupt (past a valid header) is
+    skipped here instead of failing the run; the training set's are dropped by the pipeline.
+
+    Returns:
+        (train paths, test paths, skipped [(path, reason)]); fewer than `test_vectors` test paths
+        (and no train paths) when too few decode.
+    """
     shuffled = sorted(paths)
     random.Random(seed).shuffle(shuffled)
-    return shuffled[:-test_vectors], shuffled[-test_vectors:]
+    test, skipped = [], []
+    while shuffled and len(test) < test_vectors:
+        path = shuffled.pop()
+        try:
+            face_box(load_file(tf.constant(path)))
+        except tf.errors.OpError:  # Corrupt pixels, or the file vanished since the scan.
+            skipped.append((path, 'corrupt image data'))
+        else:
+            test.append(path)
+    return shuffled, test, skipped
 
 
 def decode_image(contents):
@@ -103,8 +130,9 @@ def face_box(image):
     height, width = tf.shape(image)[0], tf.shape(image)[1]
 
     def to_aligned_size():
-        crop_width = tf.minimum(width, height * ALIGNED_WIDTH // ALIGNED_HEIGHT)
-        crop_height = tf.minimum(height, width * ALIGNED_HEIGHT // ALIGNED_WIDTH)
+        # At least 1 px, so a sliver such as 300x1 still crops to something it can resize.
+        crop_width = tf.clip_by_value(height * ALIGNED_WIDTH // ALIGNED_HEIGHT, 1, width)
+        crop_height = tf.clip_by_value(width * ALIGNED_HEIGHT // ALIGNED_WIDTH, 1, height)
         cropped = tf.image.crop_to_bounding_box(
             image, (height - crop_height) // 2, (width - crop_width) // 2, crop_height, crop_width)
         resized = tf.image.resize(cropped, [ALIGNED_HEIGHT, ALIGNED_WIDTH], antialias=True)

@@ -91,15 +91,33 @@ def _check_writable(name, path):
     try:
         os.makedirs(path, exist_ok=True)
     except OSError as error:
-        raise UsageError(f'--{name} {path} cannot be created ({error.strerror}): choose another '
-                         f'folder.') from None
+        raise UsageError(f'--{name}: the folder {path} cannot be created ({error.strerror}): '
+                         f'choose another.') from None
     if not os.path.isdir(path) or not os.access(path, os.W_OK | os.X_OK):
-        raise UsageError(f'--{name} {path} is not a writable folder: choose another folder.')
+        raise UsageError(f'--{name}: the folder {path} is not writable: choose another.')
+
+
+def _is_within(path, folder):
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return os.path.commonpath([path, folder]) == folder
+
+
+def _check_output_folders():
+    """Creates the output folders, refusing ones that cannot be written or would pollute the data."""
+    if FLAGS.dataset != SYNTHETIC and _is_within(FLAGS.train_dir, FLAGS.dataset):
+        raise UsageError(f'--train_dir {FLAGS.train_dir} is inside --dataset {FLAGS.dataset}: its '
+                         f'sample grids would become training images; choose a folder outside it.')
+    _check_writable('train_dir', FLAGS.train_dir)
+    _check_writable('checkpoint_dir', FLAGS.checkpoint_dir)
+    if FLAGS.cache_file:
+        _check_writable('cache_file', os.path.dirname(FLAGS.cache_file) or '.')
 
 
 def train_config():
-    """Validates the training flags and returns them as a srez_train.TrainConfig."""
-    import srez_train
+    """Validates the training flags, creates the output folders and returns a TrainConfig.
+
+    Every check runs before TensorFlow loads, so a mistyped flag is reported in a moment.
+    """
     _check_positive('batch_size', 'checkpoint_period', 'summary_period', 'test_vectors',
                     'train_time', 'learning_rate_start', 'learning_rate_half_life', 'epsilon')
     if FLAGS.max_batches < 0:
@@ -115,6 +133,10 @@ def train_config():
         raise UsageError(f'--gene_l1_factor must be between 0 and 1 (got {FLAGS.gene_l1_factor}).')
     if not 0 <= FLAGS.learning_beta1 < 1:
         raise UsageError(f'--learning_beta1 must be in [0, 1) (got {FLAGS.learning_beta1}).')
+    gene_units = _units('gene_units', FLAGS.gene_units, 2)
+    disc_units = _units('disc_units', FLAGS.disc_units, 1)
+    _check_output_folders()
+    import srez_train
     return srez_train.TrainConfig(
         batch_size=FLAGS.batch_size, checkpoint_dir=FLAGS.checkpoint_dir,
         checkpoint_period=FLAGS.checkpoint_period, epsilon=FLAGS.epsilon,
@@ -123,8 +145,7 @@ def train_config():
         learning_rate_half_life=FLAGS.learning_rate_half_life, sample_size=FLAGS.sample_size,
         summary_period=FLAGS.summary_period, random_seed=FLAGS.random_seed,
         test_vectors=FLAGS.test_vectors, train_dir=FLAGS.train_dir, train_time=FLAGS.train_time,
-        max_batches=FLAGS.max_batches, gene_units=_units('gene_units', FLAGS.gene_units, 2),
-        disc_units=_units('disc_units', FLAGS.disc_units, 1),
+        max_batches=FLAGS.max_batches, gene_units=gene_units, disc_units=disc_units,
         precision=srez_train.resolve_precision(FLAGS.precision),
         xla=srez_train.resolve_xla(FLAGS.xla, FLAGS.strategy),
         cache=FLAGS.cache or bool(FLAGS.cache_file), cache_file=FLAGS.cache_file)
@@ -164,29 +185,25 @@ def _file_data(dataset, paths, test_vectors, seed, log):
     import srez_input
     import srez_train
     scan = srez_input.scan_images(paths)
-    if scan.skipped:
-        shown = ', '.join(f'{os.path.relpath(p, dataset)} ({why})' for p, why in scan.skipped[:5])
-        more = f' and {len(scan.skipped) - 5} more' if len(scan.skipped) > 5 else ''
-        log(f'Skipping {len(scan.skipped)} of {len(paths)} image files that cannot be used: '
+    train_keys, test_keys, corrupt = srez_input.split_train_test(scan.usable, test_vectors, seed)
+    skipped = scan.skipped + corrupt
+    if skipped:
+        shown = ', '.join(f'{os.path.relpath(p, dataset)} ({why})' for p, why in skipped[:5])
+        more = f' and {len(skipped) - 5} more' if len(skipped) > 5 else ''
+        log(f'Skipping {len(skipped)} of {len(paths)} image files that cannot be used: '
             f'{shown}{more}.')
-    if len(scan.usable) < test_vectors + 1:
-        raise UsageError(f'--dataset {dataset} has {len(scan.usable)} usable images; it needs at '
+    if not train_keys:
+        raise UsageError(f'--dataset {dataset} has {len(test_keys)} usable images; it needs at '
                          f'least --test_vectors + 1 = {test_vectors + 1}.')
-    log(f'Training on {len(scan.usable) - test_vectors} images from {dataset} '
+    log(f'Training on {len(train_keys)} images from {dataset} '
         f'({test_vectors} held out as test vectors).')
-    train_keys, test_keys = srez_input.split_train_test(scan.usable, test_vectors, seed)
     return srez_train.TrainingData(train_keys, test_keys, srez_input.load_file)
 
 
 def run_train():
+    config = train_config()
     import tensorflow as tf
     import srez_train
-    config = train_config()
-    if os.path.realpath(config.train_dir) == os.path.realpath(FLAGS.dataset):
-        raise UsageError('--train_dir must not be the --dataset folder: outputs would mix with the '
-                         'training images.')
-    _check_writable('train_dir', config.train_dir)
-    _check_writable('checkpoint_dir', config.checkpoint_dir)
     tf.debugging.set_log_device_placement(FLAGS.log_device_placement)
     data = training_data(FLAGS.dataset, config.test_vectors, config.random_seed)
     try:
@@ -200,19 +217,37 @@ def run_demo():
     srez_demo.make_movie(FLAGS.train_dir)
 
 
+def _exit_with_error(message):
+    print(f'srez: error: {message}', file=sys.stderr)
+    sys.exit(2)
+
+
+def parse_flags(argv):
+    """absl's flag parser, reporting a malformed or unknown flag like any other usage error."""
+    try:
+        return FLAGS(argv)
+    except flags.Error as error:
+        _exit_with_error(f'{error} (see --helpshort).')
+
+
 def main(argv):
     logging.set_verbosity(logging.WARNING)  # TensorFlow's Python INFO lines are not for users.
-    if len(argv) > 1:
-        raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
-    if FLAGS.run is None:
-        raise app.UsageError(f'--run is required: one of {", ".join(RUNS)}.')
     try:
+        if len(argv) > 1:
+            raise UsageError(f'Unexpected arguments: {" ".join(argv[1:])} (flags are written '
+                             f'--name value).')
+        if FLAGS.run is None:
+            raise UsageError(f'--run is required: one of {", ".join(RUNS)}.')
         {'train': run_train, 'demo': run_demo}[FLAGS.run]()
-    except ValueError as error:
-        # UsageError and the ValueErrors of the modules carry one line for the user.
-        print(f'srez: error: {error}', file=sys.stderr)
-        sys.exit(2)
+    except (ValueError, OSError) as error:
+        # UsageError and the ValueErrors of the modules carry one line for the user; an OSError
+        # (disk full, a folder removed mid-run) is as much the user's to fix.
+        _exit_with_error(error)
+    except KeyboardInterrupt:
+        # Only outside the training loop, where Ctrl-C instead stops the loop, which saves first.
+        print('srez: interrupted.', file=sys.stderr)
+        sys.exit(130)
 
 
 if __name__ == '__main__':
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)
