@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 import tensorflow as tf
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
 # CelebA "Align&Cropped" geometry: every image is normalised to this size first.
@@ -87,6 +87,8 @@ def _unusable_reason(path):
         return 'permission denied'
     except FileNotFoundError:
         return 'missing (broken link?)'
+    except UnidentifiedImageError:
+        return 'empty file' if os.path.getsize(path) == 0 else 'not an image'
     except (OSError, SyntaxError, ValueError) as error:
         return f'not a readable image ({getattr(error, "strerror", None) or type(error).__name__})'
     return None

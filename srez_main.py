@@ -87,14 +87,17 @@ def _check_positive(*names):
 
 
 def _check_writable(name, path):
-    """The folder `path` exists or can be made, and can be written."""
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError as error:
-        raise UsageError(f'--{name}: the folder {path} cannot be created ({error.strerror}): '
-                         f'choose another.') from None
-    if not os.path.isdir(path) or not os.access(path, os.W_OK | os.X_OK):
-        raise UsageError(f'--{name}: the folder {path} is not writable: choose another.')
+    """Raises UsageError unless the folder `path` exists or could be made, and can be written."""
+    existing = os.path.abspath(path)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        problem = f'{existing} is a file'
+    elif not os.access(existing, os.W_OK | os.X_OK, effective_ids=True):
+        problem = 'permission denied'
+    else:
+        return
+    raise UsageError(f'--{name}: the folder {path} cannot be used ({problem}): choose another.')
 
 
 def _is_within(path, folder):
@@ -102,15 +105,22 @@ def _is_within(path, folder):
     return os.path.commonpath([path, folder]) == folder
 
 
-def _check_output_folders():
-    """Creates the output folders, refusing ones that cannot be written or would pollute the data."""
+def _make_output_folders():
+    """Checks the output folders, then makes them: a refused run leaves nothing behind."""
     if FLAGS.dataset != SYNTHETIC and _is_within(FLAGS.train_dir, FLAGS.dataset):
         raise UsageError(f'--train_dir {FLAGS.train_dir} is inside --dataset {FLAGS.dataset}: its '
                          f'sample grids would become training images; choose a folder outside it.')
-    _check_writable('train_dir', FLAGS.train_dir)
-    _check_writable('checkpoint_dir', FLAGS.checkpoint_dir)
+    folders = {'train_dir': FLAGS.train_dir, 'checkpoint_dir': FLAGS.checkpoint_dir}
     if FLAGS.cache_file:
-        _check_writable('cache_file', os.path.dirname(FLAGS.cache_file) or '.')
+        folders['cache_file'] = os.path.dirname(FLAGS.cache_file) or '.'
+    for name, path in folders.items():
+        _check_writable(name, path)
+    for name, path in folders.items():
+        try:
+            os.makedirs(path, exist_ok=True)
+        except OSError as error:  # Such as a read-only disk, which even root cannot write.
+            raise UsageError(f'--{name}: the folder {path} cannot be created ({error.strerror}): '
+                             f'choose another.') from None
 
 
 def train_config():
@@ -135,7 +145,7 @@ def train_config():
         raise UsageError(f'--learning_beta1 must be in [0, 1) (got {FLAGS.learning_beta1}).')
     gene_units = _units('gene_units', FLAGS.gene_units, 2)
     disc_units = _units('disc_units', FLAGS.disc_units, 1)
-    _check_output_folders()
+    _make_output_folders()
     import srez_train
     return srez_train.TrainConfig(
         batch_size=FLAGS.batch_size, checkpoint_dir=FLAGS.checkpoint_dir,
