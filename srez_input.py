@@ -95,27 +95,22 @@ def _unusable_reason(path):
 
 
 def split_train_test(paths, test_vectors, seed):
-    """Shuffles sorted `paths` with `seed` and holds out `test_vectors` of them as the test set.
-
-    The test vectors are decoded now, so one whose pixels are corrupt (past a valid header) is
-    skipped here instead of failing the run; the training set's are dropped by the pipeline.
-
-    Returns:
-        (train paths, test paths, skipped [(path, reason)]); fewer than `test_vectors` test paths
-        (and no train paths) when too few decode.
-    """
+    """Shuffles sorted `paths` with `seed`; the last `test_vectors` are held out as the test set."""
     shuffled = sorted(paths)
     random.Random(seed).shuffle(shuffled)
-    test, skipped = [], []
-    while shuffled and len(test) < test_vectors:
-        path = shuffled.pop()
-        try:
-            face_box(load_file(tf.constant(path)))
-        except tf.errors.OpError:  # Corrupt pixels, or the file vanished since the scan.
-            skipped.append((path, 'corrupt image data'))
-        else:
-            test.append(path)
-    return shuffled, test, skipped
+    return shuffled[:-test_vectors], shuffled[-test_vectors:]
+
+
+def decodes(path):
+    """Whether the image file at `path` decodes all the way into a face box (slow: use sparingly).
+
+    A file can pass `scan_images` yet hold corrupt pixel data past a valid header.
+    """
+    try:
+        face_box(load_file(tf.constant(path)))
+    except tf.errors.OpError:
+        return False
+    return True
 
 
 def decode_image(contents):

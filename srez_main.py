@@ -195,15 +195,23 @@ def _file_data(dataset, paths, test_vectors, seed, log):
     import srez_input
     import srez_train
     scan = srez_input.scan_images(paths)
-    train_keys, test_keys, corrupt = srez_input.split_train_test(scan.usable, test_vectors, seed)
-    skipped = scan.skipped + corrupt
+    usable, skipped = scan.usable, scan.skipped
+    while len(usable) > test_vectors:
+        train_keys, test_keys = srez_input.split_train_test(usable, test_vectors, seed)
+        # Test vectors are decoded before training starts, where a corrupt one would end the run
+        # (training drops its own): set such files aside and draw the test vectors again.
+        corrupt = [path for path in test_keys if not srez_input.decodes(path)]
+        if not corrupt:
+            break
+        skipped = skipped + [(path, 'corrupt image data') for path in corrupt]
+        usable = [path for path in usable if path not in corrupt]
     if skipped:
         shown = ', '.join(f'{os.path.relpath(p, dataset)} ({why})' for p, why in skipped[:5])
         more = f' and {len(skipped) - 5} more' if len(skipped) > 5 else ''
         log(f'Skipping {len(skipped)} of {len(paths)} image files that cannot be used: '
             f'{shown}{more}.')
-    if not train_keys:
-        raise UsageError(f'--dataset {dataset} has {len(test_keys)} usable images; it needs at '
+    if len(usable) <= test_vectors:
+        raise UsageError(f'--dataset {dataset} has {len(usable)} usable images; it needs at '
                          f'least --test_vectors + 1 = {test_vectors + 1}.')
     log(f'Training on {len(train_keys)} images from {dataset} '
         f'({test_vectors} held out as test vectors).')

@@ -213,14 +213,20 @@ def test_non_image_files_are_ignored(tmp_path):
 
 
 def test_corrupt_test_vector_is_replaced_and_reported(tmp_path):
-    goods = [write_face(tmp_path / f'good{i}.jpg') for i in range(3)]
+    goods = [write_face(tmp_path / f'good{i}.jpg') for i in range(4)]
     corrupt = str(corrupt_pixels_jpeg(tmp_path))
+    assert srez_input.scan_images([corrupt]).usable  # Its header and end marker look fine.
+    # A seed whose shuffle draws the corrupt file as a test vector.
+    seed = next(seed for seed in range(100)
+                if corrupt in srez_input.split_train_test(goods + [corrupt], 2, seed)[1])
+    lines = []
 
-    # Every file is tried as a test vector; the corrupt one cannot be one.
-    train, test, skipped = srez_input.split_train_test(goods + [corrupt], 3, seed=0)
+    data = srez_main.training_data(str(tmp_path), test_vectors=2, seed=seed, log=lines.append)
 
-    assert sorted(test) == goods and train == []
-    assert skipped == [(corrupt, 'corrupt image data')]
+    assert len(data.test_keys) == 2 and corrupt not in data.test_keys + data.train_keys
+    assert sorted(data.test_keys + data.train_keys) == goods
+    assert lines[0] == ('Skipping 1 of 5 image files that cannot be used: corrupt.jpg (corrupt '
+                        'image data).')
 
 
 def test_too_few_usable_images_is_a_one_line_error(tmp_path):
@@ -443,7 +449,7 @@ class Training:
     def __init__(self, folder, *args):
         self.folder = folder
         self.cwd = folder / 'cwd'  # Empty: nothing may land here.
-        self.cwd.mkdir()
+        self.cwd.mkdir(parents=True)
         self.log_path = folder / 'output.txt'
         with open(self.log_path, 'w') as log:
             self.process = subprocess.Popen(
