@@ -308,20 +308,6 @@ def test_resume_continues_batches_learning_rate_and_time_budget(copy_of_trained_
     assert lines[-1].startswith('Training already reached --train_time')
 
 
-def test_resume_does_not_overwrite_earlier_grids(copy_of_trained_to_10):
-    folder = copy_of_trained_to_10
-    checkpoints, grids = folder / 'checkpoint', folder / 'train'
-    first_grid = (grids / 'batch000010_out.png').read_bytes()
-    # As if killed after batch 10's grid but before its checkpoint was recorded.
-    tf.compat.v1.train.update_checkpoint_state(str(checkpoints), str(checkpoints / 'srez-5'))
-
-    assert train(folder, max_batches=10) == 10
-
-    assert (grids / 'batch000010_out.png').read_bytes() == first_grid
-    assert sorted(p.name for p in grids.glob('*.png')) == [
-        'batch000005_out.png', 'batch000010_out-1.png', 'batch000010_out.png']
-
-
 @pytest.mark.parametrize('change, message', [
     (dict(gene_units=(8, 8, 4)), '--gene_units 8,8,8, but this run has --gene_units 8,8,4'),
     (dict(disc_units=(8, 16)), '--disc_units 8,8, but this run has --disc_units 8,16'),
@@ -478,6 +464,10 @@ class Training:
             self.process.wait()
 
 
+# A grid and a checkpoint every batch, so most of the time is spent saving.
+KILL_9_FLAGS = ['--dataset', 'synthetic', '--checkpoint_period', '1', '--summary_period', '1']
+
+
 def messy_dataset(folder):
     folder.mkdir()
     for index in range(6):
@@ -497,9 +487,7 @@ def trainings(tmp_path_factory):
         'messy': Training(root / 'messy', '--dataset', str(dataset), '--max_batches', '100000'),
         'double_ctrl_c': Training(root / 'double', '--dataset', 'synthetic', '--max_batches',
                                   '100000'),
-        # Saving every batch, so most of the time is spent in a save.
-        'kill_9': Training(root / 'kill', '--dataset', 'synthetic', '--max_batches', '100000',
-                           '--checkpoint_period', '1'),
+        'kill_9': Training(root / 'kill', *KILL_9_FLAGS, '--max_batches', '100000'),
     }
     runs['messy'].dataset = dataset
     yield runs
@@ -563,10 +551,11 @@ def test_second_ctrl_c_exits_at_once(trainings):
 
 
 @pytest.fixture(scope='module')
-def killed_during_save(trainings):
-    """The kill_9 run, killed the moment a save (its third or later) is seen under way."""
+def killed_and_resumed(trainings):
+    """The kill_9 run, killed the moment a save (its third or later) is seen under way, then
+    resumed by the same command for two more batches."""
     run = trainings['kill_9']
-    checkpoints = run.folder / 'checkpoint'
+    checkpoints, grids = run.folder / 'checkpoint', run.folder / 'train'
     run.wait_for('Progress[')
     deadline = time.monotonic() + 60
     while not any(re.fullmatch(r'srez-([3-9]|\d\d+)_temp', name) for name in os.listdir(checkpoints)):
@@ -575,7 +564,14 @@ def killed_during_save(trainings):
     run.process.kill()
     run.wait()
     run.left = sorted(os.listdir(checkpoints))
+    run.grids = {path.name: path.read_bytes() for path in grids.iterdir() if path.suffix == '.png'}
     run.latest = srez_checkpoint.latest(str(checkpoints))
+    run.latest_batch = int(run.latest.rsplit('-', 1)[1])
+    run.latest_restores_to = restores(run.latest, str(checkpoints))
+    run.resumed = Training(run.folder / 'resumed', *KILL_9_FLAGS, '--max_batches',
+                           str(run.latest_batch + 2), '--train_dir', str(grids),
+                           '--checkpoint_dir', str(checkpoints))
+    run.resumed.status = run.resumed.wait(CLI_START_TIMEOUT)
     return run
 
 
@@ -586,27 +582,36 @@ def restores(path, checkpoint_dir):
     return int(session.progress.batch.numpy())
 
 
-def test_kill_9_during_a_save_resumes_from_the_last_complete_checkpoint(killed_during_save,
-                                                                        tmp_path):
-    run, checkpoints = killed_during_save, killed_during_save.folder / 'checkpoint'
-    latest_batch = int(run.latest.rsplit('-', 1)[1])
+def test_kill_9_during_a_save_resumes_from_the_last_complete_checkpoint(killed_and_resumed):
+    run = killed_and_resumed
+    checkpoints, latest = run.folder / 'checkpoint', run.latest_batch
     # The kill did catch a save half done: its files lie there, unnamed in `checkpoint`.
-    assert any(name.startswith(f'srez-{latest_batch + 1}') for name in run.left), run.left
-    assert restores(run.latest, str(checkpoints)) == latest_batch
+    assert any(name.startswith(f'srez-{latest + 1}') for name in run.left), run.left
+    assert run.latest_restores_to == latest
+    output = run.resumed.output
+    assert run.resumed.status == 0, output
+    assert f'Removed what an interrupted save left in {checkpoints}/: srez-{latest + 1}' in output
+    assert f'Resuming from {run.latest} at batch {latest} ' in output
+    assert f'Finished training at batch {latest + 2}:' in output
 
-    resumed = Training(tmp_path, '--dataset', 'synthetic', '--max_batches',
-                       str(latest_batch + 2), '--train_dir', str(run.folder / 'train'),
-                       '--checkpoint_dir', str(checkpoints))
-    assert resumed.wait(CLI_START_TIMEOUT) == 0, resumed.output
 
-    assert f'Removed what an interrupted save left in {checkpoints}/: srez-{latest_batch + 1}' \
-        in resumed.output
-    assert f'Resuming from {run.latest} at batch {latest_batch} ' in resumed.output
-    assert f'Finished training at batch {latest_batch + 2}:' in resumed.output
-    # Every checkpoint left restores, and nothing else is left.
+def test_every_checkpoint_left_after_kill_9_restores(killed_and_resumed):
+    checkpoints, latest = killed_and_resumed.folder / 'checkpoint', killed_and_resumed.latest_batch
     names = sorted(os.listdir(checkpoints))
     prefixes = sorted({name.split('.')[0] for name in names if name != 'checkpoint'})
-    assert prefixes == [f'srez-{latest_batch + 1}', f'srez-{latest_batch + 2}']
+    assert prefixes == [f'srez-{latest + 1}', f'srez-{latest + 2}']
     for prefix in prefixes:
         assert restores(str(checkpoints / prefix), str(checkpoints)) == int(prefix[5:])
-    assert len(names) == 1 + 2 * len(prefixes)
+    assert len(names) == 1 + 2 * len(prefixes)  # `checkpoint`, and an index and data file each.
+
+
+def test_resumed_run_does_not_overwrite_earlier_grids(killed_and_resumed):
+    run, latest = killed_and_resumed, killed_and_resumed.latest_batch
+    grids = run.folder / 'train'
+    # The killed run drew batch latest + 1's grid before its save was cut short; the resumed
+    # run draws that batch again.
+    assert f'batch{latest + 1:06d}_out.png' in run.grids
+    for name, contents in run.grids.items():
+        assert (grids / name).read_bytes() == contents
+    new = sorted({path.name for path in grids.glob('*.png')} - set(run.grids))
+    assert new == [f'batch{latest + 1:06d}_out-1.png', f'batch{latest + 2:06d}_out.png']
