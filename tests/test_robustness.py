@@ -339,6 +339,25 @@ def test_unreadable_checkpoint_is_refused_in_one_line(copy_of_trained_to_10):
     assert '\n' not in str(error.value)
 
 
+def test_tensorflow_errors_from_data_are_one_line(tmp_path):
+    corrupt = str(corrupt_pixels_jpeg(tmp_path))
+    cache_file = str(tmp_path / 'faces.cache')
+    # What a run killed while filling its cache leaves: the next run would find the cache locked.
+    (tmp_path / 'faces.cache_0.lockfile').write_text('Created at: 0')
+    config = dataclasses.replace(TINY, cache=True, cache_file=cache_file)
+    cached = srez_input.training_dataset([write_face(tmp_path / 'face.jpg')], srez_input.load_file,
+                                         4, 64, seed=0, cache=True, cache_file=cache_file)
+    nothing_decodes = srez_input.training_dataset([corrupt], srez_input.load_file, 4, 64, seed=0)
+
+    for dataset, message in [
+            (cached, f'--cache_file {cache_file} is locked: another run is filling it, or one was '
+                     f'killed while it did; if none is running, delete {cache_file}_0.lockfile.'),
+            (nothing_decodes, 'No training image could be decoded: check the files in --dataset.')]:
+        with pytest.raises(ValueError) as error, srez_train._user_errors(config):
+            iter(dataset).get_next()
+        assert str(error.value) == message
+
+
 @pytest.fixture
 def flags_parsed():
     """Parses argv into srez_main's flags for one test, then restores the defaults."""
