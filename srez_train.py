@@ -306,7 +306,7 @@ def _diverged(batch, what, config):
 
 @contextlib.contextmanager
 def _user_errors(config):
-    """Turns the TensorFlow errors that a user's data or settings cause into one-line ValueErrors."""
+    """Turns the TensorFlow errors that a user's data or settings cause into one-line errors."""
     try:
         yield
     except tf.errors.OutOfRangeError:

@@ -1,9 +1,9 @@
 """Robustness (issue 5): bad data, interruptions, diverging training and bad flags lose nothing.
 
 One test per case. Data checks, resume, refusal and divergence run in-process on a tiny model; flag
-errors, Ctrl-C/SIGTERM and kill -9 run the real CLI in subprocesses. The three training
-subprocesses start together (TensorFlow takes most of their time to load), so the CLI tests sit at
-the end of the file and share them.
+errors (fast: they are reported before TensorFlow loads), Ctrl-C/SIGTERM and kill -9 run the real
+CLI in subprocesses. The three training subprocesses start together (loading TensorFlow takes most
+of their time), so the CLI tests sit at the end of the file and share them.
 """
 import contextlib
 import dataclasses
@@ -99,7 +99,7 @@ def one_pixel_high(folder):
 
 
 def over_pil_pixel_limit(folder):
-    """A valid 8x8 PNG whose header claims 20000x20000: what Pillow refuses as a decompression bomb."""
+    """A valid 8x8 PNG whose header claims 20000x20000, which Pillow refuses as a bomb."""
     buffer = io.BytesIO()
     Image.new('L', (8, 8)).save(buffer, 'PNG')
     png = bytearray(buffer.getvalue())
@@ -577,7 +577,8 @@ def killed_and_resumed(trainings):
     checkpoints, grids = run.folder / 'checkpoint', run.folder / 'train'
     run.wait_for('Progress[')
     deadline = time.monotonic() + 60
-    while not any(re.fullmatch(r'srez-([3-9]|\d\d+)_temp', name) for name in os.listdir(checkpoints)):
+    saving = re.compile(r'srez-([3-9]|\d\d+)_temp')
+    while not any(saving.fullmatch(name) for name in os.listdir(checkpoints)):
         assert time.monotonic() < deadline
         time.sleep(0.0005)
     run.process.kill()
