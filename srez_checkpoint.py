@@ -4,10 +4,15 @@ A training checkpoint holds both networks, both optimizers, the training progres
 training seconds) and the model's shape (network widths and sample size), so a run resumes exactly
 and every mode can rebuild the generator it needs from the checkpoint alone.
 """
+import os
+import re
+import shutil
+
 import tensorflow as tf
 
 import srez_model
 
+NAME = 'srez'  # Checkpoints are NAME-<batch>.index and NAME-<batch>.data-*.
 SHAPE_KEYS = ('gene_units', 'disc_units', 'sample_size')
 SHAPE_FLAGS = {'gene_units': '--gene_units', 'disc_units': '--disc_units',
                'sample_size': '--sample_size'}
@@ -37,11 +42,45 @@ def latest(checkpoint_dir):
     return tf.train.latest_checkpoint(checkpoint_dir)
 
 
+def remove_unfinished(checkpoint_dir):
+    """Deletes what a save cut short (by kill -9 or a crash) left in `checkpoint_dir`.
+
+    A save writes NAME-<batch>_temp/, then NAME-<batch>.index and .data-*, and only then names
+    that checkpoint in the `checkpoint` file (via checkpoint.tmp*, renamed), which is what
+    `latest` reads. So temp files, and checkpoints newer than the latest named one, are unfinished.
+    Returns the names removed.
+    """
+    path = latest(checkpoint_dir)
+    named = re.fullmatch(rf'{NAME}-(\d+)', os.path.basename(path or ''))
+    if not named:
+        return []  # Without a `checkpoint` file naming ours, which are finished is unknown.
+    newest = int(named.group(1))
+    unfinished = re.compile(rf'^(checkpoint\.tmp[0-9a-f]+|{NAME}-(\d+)(_temp|\.index|\.data-.*))$')
+    removed = []
+    for name in sorted(os.listdir(checkpoint_dir)):
+        match = unfinished.match(name)
+        if match and (match.group(2) is None or match.group(3) == '_temp'
+                      or int(match.group(2)) > newest):
+            full = os.path.join(checkpoint_dir, name)
+            if os.path.isdir(full):
+                shutil.rmtree(full)
+            else:
+                os.remove(full)
+            removed.append(name)
+    return removed
+
+
 def saved_shape(path):
-    """{'gene_units': tuple, 'disc_units': tuple, 'sample_size': int} stored in checkpoint `path`."""
-    reader = tf.train.load_checkpoint(path)
-    values = {key: reader.get_tensor(f'shape/{key}/.ATTRIBUTES/VARIABLE_VALUE')
-              for key in SHAPE_KEYS}
+    """{'gene_units': tuple, 'disc_units': tuple, 'sample_size': int} stored in checkpoint `path`.
+
+    Raises ValueError when `path` cannot be read or is not a srez training checkpoint.
+    """
+    try:
+        reader = tf.train.load_checkpoint(path)
+        values = {key: reader.get_tensor(f'shape/{key}/.ATTRIBUTES/VARIABLE_VALUE')
+                  for key in SHAPE_KEYS}
+    except Exception as error:  # TF's reader fails in many ways, all about this file.
+        raise unreadable(path, error) from None
     return {'gene_units': tuple(int(u) for u in values['gene_units']),
             'disc_units': tuple(int(u) for u in values['disc_units']),
             'sample_size': int(values['sample_size'])}
@@ -65,6 +104,13 @@ def check_shape(path, **expected):
                 f'The checkpoint {path} was made with {SHAPE_FLAGS[key]} {_as_flag(saved[key])}, '
                 f'but this run has {SHAPE_FLAGS[key]} {_as_flag(value)}: use the same setting, or '
                 f'another --checkpoint_dir to start a new model.')
+
+
+def unreadable(path, error):
+    """The ValueError for checkpoint `path` that failed to load with `error`."""
+    reason = (getattr(error, 'message', None) or str(error)).strip().splitlines()[0]
+    return ValueError(f'The checkpoint {path} cannot be restored ({reason}): move it away, or '
+                      f'use another --checkpoint_dir to start a new model.')
 
 
 def _as_flag(value):

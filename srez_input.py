@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 import tensorflow as tf
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
 # CelebA "Align&Cropped" geometry: every image is normalised to this size first.
@@ -32,10 +32,20 @@ class ImageScan:
 
 
 def find_images(folder):
-    """Every .jpg/.jpeg/.png (any case) under `folder`, recursively, sorted."""
-    found = []
-    for root, dirs, files in os.walk(folder, followlinks=False):
-        dirs.sort()
+    """Every .jpg/.jpeg/.png (any case) under `folder`, recursively, sorted.
+
+    Linked folders are followed (datasets often live elsewhere), each real folder once, so a link
+    loop cannot make the walk endless.
+    """
+    found, seen = [], {os.path.realpath(folder)}
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        kept = []
+        for name in sorted(dirs):
+            real = os.path.realpath(os.path.join(root, name))
+            if real not in seen:
+                seen.add(real)
+                kept.append(name)
+        dirs[:] = kept
         found += [os.path.join(root, name) for name in files
                   if name.lower().endswith(IMAGE_EXTENSIONS)]
     return sorted(found)
@@ -77,8 +87,10 @@ def _unusable_reason(path):
         return 'permission denied'
     except FileNotFoundError:
         return 'missing (broken link?)'
+    except UnidentifiedImageError:
+        return 'empty file' if os.path.getsize(path) == 0 else 'not an image'
     except (OSError, SyntaxError, ValueError) as error:
-        return f'not a readable image ({type(error).__name__})'
+        return f'not a readable image ({getattr(error, "strerror", None) or type(error).__name__})'
     return None
 
 
@@ -87,6 +99,18 @@ def split_train_test(paths, test_vectors, seed):
     shuffled = sorted(paths)
     random.Random(seed).shuffle(shuffled)
     return shuffled[:-test_vectors], shuffled[-test_vectors:]
+
+
+def decodes(path):
+    """Whether the image file at `path` decodes all the way into a face box (slow: use sparingly).
+
+    A file can pass `scan_images` yet hold corrupt pixel data past a valid header.
+    """
+    try:
+        face_box(load_file(tf.constant(path)))
+    except tf.errors.OpError:
+        return False
+    return True
 
 
 def decode_image(contents, channels=3):
@@ -110,8 +134,9 @@ def face_box(image):
     height, width = tf.shape(image)[0], tf.shape(image)[1]
 
     def to_aligned_size():
-        crop_width = tf.minimum(width, height * ALIGNED_WIDTH // ALIGNED_HEIGHT)
-        crop_height = tf.minimum(height, width * ALIGNED_HEIGHT // ALIGNED_WIDTH)
+        # At least 1 px, so a sliver such as 300x1 still crops to something it can resize.
+        crop_width = tf.clip_by_value(height * ALIGNED_WIDTH // ALIGNED_HEIGHT, 1, width)
+        crop_height = tf.clip_by_value(width * ALIGNED_HEIGHT // ALIGNED_WIDTH, 1, height)
         cropped = tf.image.crop_to_bounding_box(
             image, (height - crop_height) // 2, (width - crop_width) // 2, crop_height, crop_width)
         resized = tf.image.resize(cropped, [ALIGNED_HEIGHT, ALIGNED_WIDTH], antialias=True)

@@ -120,19 +120,47 @@ def _check_positive(*names):
 
 
 def _check_writable(name, path):
-    """The folder `path` exists or can be made, and can be written."""
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError as error:
-        raise UsageError(f'--{name} {path} cannot be created ({error.strerror}): choose another '
-                         f'folder.') from None
-    if not os.path.isdir(path) or not os.access(path, os.W_OK | os.X_OK):
-        raise UsageError(f'--{name} {path} is not a writable folder: choose another folder.')
+    """Raises UsageError unless the folder `path` exists or could be made, and can be written."""
+    existing = os.path.abspath(path)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        problem = f'{existing} is a file'
+    elif not os.access(existing, os.W_OK | os.X_OK, effective_ids=True):
+        problem = 'permission denied'
+    else:
+        return
+    raise UsageError(f'--{name}: the folder {path} cannot be used ({problem}): choose another.')
+
+
+def _is_within(path, folder):
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return os.path.commonpath([path, folder]) == folder
+
+
+def _make_output_folders():
+    """Checks the output folders, then makes them: a refused run leaves nothing behind."""
+    if FLAGS.dataset != SYNTHETIC and _is_within(FLAGS.train_dir, FLAGS.dataset):
+        raise UsageError(f'--train_dir {FLAGS.train_dir} is inside --dataset {FLAGS.dataset}: its '
+                         f'sample grids would become training images; choose a folder outside it.')
+    folders = {'train_dir': FLAGS.train_dir, 'checkpoint_dir': FLAGS.checkpoint_dir}
+    if FLAGS.cache_file:
+        folders['cache_file'] = os.path.dirname(FLAGS.cache_file) or '.'
+    for name, path in folders.items():
+        _check_writable(name, path)
+    for name, path in folders.items():
+        try:
+            os.makedirs(path, exist_ok=True)
+        except OSError as error:  # Such as a read-only disk, which even root cannot write.
+            raise UsageError(f'--{name}: the folder {path} cannot be created ({error.strerror}): '
+                             f'choose another.') from None
 
 
 def train_config():
-    """Validates the training flags and returns them as a srez_train.TrainConfig."""
-    import srez_train
+    """Validates the training flags, creates the output folders and returns a TrainConfig.
+
+    Every check runs before TensorFlow loads, so a mistyped flag is reported in a moment.
+    """
     _check_positive('batch_size', 'checkpoint_period', 'summary_period', 'test_vectors',
                     'train_time', 'learning_rate_start', 'learning_rate_half_life', 'epsilon')
     if FLAGS.max_batches < 0:
@@ -148,6 +176,10 @@ def train_config():
         raise UsageError(f'--gene_l1_factor must be between 0 and 1 (got {FLAGS.gene_l1_factor}).')
     if not 0 <= FLAGS.learning_beta1 < 1:
         raise UsageError(f'--learning_beta1 must be in [0, 1) (got {FLAGS.learning_beta1}).')
+    gene_units = _units('gene_units', FLAGS.gene_units, 2)
+    disc_units = _units('disc_units', FLAGS.disc_units, 1)
+    _make_output_folders()
+    import srez_train
     return srez_train.TrainConfig(
         batch_size=FLAGS.batch_size, checkpoint_dir=FLAGS.checkpoint_dir,
         checkpoint_period=FLAGS.checkpoint_period, epsilon=FLAGS.epsilon,
@@ -156,8 +188,7 @@ def train_config():
         learning_rate_half_life=FLAGS.learning_rate_half_life, sample_size=FLAGS.sample_size,
         summary_period=FLAGS.summary_period, random_seed=FLAGS.random_seed,
         test_vectors=FLAGS.test_vectors, train_dir=FLAGS.train_dir, train_time=FLAGS.train_time,
-        max_batches=FLAGS.max_batches, gene_units=_units('gene_units', FLAGS.gene_units, 2),
-        disc_units=_units('disc_units', FLAGS.disc_units, 1),
+        max_batches=FLAGS.max_batches, gene_units=gene_units, disc_units=disc_units,
         precision=srez_train.resolve_precision(FLAGS.precision),
         xla=srez_train.resolve_xla(FLAGS.xla, FLAGS.strategy),
         cache=FLAGS.cache or bool(FLAGS.cache_file), cache_file=FLAGS.cache_file)
@@ -196,13 +227,23 @@ def training_data(dataset, test_vectors, seed, log=print):
 def _file_data(dataset, paths, test_vectors, seed, log):
     import srez_input
     import srez_train
-    usable = _usable_images(dataset, paths, log)
-    if len(usable) < test_vectors + 1:
+    scan = srez_input.scan_images(paths)
+    usable, skipped = scan.usable, scan.skipped
+    while len(usable) > test_vectors:
+        train_keys, test_keys = srez_input.split_train_test(usable, test_vectors, seed)
+        # Test vectors are decoded before training starts, where a corrupt one would end the run
+        # (training drops its own): set such files aside and draw the test vectors again.
+        corrupt = [path for path in test_keys if not srez_input.decodes(path)]
+        if not corrupt:
+            break
+        skipped = skipped + [(path, 'corrupt image data') for path in corrupt]
+        usable = [path for path in usable if path not in corrupt]
+    _report_skipped(dataset, skipped, len(paths), log)
+    if len(usable) <= test_vectors:
         raise UsageError(f'--dataset {dataset} has {len(usable)} usable images; it needs at '
                          f'least --test_vectors + 1 = {test_vectors + 1}.')
-    log(f'Training on {len(usable) - test_vectors} images from {dataset} '
+    log(f'Training on {len(train_keys)} images from {dataset} '
         f'({test_vectors} held out as test vectors).')
-    train_keys, test_keys = srez_input.split_train_test(usable, test_vectors, seed)
     return srez_train.TrainingData(train_keys, test_keys, srez_input.load_file)
 
 
@@ -210,24 +251,23 @@ def _usable_images(folder, paths, log):
     """The `paths` (under `folder`) that decode; logs the ones skipped."""
     import srez_input
     scan = srez_input.scan_images(paths)
-    if scan.skipped:
-        shown = ', '.join(f'{os.path.relpath(p, folder)} ({why})' for p, why in scan.skipped[:5])
-        more = f' and {len(scan.skipped) - 5} more' if len(scan.skipped) > 5 else ''
-        log(f'Skipping {len(scan.skipped)} of {len(paths)} image files that cannot be used: '
-            f'{shown}{more}.')
+    _report_skipped(folder, scan.skipped, len(paths), log)
     return scan.usable
 
 
+def _report_skipped(folder, skipped, total, log):
+    """One line naming the first few (path, reason) pairs in `skipped`, if any."""
+    if skipped:
+        shown = ', '.join(f'{os.path.relpath(p, folder)} ({why})' for p, why in skipped[:5])
+        more = f' and {len(skipped) - 5} more' if len(skipped) > 5 else ''
+        log(f'Skipping {len(skipped)} of {total} image files that cannot be used: {shown}{more}.')
+
+
 def run_train():
+    config = train_config()
     import_tensorflow_quietly()
     import tensorflow as tf
     import srez_train
-    config = train_config()
-    if os.path.realpath(config.train_dir) == os.path.realpath(FLAGS.dataset):
-        raise UsageError('--train_dir must not be the --dataset folder: outputs would mix with the '
-                         'training images.')
-    _check_writable('train_dir', config.train_dir)
-    _check_writable('checkpoint_dir', config.checkpoint_dir)
     tf.debugging.set_log_device_placement(FLAGS.log_device_placement)
     data = training_data(FLAGS.dataset, config.test_vectors, config.random_seed)
     try:
@@ -321,20 +361,38 @@ def run_export():
           f'{FLAGS.export_dir}/.')
 
 
+def _exit_with_error(message):
+    print(f'srez: error: {message}', file=sys.stderr)
+    sys.exit(2)
+
+
+def parse_flags(argv):
+    """absl's flag parser, reporting a malformed or unknown flag like any other usage error."""
+    try:
+        return FLAGS(argv)
+    except flags.Error as error:
+        _exit_with_error(f'{error} (see --helpshort).')
+
+
 def main(argv):
     logging.set_verbosity(logging.WARNING)  # TensorFlow's Python INFO lines are not for users.
-    if len(argv) > 1:
-        raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
-    if FLAGS.run is None:
-        raise app.UsageError(f'--run is required: one of {", ".join(RUNS)}.')
     try:
+        if len(argv) > 1:
+            raise UsageError(f'Unexpected arguments: {" ".join(argv[1:])} (flags are written '
+                             f'--name value).')
+        if FLAGS.run is None:
+            raise UsageError(f'--run is required: one of {", ".join(RUNS)}.')
         {'train': run_train, 'demo': run_demo, 'infer': run_infer, 'eval': run_eval,
          'export': run_export}[FLAGS.run]()
-    except ValueError as error:
-        # UsageError and the ValueErrors of the modules carry one line for the user.
-        print(f'srez: error: {error}', file=sys.stderr)
-        sys.exit(2)
+    except (ValueError, OSError) as error:
+        # UsageError and the ValueErrors of the modules carry one line for the user; an OSError
+        # (disk full, a folder removed mid-run) is as much the user's to fix.
+        _exit_with_error(error)
+    except KeyboardInterrupt:
+        # Only outside the training loop, where Ctrl-C instead stops the loop, which saves first.
+        print('srez: interrupted.', file=sys.stderr)
+        sys.exit(130)
 
 
 if __name__ == '__main__':
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

@@ -91,13 +91,20 @@ class TrainingSession:
         self._replica_step = tf.function(self._replica_step, jit_compile=config.xla)
 
     def restore_latest(self):
-        """Restores the newest checkpoint of checkpoint_dir, if any; returns its path or None."""
+        """Restores the newest checkpoint of checkpoint_dir, if any; returns its path or None.
+
+        Raises ValueError, and restores nothing, for a checkpoint of another model or one that
+        cannot be read.
+        """
         path = srez_checkpoint.latest(self.config.checkpoint_dir)
         if path is not None:
             srez_checkpoint.check_shape(path, gene_units=tuple(self.config.gene_units),
                                         disc_units=tuple(self.config.disc_units),
                                         sample_size=self.config.sample_size)
-            self.checkpoint.restore(path).assert_consumed()
+            try:
+                self.checkpoint.restore(path).assert_consumed()
+            except Exception as error:  # TF's reader fails in many ways, all about this file.
+                raise srez_checkpoint.unreadable(path, error) from None
         return path
 
     def _replica_step(self, inputs, truth, batch):
@@ -199,10 +206,16 @@ def train(config, data, strategy=None, log=print):
     """Trains srez; resumes from config.checkpoint_dir. Returns the final batch number.
 
     data: a TrainingData. strategy: a tf.distribute.Strategy (default: the current one).
-    Raises Diverged when a loss or weight becomes NaN/Inf (the last good checkpoint is kept).
+    Raises Diverged when a loss or weight becomes NaN/Inf (the last good checkpoint is kept), and
+    ValueError for a checkpoint of another model and for data or settings TensorFlow cannot use.
     """
     strategy = strategy or tf.distribute.get_strategy()
     chief = is_chief(strategy)
+    if chief:
+        removed = srez_checkpoint.remove_unfinished(config.checkpoint_dir)
+        if removed:
+            log(f'Removed what an interrupted save left in {config.checkpoint_dir}/: '
+                f'{", ".join(removed)}.')
     session = TrainingSession(config, strategy)
     resumed = session.restore_latest()
     start_batch = int(session.progress.batch.numpy())
@@ -217,9 +230,11 @@ def train(config, data, strategy=None, log=print):
         return start_batch
 
     global_batch = config.batch_size * strategy.num_replicas_in_sync
+    # A resumed session draws a new image order and augmentation: replaying the first session's
+    # would train on the same images again after every interruption.
     dataset = srez_input.training_dataset(
-        data.train_keys, data.load, global_batch, config.sample_size, config.random_seed,
-        cache=config.cache, cache_file=config.cache_file)
+        data.train_keys, data.load, global_batch, config.sample_size,
+        config.random_seed + start_batch, cache=config.cache, cache_file=config.cache_file)
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
     test_inputs, test_truth = srez_input.test_pairs(data.test_keys, data.load, config.sample_size)
     outputs = _Outputs(config, session, strategy, chief, test_inputs, test_truth)
@@ -229,7 +244,7 @@ def train(config, data, strategy=None, log=print):
     window_start, window_batch = time.perf_counter(), batch
     session_start = time.monotonic()
     recent_losses = []
-    with stop.installed():
+    with stop.installed(), _user_errors(config):
         while True:
             recent_losses.append(session.train_step(iterator))
             batch += 1
@@ -237,7 +252,7 @@ def train(config, data, strategy=None, log=print):
             session.progress.train_seconds.assign(elapsed)
             done = elapsed >= budget_seconds or batch == config.max_batches or stop.requested
             if batch % PROGRESS_PERIOD == 0 or done:
-                losses = _check_finite(recent_losses, batch, config.learning_rate_start)
+                losses = _check_finite(recent_losses, batch, config)
                 recent_losses = []
                 now = time.perf_counter()
                 images_per_second = (batch - window_batch) * global_batch / (now - window_start)
@@ -255,8 +270,9 @@ def train(config, data, strategy=None, log=print):
             if done:
                 break
     where = 'Stopped' if stop.requested else 'Finished training'
+    again = ' Run the same command to continue.' if stop.requested else ''
     log(f'{where} at batch {batch}: sample grids in {config.train_dir}/, '
-        f'checkpoint in {config.checkpoint_dir}/.')
+        f'checkpoint in {config.checkpoint_dir}/.{again}')
     return batch
 
 
@@ -271,17 +287,38 @@ def _eta_minutes(elapsed, fraction):
     return int(round(elapsed * (1 - fraction) / max(fraction, 1e-9) / 60))
 
 
-def _check_finite(recent_losses, batch, learning_rate_start):
+def _check_finite(recent_losses, batch, config):
     """Returns the newest losses as floats; raises Diverged at the first non-finite one."""
     values = np.asarray([[float(v) for v in losses] for losses in recent_losses])
     bad_rows = np.flatnonzero(~np.isfinite(values).all(axis=1))
     if bad_rows.size:
-        bad_batch = batch - len(recent_losses) + 1 + int(bad_rows[0])
-        raise Diverged(
-            f'Training diverged at batch {bad_batch}: a loss became NaN or Inf. The last good '
-            f'checkpoint is kept; try a lower --learning_rate_start '
-            f'(e.g. {learning_rate_start / 2:g}).')
+        raise _diverged(batch - len(recent_losses) + 1 + int(bad_rows[0]), 'a loss', config)
     return values[-1]
+
+
+def _diverged(batch, what, config):
+    """The Diverged error for `what` (a loss, a weight) found NaN or Inf at `batch`."""
+    kept = srez_checkpoint.latest(config.checkpoint_dir)
+    kept = f'the last good checkpoint, {kept}, is kept' if kept else 'no checkpoint was saved'
+    return Diverged(f'Training diverged at batch {batch}: {what} became NaN or Inf; {kept}. Try '
+                    f'a lower --learning_rate_start (e.g. {config.learning_rate_start / 10:g}).')
+
+
+@contextlib.contextmanager
+def _user_errors(config):
+    """Turns the TensorFlow errors that a user's data or settings cause into one-line errors."""
+    try:
+        yield
+    except tf.errors.OutOfRangeError:
+        raise ValueError('No training image could be decoded: check the files in --dataset.') \
+            from None
+    except tf.errors.AlreadyExistsError:
+        raise ValueError(f'--cache_file {config.cache_file} is locked: another run is filling it, '
+                         f'or one was killed while it did; if none is running, delete '
+                         f'{config.cache_file}_0.lockfile.') from None
+    except tf.errors.ResourceExhaustedError:
+        raise ValueError('Out of memory: lower --batch_size, or the widths in --gene_units and '
+                         '--disc_units.') from None
 
 
 class _Outputs:
@@ -300,7 +337,8 @@ class _Outputs:
             self.summaries = tf.summary.create_noop_writer()
             checkpoint_dir = tempfile.mkdtemp(prefix='srez-worker-checkpoint-')
         self.manager = tf.train.CheckpointManager(session.checkpoint, checkpoint_dir,
-                                                  max_to_keep=2, checkpoint_name='srez')
+                                                  max_to_keep=2,
+                                                  checkpoint_name=srez_checkpoint.NAME)
 
     def write_scalars(self, batch, losses, images_per_second):
         config = self.config
@@ -327,8 +365,7 @@ class _Outputs:
 
     def save_checkpoint(self, batch):
         if not self.session.weights_finite():
-            raise Diverged(f'Training diverged by batch {batch}: a weight became NaN or Inf. '
-                           f'The last good checkpoint is kept; try a lower --learning_rate_start.')
+            raise _diverged(batch, 'a weight', self.config)
         path = self.manager.save(checkpoint_number=batch)
         if not self.chief:
             tf.io.gfile.rmtree(self.manager.directory)
@@ -371,14 +408,19 @@ def _write_atomically(path, contents):
 class _StopRequest:
     """Ctrl-C or SIGTERM asks the loop to stop after the current batch; a second Ctrl-C quits."""
 
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
     def __init__(self, log):
         self.requested = False
         self._log = log
 
     def _handle(self, signum, frame):
-        if self.requested:
-            raise KeyboardInterrupt
         self.requested = True
+        # The system's default action ends the process the moment a second signal arrives, even
+        # inside a long TensorFlow call (a Python handler would wait for it to return). Checkpoints
+        # survive that as they survive kill -9.
+        for each in self.SIGNALS:
+            signal.signal(each, signal.SIG_DFL)
         self._log(f'{signal.Signals(signum).name}: finishing this batch, then saving a checkpoint '
                   f'and a grid (press Ctrl-C again to quit at once).')
 
@@ -388,8 +430,7 @@ class _StopRequest:
         if threading.current_thread() is not threading.main_thread():
             yield
             return
-        previous = {signum: signal.signal(signum, self._handle)
-                    for signum in (signal.SIGINT, signal.SIGTERM)}
+        previous = {signum: signal.signal(signum, self._handle) for signum in self.SIGNALS}
         try:
             yield
         finally:
