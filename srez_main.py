@@ -156,6 +156,13 @@ def _make_output_folders():
                              f'choose another.') from None
 
 
+def _check_dataset_folder(dataset):
+    """An explicitly given --dataset must be a folder; the default may be missing (synthetic)."""
+    if dataset not in (SYNTHETIC, DEFAULT_DATASET) and not os.path.isdir(dataset):
+        raise UsageError(f'--dataset {dataset} is not a folder: give the folder holding the '
+                         f'training images (e.g. CelebA\'s img_align_celeba).')
+
+
 def train_config():
     """Validates the training flags, creates the output folders and returns a TrainConfig.
 
@@ -178,7 +185,9 @@ def train_config():
         raise UsageError(f'--learning_beta1 must be in [0, 1) (got {FLAGS.learning_beta1}).')
     gene_units = _units('gene_units', FLAGS.gene_units, 2)
     disc_units = _units('disc_units', FLAGS.disc_units, 1)
+    _check_dataset_folder(FLAGS.dataset)
     _make_output_folders()
+    import_tensorflow_quietly()
     import srez_train
     return srez_train.TrainConfig(
         batch_size=FLAGS.batch_size, checkpoint_dir=FLAGS.checkpoint_dir,
@@ -203,13 +212,8 @@ def training_data(dataset, test_vectors, seed, log=print):
     import srez_input
     import srez_train
     if dataset != SYNTHETIC:
-        if not os.path.isdir(dataset):
-            if dataset != DEFAULT_DATASET:
-                raise UsageError(f'--dataset {dataset} is not a folder: give the folder holding '
-                                 f'the training images (e.g. CelebA\'s img_align_celeba).')
-            paths = []
-        else:
-            paths = srez_input.find_images(dataset)
+        _check_dataset_folder(dataset)
+        paths = srez_input.find_images(dataset) if os.path.isdir(dataset) else []
         if paths or dataset != DEFAULT_DATASET:
             return _file_data(dataset, paths, test_vectors, seed, log)
     log('=' * 78)
@@ -265,7 +269,6 @@ def _report_skipped(folder, skipped, total, log):
 
 def run_train():
     config = train_config()
-    import_tensorflow_quietly()
     import tensorflow as tf
     import srez_train
     tf.debugging.set_log_device_placement(FLAGS.log_device_placement)
