@@ -88,7 +88,9 @@ class TrainingSession:
             loss_scale=self.loss_scale, progress=self.progress,
             shape=srez_checkpoint.ModelShape(config.gene_units, config.disc_units,
                                              config.sample_size))
+        # XLA compiles the per-replica work; the outer train_step only feeds it and reduces.
         self._replica_step = tf.function(self._replica_step, jit_compile=config.xla)
+        self.upscale = tf.function(self._upscale, jit_compile=config.xla)
 
     def restore_latest(self):
         """Restores the newest checkpoint of checkpoint_dir, if any; returns its path or None."""
@@ -143,8 +145,7 @@ class TrainingSession:
         return [self.strategy.reduce(tf.distribute.ReduceOp.MEAN, loss, axis=None)
                 for loss in losses]
 
-    @tf.function
-    def upscale(self, inputs):
+    def _upscale(self, inputs):
         """Generator inference: float32 [b, h, w, 3] in [0, 1] -> float32 [b, 4h, 4w, 3]."""
         return self.generator(tf.cast(inputs, self.compute_dtype), training=False)
 
