@@ -188,12 +188,24 @@ def resolve_xla(requested, strategy_name):
 
 def is_chief(strategy):
     """Whether this process writes the outputs (the only one, unless training multi-worker)."""
-    resolver = getattr(strategy, 'cluster_resolver', None)
-    if resolver is None or not resolver.cluster_spec().as_dict():
+    cluster = _cluster(strategy)
+    if not cluster:
         return True
+    resolver = strategy.cluster_resolver
     return resolver.task_type in ('chief', None) or (
-        resolver.task_type == 'worker' and resolver.task_id == 0
-        and 'chief' not in resolver.cluster_spec().as_dict())
+        resolver.task_type == 'worker' and resolver.task_id == 0 and 'chief' not in cluster)
+
+
+def _cluster(strategy):
+    """{job: [addresses]} of a multi-worker strategy's TF_CONFIG; {} for one process."""
+    resolver = getattr(strategy, 'cluster_resolver', None)
+    return resolver.cluster_spec().as_dict() if resolver is not None else {}
+
+
+def _any_worker(strategy, flag):
+    """Whether `flag` (a bool) is true on any worker; every worker must call it."""
+    votes = strategy.run(lambda: tf.constant(float(flag)))
+    return bool(strategy.reduce(tf.distribute.ReduceOp.SUM, votes, axis=None) > 0)
 
 
 def train(config, data, strategy=None, log=print):
@@ -218,6 +230,7 @@ def train(config, data, strategy=None, log=print):
         return start_batch
 
     global_batch = config.batch_size * strategy.num_replicas_in_sync
+    several_workers = sum(len(tasks) for tasks in _cluster(strategy).values()) > 1
     dataset = srez_input.training_dataset(
         data.train_keys, data.load, global_batch, config.sample_size, config.random_seed,
         cache=config.cache, cache_file=config.cache_file)
@@ -237,6 +250,10 @@ def train(config, data, strategy=None, log=print):
             elapsed = spent_seconds + time.monotonic() - session_start
             session.progress.train_seconds.assign(elapsed)
             done = elapsed >= budget_seconds or batch == config.max_batches or stop.requested
+            if several_workers:
+                # Clocks and signals differ between machines; a worker that stopped alone would
+                # leave the others waiting forever in the next all-reduce.
+                done = _any_worker(strategy, done)
             if batch % PROGRESS_PERIOD == 0 or done:
                 losses = _check_finite(recent_losses, batch, config.learning_rate_start)
                 recent_losses = []
