@@ -168,7 +168,11 @@ def make_strategy(name):
 
 
 def resolve_precision(requested):
-    """--precision auto -> bfloat16 on GPUs that have it, float16 on older GPUs, float32 on CPU."""
+    """--precision auto -> bfloat16 on GPUs that have it, float16 on older GPUs, float32 on CPU.
+
+    On CPU `--run bench` measured bfloat16 no faster than float32 (it is emulated without native
+    support), see README "Speed".
+    """
     if requested != 'auto':
         return requested
     gpus = tf.config.list_physical_devices('GPU')
@@ -179,7 +183,12 @@ def resolve_precision(requested):
 
 
 def resolve_xla(requested, strategy_name):
-    """--xla unset -> on for one GPU, where it is fastest; off for several replicas and CPU."""
+    """--xla unset -> on for one GPU; off for several replicas and on CPU.
+
+    On CPU `--run bench` measured XLA slower for training at the default widths (its convolutions
+    lose to oneDNN's). Several replicas run the step uncompiled: MirroredStrategy unwraps the
+    compiled function on CPUs, and multi-GPU XLA with merge_call is untested here.
+    """
     if requested is not None:
         return requested
     gpus = tf.config.list_physical_devices('GPU')
