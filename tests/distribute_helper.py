@@ -69,6 +69,7 @@ def worker(out_dir):
     task = strategy.cluster_resolver.task_id
     sessions = []
 
+    # train() is the real entry point under test; recording its session lets us read the weights.
     class Recorded(srez_train.TrainingSession):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)

@@ -22,15 +22,15 @@ def test_bench_prints_a_json_report_for_each_batch_size_and_both_variants():
     assert report['device'] and report['tensorflow']
     assert report['configured'] == {'precision': 'bfloat16', 'xla': False}
     assert [r['batch_size'] for r in report['results']] == [2, 4]
-    for result_ in report['results']:
-        assert result_['pipeline_images_per_second'] > 0
+    for entry in report['results']:
+        assert entry['pipeline_images_per_second'] > 0
         for variant in ('configured', 'plain'):
-            figures = result_[variant]
+            figures = entry[variant]
             assert figures['train_images_per_second'] > 0
             assert figures['inference_images_per_second'] > 0
             assert figures['peak_memory_bytes'] > 0
-        assert result_['train_speedup'] > 0 and result_['inference_speedup'] > 0
-        assert result_['pipeline_headroom'] > 0
+        assert entry['train_speedup'] > 0 and entry['inference_speedup'] > 0
+        assert entry['pipeline_headroom'] > 0
     assert 'ratio' in result.stderr and 'train img/s' in result.stderr
 
 
