@@ -6,6 +6,7 @@ the sample grids:
     python srez_main.py --run train --train_time 20
     python srez_main.py --run train --dataset ../celeba/img_align_celeba --train_time 180
     python srez_main.py --run demo
+    python srez_main.py --run bench --bench_batch_sizes 16,64,256
 
 Use the trained model (the newest checkpoint in --checkpoint_dir): upscale your own images, measure
 it against bicubic on held-out faces, or export it as a SavedModel:
@@ -17,6 +18,7 @@ it against bicubic on held-out faces, or export it as a SavedModel:
 This is the only module that reads flags: it validates them, turns them into plain values and
 hands those to the module that does the work.
 """
+import functools
 import os
 import sys
 
@@ -25,12 +27,13 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 
 from absl import app, flags, logging  # noqa: E402
 
-RUNS = ('train', 'demo', 'infer', 'eval', 'export')
+RUNS = ('train', 'demo', 'infer', 'eval', 'export', 'bench')
 DEFAULT_DATASET = 'dataset'
 SYNTHETIC = 'synthetic'
 
 flags.DEFINE_enum('run', None, RUNS, 'What to do: train a model, make a demo movie, upscale '
-                  'images (infer), measure the model against bicubic (eval), or export it.')
+                  'images (infer), measure the model against bicubic (eval), export it, or benchmark '
+                  'training and inference speed (bench).')
 flags.DEFINE_integer('batch_size', 16, 'Number of samples per batch (per device).')
 flags.DEFINE_string('checkpoint_dir', 'checkpoint', 'Output folder where checkpoints are dumped.')
 flags.DEFINE_integer('checkpoint_period', 10000, 'Number of batches in between checkpoints.')
@@ -79,6 +82,10 @@ flags.DEFINE_bool('cache', False, 'Keep the decoded face boxes in memory (or --c
 flags.DEFINE_string('cache_file', '', 'With --cache: a file to cache the decoded faces in, for '
                     'datasets larger than memory.')
 
+flags.DEFINE_integer('bench_batches', 10, 'With --run bench: batches per timed repeat.')
+flags.DEFINE_list('bench_batch_sizes', [], 'With --run bench: batch sizes to measure, e.g. '
+                  '16,64,256 (default: --batch_size).')
+
 FLAGS = flags.FLAGS
 
 
@@ -102,14 +109,14 @@ class UsageError(ValueError):
     """A flag or path the user must change; reported as one line."""
 
 
-def _units(name, values, minimum_count):
+def _units(name, values, minimum_count, example=None):
     try:
         units = tuple(int(v) for v in values)
     except ValueError:
         units = ()
     if len(units) < minimum_count or min(units) < 1:
         raise UsageError(f'--{name} must be at least {minimum_count} positive integers separated '
-                         f'by commas, e.g. --{name} {",".join(FLAGS[name].default)}')
+                         f'by commas, e.g. --{name} {example or ",".join(FLAGS[name].default)}')
     return units
 
 
@@ -377,6 +384,23 @@ def parse_flags(argv):
         _exit_with_error(f'{error} (see --helpshort).')
 
 
+def run_bench():
+    import json
+    import srez_bench
+    import srez_train
+    config = train_config()
+    _check_positive('bench_batches')
+    batch_sizes = _units('bench_batch_sizes', FLAGS.bench_batch_sizes or [FLAGS.batch_size], 1,
+                         example='16,64,256')
+    # stdout carries only the JSON, so `--run bench > bench.json` keeps it clean.
+    log = functools.partial(print, file=sys.stderr)
+    data = training_data(FLAGS.dataset, config.test_vectors, config.random_seed, log)
+    report = srez_bench.run(config, data, srez_train.make_strategy(FLAGS.strategy), batch_sizes,
+                            FLAGS.bench_batches, log=log)
+    log(srez_bench.table(report))
+    print(json.dumps(report))
+
+
 def main(argv):
     logging.set_verbosity(logging.WARNING)  # TensorFlow's Python INFO lines are not for users.
     try:
@@ -386,7 +410,7 @@ def main(argv):
         if FLAGS.run is None:
             raise UsageError(f'--run is required: one of {", ".join(RUNS)}.')
         {'train': run_train, 'demo': run_demo, 'infer': run_infer, 'eval': run_eval,
-         'export': run_export}[FLAGS.run]()
+         'export': run_export, 'bench': run_bench}[FLAGS.run]()
     except (ValueError, OSError) as error:
         # UsageError and the ValueErrors of the modules carry one line for the user; an OSError
         # (disk full, a folder removed mid-run) is as much the user's to fix.

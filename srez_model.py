@@ -74,14 +74,24 @@ class BatchNorm(tf.Module):
 
 
 def _global_moments(x):
-    """Mean and variance over batch and space, across all replicas when there are several."""
-    count = tf.cast(tf.reduce_prod(tf.shape(x)[:-1]), tf.float32)
-    sums = tf.stack([tf.reduce_sum(x, axis=[0, 1, 2]), tf.reduce_sum(tf.square(x), axis=[0, 1, 2])])
+    """Mean and variance over batch and space, across all replicas when there are several.
+
+    Two passes (the mean, then the squared deviations from it): the one-pass E[x^2] - E[x]^2
+    cancels catastrophically where the mean is large against the spread, as after srez's
+    near-zero-initialised residual convolutions, and then N replicas would not match one device.
+    """
     context = tf.distribute.get_replica_context()
-    if context is not None and context.num_replicas_in_sync > 1:
-        sums, count = context.all_reduce(tf.distribute.ReduceOp.SUM, [sums, count])
-    mean = sums[0] / count
-    return mean, tf.maximum(sums[1] / count - tf.square(mean), 0.0)
+    replicas = context.num_replicas_in_sync if context is not None else 1
+
+    def global_mean(values):
+        total = tf.reduce_sum(values, axis=[0, 1, 2])
+        count = tf.cast(tf.reduce_prod(tf.shape(values)[:-1]), tf.float32)
+        if replicas > 1:
+            total, count = context.all_reduce(tf.distribute.ReduceOp.SUM, [total, count])
+        return total / count
+
+    mean = global_mean(x)
+    return mean, global_mean(tf.square(x - mean))
 
 
 class ResidualBlock(tf.Module):
@@ -248,29 +258,34 @@ class Adam(tf.Module):
         """Steps `variables` (a list) with this replica's `gradients`; skips when not `finite`."""
         context = tf.distribute.get_replica_context()
         gradients = context.all_reduce(tf.distribute.ReduceOp.SUM, gradients)
-        context.merge_call(self._update_all, args=(gradients, variables, rate, finite))
-
-    def _update_all(self, strategy, gradients, variables, rate, finite):
-        if finite is True:
-            self._update_all_now(strategy, gradients, variables, rate)
-        else:
-            tf.cond(finite, lambda: self._update_all_now(strategy, gradients, variables, rate),
-                    tf.no_op)
-
-    def _update_all_now(self, strategy, gradients, variables, rate):
         step = tf.cast(self.iterations + 1, tf.float32)
         corrected_rate = rate * tf.sqrt(1 - self.beta2 ** step) / (1 - self.beta1 ** step)
+        # What each replica computed (gradients, rate, finite) is handed to `update` per replica,
+        # so every copy of a variable steps on its own device with its own equal values.
+        context.merge_call(self._update_all, args=(gradients, variables, corrected_rate, finite))
+
+    def _update_all(self, strategy, gradients, variables, corrected_rate, finite):
         for gradient, variable, first, second in zip(
                 gradients, variables, self.first_moments, self.second_moments):
             strategy.extended.update(variable, self._update_one,
-                                     args=(gradient, first, second, corrected_rate), group=False)
-        self.iterations.assign_add(1)
-        return tf.no_op()
+                                     args=(gradient, first, second, corrected_rate, finite),
+                                     group=False)
+        strategy.extended.update(self.iterations, _count_step, args=(finite,), group=False)
 
-    def _update_one(self, variable, gradient, first, second, corrected_rate):
-        first.assign(self.beta1 * first + (1 - self.beta1) * gradient)
-        second.assign(self.beta2 * second + (1 - self.beta2) * tf.square(gradient))
-        variable.assign_sub(corrected_rate * first / (tf.sqrt(second) + self.epsilon))
+    def _update_one(self, variable, gradient, first, second, corrected_rate, finite):
+        def update():
+            first.assign(self.beta1 * first + (1 - self.beta1) * gradient)
+            second.assign(self.beta2 * second + (1 - self.beta2) * tf.square(gradient))
+            variable.assign_sub(corrected_rate * first / (tf.sqrt(second) + self.epsilon))
+
+        if finite is True:
+            update()
+        else:
+            tf.cond(finite, update, lambda: None)
+
+
+def _count_step(iterations, finite):
+    iterations.assign_add(1 if finite is True else tf.cast(finite, tf.int64))
 
 
 class LossScale(tf.Module):

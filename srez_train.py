@@ -88,7 +88,9 @@ class TrainingSession:
             loss_scale=self.loss_scale, progress=self.progress,
             shape=srez_checkpoint.ModelShape(config.gene_units, config.disc_units,
                                              config.sample_size))
+        # XLA compiles the per-replica work; the outer train_step only feeds it and reduces.
         self._replica_step = tf.function(self._replica_step, jit_compile=config.xla)
+        self.upscale = tf.function(self._upscale, jit_compile=config.xla)
 
     def restore_latest(self):
         """Restores the newest checkpoint of checkpoint_dir, if any; returns its path or None.
@@ -150,8 +152,7 @@ class TrainingSession:
         return [self.strategy.reduce(tf.distribute.ReduceOp.MEAN, loss, axis=None)
                 for loss in losses]
 
-    @tf.function
-    def upscale(self, inputs):
+    def _upscale(self, inputs):
         """Generator inference: float32 [b, h, w, 3] in [0, 1] -> float32 [b, 4h, 4w, 3]."""
         return self.generator(tf.cast(inputs, self.compute_dtype), training=False)
 
@@ -174,7 +175,11 @@ def make_strategy(name):
 
 
 def resolve_precision(requested):
-    """--precision auto -> bfloat16 on GPUs that have it, float16 on older GPUs, float32 on CPU."""
+    """--precision auto -> bfloat16 on GPUs that have it, float16 on older GPUs, float32 on CPU.
+
+    On CPU `--run bench` measured bfloat16 no faster than float32 (it is emulated without native
+    support), see README "Speed".
+    """
     if requested != 'auto':
         return requested
     gpus = tf.config.list_physical_devices('GPU')
@@ -185,7 +190,12 @@ def resolve_precision(requested):
 
 
 def resolve_xla(requested, strategy_name):
-    """--xla unset -> on for one GPU, where it is fastest; off for several replicas and CPU."""
+    """--xla unset -> on for one GPU; off for several replicas and on CPU.
+
+    On CPU `--run bench` measured XLA slower for training at the default widths (its convolutions
+    lose to oneDNN's). Several replicas run the step uncompiled: MirroredStrategy unwraps the
+    compiled function on CPUs, and multi-GPU XLA with merge_call is untested here.
+    """
     if requested is not None:
         return requested
     gpus = tf.config.list_physical_devices('GPU')
@@ -194,12 +204,24 @@ def resolve_xla(requested, strategy_name):
 
 def is_chief(strategy):
     """Whether this process writes the outputs (the only one, unless training multi-worker)."""
-    resolver = getattr(strategy, 'cluster_resolver', None)
-    if resolver is None or not resolver.cluster_spec().as_dict():
+    cluster = _cluster(strategy)
+    if not cluster:
         return True
+    resolver = strategy.cluster_resolver
     return resolver.task_type in ('chief', None) or (
-        resolver.task_type == 'worker' and resolver.task_id == 0
-        and 'chief' not in resolver.cluster_spec().as_dict())
+        resolver.task_type == 'worker' and resolver.task_id == 0 and 'chief' not in cluster)
+
+
+def _cluster(strategy):
+    """{job: [addresses]} of a multi-worker strategy's TF_CONFIG; {} for one process."""
+    resolver = getattr(strategy, 'cluster_resolver', None)
+    return resolver.cluster_spec().as_dict() if resolver is not None else {}
+
+
+def _any_worker(strategy, flag):
+    """Whether `flag` (a bool) is true on any worker; every worker must call it."""
+    votes = strategy.run(lambda: tf.constant(float(flag)))
+    return bool(strategy.reduce(tf.distribute.ReduceOp.SUM, votes, axis=None) > 0)
 
 
 def train(config, data, strategy=None, log=print):
@@ -232,6 +254,7 @@ def train(config, data, strategy=None, log=print):
     global_batch = config.batch_size * strategy.num_replicas_in_sync
     # A resumed session draws a new image order and augmentation: replaying the first session's
     # would train on the same images again after every interruption.
+    several_workers = sum(len(tasks) for tasks in _cluster(strategy).values()) > 1
     dataset = srez_input.training_dataset(
         data.train_keys, data.load, global_batch, config.sample_size,
         config.random_seed + start_batch, cache=config.cache, cache_file=config.cache_file)
@@ -251,6 +274,10 @@ def train(config, data, strategy=None, log=print):
             elapsed = spent_seconds + time.monotonic() - session_start
             session.progress.train_seconds.assign(elapsed)
             done = elapsed >= budget_seconds or batch == config.max_batches or stop.requested
+            if several_workers:
+                # Clocks and signals differ between machines; a worker that stopped alone would
+                # leave the others waiting forever in the next all-reduce.
+                done = _any_worker(strategy, done)
             if batch % PROGRESS_PERIOD == 0 or done:
                 losses = _check_finite(recent_losses, batch, config)
                 recent_losses = []

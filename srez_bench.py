@@ -1,0 +1,194 @@
+"""srez benchmark: images/s of training, inference and the input pipeline, fast vs plain.
+
+    python srez_main.py --run bench
+    python srez_main.py --run bench --precision bfloat16 --xla --bench_batch_sizes 16,64,256
+
+For each batch size it times the configured variant (--precision, --xla) and the plain one
+(float32, no XLA) with the real training step of srez_train, in the same process, so the ratio
+compares like with like. Training and inference are fed one batch held in memory, so they measure
+the device alone; the input pipeline is timed alone, as training would read it.
+"""
+import dataclasses
+import gc
+import os
+import platform
+import resource
+import statistics
+import time
+
+import numpy as np
+import tensorflow as tf
+
+import srez_input
+import srez_train
+
+REPEATS = 5
+WARMUP_CALLS = 2  # The first call traces (and with XLA compiles); the second settles allocators.
+PLAIN = dict(precision='float32', xla=False)
+
+
+def run(config, data, strategy, batch_sizes, batches, repeats=REPEATS, log=print):
+    """Measures every batch size; returns the report as a JSON-ready dict.
+
+    config: a srez_train.TrainConfig (its batch_size is replaced by each of `batch_sizes`, per
+    replica). data: a srez_train.TrainingData. batches: timed batches per repeat; the median
+    repeat is reported. log: where progress lines go.
+    """
+    configured = dict(precision=config.precision, xla=config.xla)
+    report = {
+        'device': device_name(),
+        'tensorflow': tf.__version__,
+        'replicas': strategy.num_replicas_in_sync,
+        'gene_units': list(config.gene_units),
+        'disc_units': list(config.disc_units),
+        'sample_size': config.sample_size,
+        'cache': config.cache,
+        'batches': batches,
+        'repeats': repeats,
+        'configured': configured,
+        'peak_memory': 'GPU:0 allocator peak' if _gpus() else 'process RSS peak',
+        'results': [],
+    }
+    for batch_size in batch_sizes:
+        sized = dataclasses.replace(config, batch_size=batch_size)
+        global_batch = batch_size * strategy.num_replicas_in_sync
+        log(f'Batch size {batch_size}: timing the input pipeline...')
+        pipeline, pair = _pipeline(sized, data, global_batch, batches, repeats)
+        result = {'batch_size': batch_size, 'global_batch_size': global_batch,
+                  'pipeline_images_per_second': pipeline}
+        for name, variant in (('configured', configured), ('plain', PLAIN)):
+            if name == 'plain' and configured == PLAIN:
+                result['plain'] = result['configured']  # Same variant: no need to time it twice.
+                continue
+            log(f'Batch size {batch_size}: timing {variant["precision"]}, '
+                f'{"XLA" if variant["xla"] else "no XLA"}...')
+            result[name] = _time_variant(dataclasses.replace(sized, **variant), strategy, pair,
+                                         batches, repeats)
+        for key in ('train_images_per_second', 'inference_images_per_second'):
+            result[key.replace('images_per_second', 'speedup')] = (
+                result['configured'][key] / result['plain'][key])
+        # How many times faster the pipeline delivers batches than training consumes them.
+        result['pipeline_headroom'] = pipeline / result['configured']['train_images_per_second']
+        report['results'].append(result)
+    return report
+
+
+def _pipeline(config, data, global_batch, batches, repeats):
+    """Pipeline-alone images/s, and one of its batches (input, truth) to feed the device timings."""
+    dataset = srez_input.training_dataset(
+        data.train_keys, data.load, global_batch, config.sample_size, config.random_seed,
+        cache=config.cache, cache_file=config.cache_file)
+    iterator = iter(dataset)
+    # With --cache the first epoch decodes and fills the cache; training reads the later ones.
+    warmup = -(-len(data.train_keys) // global_batch) + 1 if config.cache else WARMUP_CALLS
+    for _ in range(warmup):
+        pair = next(iterator)
+    seconds = _median_seconds(lambda: next(iterator), batches, repeats)
+    return global_batch * batches / seconds, pair
+
+
+def _time_variant(config, strategy, pair, batches, repeats):
+    """Training and inference images/s and peak memory for one precision/XLA variant."""
+    gc.collect()
+    _reset_peak_memory()
+    session = srez_train.TrainingSession(config, strategy)
+    feed = tf.data.Dataset.from_tensors(pair).repeat()
+    iterator = iter(strategy.experimental_distribute_dataset(feed))
+    global_batch = int(pair[0].shape[0])
+    train = _median_seconds(lambda: session.train_step(iterator), batches, repeats)
+    inputs = pair[0]
+    inference = _median_seconds(lambda: session.upscale(inputs), batches, repeats)
+    return {'train_images_per_second': global_batch * batches / train,
+            'inference_images_per_second': global_batch * batches / inference,
+            'peak_memory_bytes': _peak_memory_bytes()}
+
+
+def _median_seconds(call, batches, repeats):
+    """Median wall time of `repeats` runs of `batches` calls, after warm-up calls.
+
+    Reading the last result back waits for the device, so queued work is counted.
+    """
+    for _ in range(WARMUP_CALLS):
+        _wait(call())
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(batches):
+            result = call()
+        _wait(result)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _wait(result):
+    tf.nest.map_structure(lambda tensor: np.asarray(tensor), result)
+
+
+def _gpus():
+    return tf.config.list_physical_devices('GPU')
+
+
+def device_name():
+    """'GPU: <name> x<count>' or 'CPU: <model> (<cores> cores)'."""
+    gpus = _gpus()
+    if gpus:
+        name = tf.config.experimental.get_device_details(gpus[0]).get('device_name', 'GPU')
+        return f'GPU: {name} x{len(gpus)}'
+    model = platform.processor() or platform.machine()
+    try:
+        with open('/proc/cpuinfo') as cpuinfo:
+            model = next(line.split(':', 1)[1].strip() for line in cpuinfo
+                         if line.startswith('model name'))
+    except (OSError, StopIteration):
+        pass  # Not Linux: platform's name will do.
+    return f'CPU: {model} ({len(os.sched_getaffinity(0))} cores)'
+
+
+def _reset_peak_memory():
+    if _gpus():
+        tf.config.experimental.reset_memory_stats('GPU:0')
+        return
+    try:
+        # Linux: writing 5 resets the process's peak RSS (VmHWM) to its current RSS.
+        with open('/proc/self/clear_refs', 'w') as clear_refs:
+            clear_refs.write('5')
+    except OSError:
+        pass  # Elsewhere the peak stays the process's lifetime peak.
+
+
+def _peak_memory_bytes():
+    if _gpus():
+        return int(tf.config.experimental.get_memory_info('GPU:0')['peak'])
+    try:
+        with open('/proc/self/status') as status:
+            for line in status:
+                if line.startswith('VmHWM:'):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    # ru_maxrss is in kilobytes on Linux, bytes on macOS.
+    scale = 1 if platform.system() == 'Darwin' else 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+
+
+def table(report):
+    """The report as a readable table (one line per batch size and variant)."""
+    configured = report['configured']
+    name = f'{configured["precision"]}{" +XLA" if configured["xla"] else ""}'
+    lines = [f'{report["device"]}, TensorFlow {report["tensorflow"]}, '
+             f'{report["replicas"]} replica(s); median of {report["repeats"]} x '
+             f'{report["batches"]} batches; memory: {report["peak_memory"]}.',
+             f'{"batch":>6} {"variant":<16} {"train img/s":>12} {"infer img/s":>12} '
+             f'{"input img/s":>12} {"peak MiB":>9}']
+    for result in report['results']:
+        for variant, label in (('configured', name), ('plain', 'float32 (plain)')):
+            figures = result[variant]
+            lines.append(
+                f'{result["batch_size"]:>6} {label:<16} {figures["train_images_per_second"]:>12.1f} '
+                f'{figures["inference_images_per_second"]:>12.1f} '
+                f'{result["pipeline_images_per_second"]:>12.1f} '
+                f'{figures["peak_memory_bytes"] / 2 ** 20:>9.0f}')
+        lines.append(f'{"":>6} {"ratio":<16} {result["train_speedup"]:>11.2f}x '
+                     f'{result["inference_speedup"]:>11.2f}x '
+                     f'{result["pipeline_headroom"]:>11.1f}x (input vs training)')
+    return '\n'.join(lines)

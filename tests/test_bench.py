@@ -1,0 +1,41 @@
+"""Tests for srez_bench through the CLI: `--run bench` prints one JSON report and a table."""
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ['--dataset', 'synthetic', '--gene_units', '8,8,8', '--disc_units', '8,8',
+        '--test_vectors', '2', '--batch_size', '2']
+
+
+def bench(*flags):
+    return subprocess.run([sys.executable, 'srez_main.py', '--run', 'bench', *TINY, *flags],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
+
+
+def test_bench_prints_a_json_report_for_each_batch_size_and_both_variants():
+    result = bench('--bench_batches', '1', '--bench_batch_sizes', '2,4', '--precision', 'bfloat16')
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)  # stdout holds the JSON alone.
+    assert report['device'] and report['tensorflow']
+    assert report['configured'] == {'precision': 'bfloat16', 'xla': False}
+    assert [r['batch_size'] for r in report['results']] == [2, 4]
+    for entry in report['results']:
+        assert entry['pipeline_images_per_second'] > 0
+        for variant in ('configured', 'plain'):
+            figures = entry[variant]
+            assert figures['train_images_per_second'] > 0
+            assert figures['inference_images_per_second'] > 0
+            assert figures['peak_memory_bytes'] > 0
+        assert entry['train_speedup'] > 0 and entry['inference_speedup'] > 0
+        assert entry['pipeline_headroom'] > 0
+    assert 'ratio' in result.stderr and 'train img/s' in result.stderr
+
+
+def test_bench_refuses_a_bad_batch_size_list_with_one_line():
+    result = bench('--bench_batch_sizes', '16,x')
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        'srez: error: --bench_batch_sizes must be')
