@@ -252,9 +252,9 @@ def train(config, data, strategy=None, log=print):
         return start_batch
 
     global_batch = config.batch_size * strategy.num_replicas_in_sync
+    several_workers = sum(len(tasks) for tasks in _cluster(strategy).values()) > 1
     # A resumed session draws a new image order and augmentation: replaying the first session's
     # would train on the same images again after every interruption.
-    several_workers = sum(len(tasks) for tasks in _cluster(strategy).values()) > 1
     dataset = srez_input.training_dataset(
         data.train_keys, data.load, global_batch, config.sample_size,
         config.random_seed + start_batch, cache=config.cache, cache_file=config.cache_file)
