@@ -146,10 +146,11 @@ def _is_within(path, folder):
 
 
 def _make_output_folders():
-    """Checks the output folders, then makes them: a refused run leaves nothing behind."""
+    """Checks the output folders (and --dataset), then makes them: a refused run leaves nothing."""
     if FLAGS.dataset != SYNTHETIC and _is_within(FLAGS.train_dir, FLAGS.dataset):
         raise UsageError(f'--train_dir {FLAGS.train_dir} is inside --dataset {FLAGS.dataset}: its '
                          f'sample grids would become training images; choose a folder outside it.')
+    _check_dataset_folder(FLAGS.dataset)
     folders = {'train_dir': FLAGS.train_dir, 'checkpoint_dir': FLAGS.checkpoint_dir}
     if FLAGS.cache_file:
         folders['cache_file'] = os.path.dirname(FLAGS.cache_file) or '.'
@@ -192,7 +193,6 @@ def train_config():
         raise UsageError(f'--learning_beta1 must be in [0, 1) (got {FLAGS.learning_beta1}).')
     gene_units = _units('gene_units', FLAGS.gene_units, 2)
     disc_units = _units('disc_units', FLAGS.disc_units, 1)
-    _check_dataset_folder(FLAGS.dataset)
     _make_output_folders()
     import_tensorflow_quietly()
     import srez_train
