@@ -407,7 +407,7 @@ def assert_one_line_error(status, stderr, fragment):
 
 @pytest.mark.parametrize('args, fragment', [
     (['--run', 'predict'],
-     'flag --run=predict: value should be one of <train|demo|infer|eval|export>'),
+     'flag --run=predict: value should be one of <train|demo|infer|eval|export|bench>'),
     ([], '--run is required'),
     (['--run', 'train', '--sample_size', '62'], '--sample_size must be a multiple of 4'),
     (['--run', 'train', '--sample_size', '132'], 'from 64 to 128 (got 132)'),
