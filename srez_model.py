@@ -73,6 +73,14 @@ class BatchNorm(tf.Module):
         return x * tf.cast(scale, x.dtype) + tf.cast(shift, x.dtype)
 
 
+def reset_batch_norm_statistics(network):
+    """Forgets the moving averages of every BatchNorm in `network` (a tf.Module)."""
+    for module in network.submodules:
+        if isinstance(module, BatchNorm):
+            for average in (module.moving_mean, module.moving_variance, module.moving_weight):
+                average.assign(tf.zeros_like(average))
+
+
 def _global_moments(x):
     """Mean and variance over batch and space, across all replicas when there are several.
 

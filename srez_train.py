@@ -21,6 +21,8 @@ import srez_model
 
 PROGRESS_PERIOD = 10
 GRID_MAX_ROWS = 8
+# Batches whose statistics the generator's batch norm is given before each grid and checkpoint.
+STATISTICS_BATCHES = 8
 NOISE_STDDEV = 0.03  # The original srez adds this noise to the generator's input in training.
 
 
@@ -151,6 +153,23 @@ class TrainingSession:
         losses = self.strategy.run(self._replica_step, args=(inputs, truth, batch))
         return [self.strategy.reduce(tf.distribute.ReduceOp.MEAN, loss, axis=None)
                 for loss in losses]
+
+    def refresh_statistics(self, iterator, batches=STATISTICS_BATCHES):
+        """Re-estimates the generator's batch-norm averages for its current weights.
+
+        Moving averages lag weights that change fast (early in training above all), which makes
+        inference (grids, eval, infer) much worse than training; forward passes over a few fresh
+        batches give the statistics of the weights as they are ("precise BN").
+        """
+        srez_model.reset_batch_norm_statistics(self.generator)
+        for _ in range(batches):
+            self._statistics_step(iterator)
+
+    @tf.function
+    def _statistics_step(self, iterator):
+        inputs, _ = next(iterator)
+        self.strategy.run(
+            lambda x: self.generator(tf.cast(x, self.compute_dtype), training=True), args=(inputs,))
 
     def _upscale(self, inputs):
         """Generator inference: float32 [b, h, w, 3] in [0, 1] -> float32 [b, 4h, 4w, 3]."""
@@ -290,9 +309,13 @@ def train(config, data, strategy=None, log=print):
                     f'G_Loss[{losses[0]:3.3f}], D_Real_Loss[{losses[1]:3.3f}], '
                     f'D_Fake_Loss[{losses[2]:3.3f}], {images_per_second:.1f} images/s')
                 outputs.write_scalars(batch, losses, images_per_second)
-            if batch % config.summary_period == 0 or done:
+            grid_due = batch % config.summary_period == 0 or done
+            checkpoint_due = batch % config.checkpoint_period == 0 or done
+            if grid_due or checkpoint_due:
+                session.refresh_statistics(iterator)
+            if grid_due:
                 outputs.write_grid(batch)
-            if batch % config.checkpoint_period == 0 or done:
+            if checkpoint_due:
                 outputs.save_checkpoint(batch)
             if done:
                 break

@@ -127,3 +127,17 @@ def test_resume_continues_the_batch_count(tmp_path):
     lines = []
     assert srez_train.train(tiny_config(tmp_path, max_batches=10), data, log=lines.append) == 10
     assert 'raise one to train further' in lines[-1]
+
+
+def test_refreshed_statistics_make_inference_match_training(tmp_path):
+    config = tiny_config(tmp_path, learning_rate_start=0.002)
+    session = srez_train.TrainingSession(config, tf.distribute.get_strategy())
+    data = synthetic_data()
+    iterator = iter(srez_input.training_dataset(data.train_keys, data.load, 4, 64, seed=0))
+    for _ in range(10):  # Weights move fast: the moving averages lag behind them.
+        session.train_step(iterator)
+    inputs, truth = next(iterator)
+    # Refreshed on this one batch, inference normalises exactly as training does on it.
+    session.refresh_statistics(iter(tf.data.Dataset.from_tensors((inputs, truth)).repeat()))
+    np.testing.assert_allclose(session.upscale(inputs), session.generator(inputs, training=True),
+                               atol=1e-5)
