@@ -24,7 +24,8 @@ def synthetic_data(count=8):
 
 
 def test_a_few_dozen_batches_lower_the_l1_term(tmp_path):
-    config = tiny_config(tmp_path, learning_rate_start=0.002)
+    # Width 16 learns steadily in 40 batches (width 8 barely moves); measured ratio about 0.62.
+    config = tiny_config(tmp_path, gene_units=(16, 16, 16), learning_rate_start=0.001)
     session = srez_train.TrainingSession(config, tf.distribute.get_strategy())
     data = synthetic_data()
     iterator = iter(srez_input.training_dataset(data.train_keys, data.load, 4, 64, seed=0))
