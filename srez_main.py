@@ -385,10 +385,10 @@ def parse_flags(argv):
 
 
 def run_bench():
+    config = train_config()
     import json
     import srez_bench
     import srez_train
-    config = train_config()
     _check_positive('bench_batches')
     batch_sizes = _units('bench_batch_sizes', FLAGS.bench_batch_sizes or [FLAGS.batch_size], 1,
                          example='16,64,256')
