@@ -21,7 +21,7 @@ JITTER = 8
 BOX_SIZE = CROP_SIZE + 2 * JITTER
 # The 128x128 face box sits at x=25, y=60; the jitter margin widens it to 144x144 at x=17, y=52.
 BOX_X, BOX_Y = 25 - JITTER, 60 - JITTER
-SYNTHETIC_TRAIN_FACES = 4096
+SYNTHETIC_TRAIN_FACES = 1024
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 # JPEG start-of-frame markers (they carry the size): C0-CF except DHT (C4), JPG (C8), DAC (CC).
 JPEG_FRAME_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
@@ -206,17 +206,22 @@ def load_file(path):
     return decode_image(tf.io.read_file(path))
 
 
-def load_synthetic(seed):
-    """Draws the built-in synthetic face for an int64 seed tensor -> uint8 [218, 178, 3]."""
-    image = tf.numpy_function(lambda s: draw_synthetic_face(int(s)), [seed], tf.uint8)
-    return tf.ensure_shape(image, [ALIGNED_HEIGHT, ALIGNED_WIDTH, 3])
+def synthetic_faces(seeds):
+    """Draws the built-in synthetic faces for `seeds`; returns (keys, load) for training_dataset.
+
+    They are drawn up front (about 5 ms a face), not inside tf.data: a Python function in the
+    pipeline can hang TensorFlow's iterator teardown at exit, whose threads wait for the GIL the
+    main thread holds. keys: indices; load: index tensor -> uint8 [218, 178, 3].
+    """
+    faces = tf.constant(np.stack([draw_synthetic_face(int(seed)) for seed in seeds]))
+    return list(range(len(faces))), lambda index: tf.gather(faces, index)
 
 
 def training_dataset(keys, load, batch_size, sample_size, seed, cache=False, cache_file=''):
     """Endless, shuffled, augmented batches (input [b, s/4, s/4, 3], truth [b, s, s, 3]), float32.
 
-    keys: what `load` turns into a uint8 image (file paths for `load_file`, seeds for
-    `load_synthetic`). cache: keep the decoded face boxes (in memory, or in `cache_file`), so every
+    keys: what `load` turns into a uint8 image (file paths for `load_file`, indices for the load
+    of `synthetic_faces`). cache: keep the decoded face boxes (in memory, or in `cache_file`), so every
     epoch after the first only augments; without it each epoch decodes again, in a new order.
     """
     keys = tf.data.Dataset.from_tensor_slices(keys)
@@ -351,7 +356,7 @@ def draw_synthetic_face(seed: int) -> np.ndarray:
     skin = _random_colour(rng, SKIN_LIGHT + rng.uniform() ** 1.6 * (SKIN_DARK - SKIN_LIGHT), 10)
     hair = _random_colour(rng, HAIR_COLOURS[rng.integers(len(HAIR_COLOURS))], 15)
     # Strands fanning out from the crown give the hair fine detail to super-resolve.
-    hair_texture = hair * (0.93 + 0.07 * np.sin(90 * u / (v + 130)))
+    hair_texture = hair * (0.93 + 0.07 * np.sin(90 * u / np.maximum(v + 130, 1)))
     hair_length = rng.uniform(-10, 70)
     _paint(image, _ellipse_mask(u, v, (0, hair_length / 2 - 12),
                                 (rng.uniform(49, 62), 66 + hair_length / 2)), hair_texture)

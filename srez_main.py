@@ -230,9 +230,9 @@ def training_data(dataset, test_vectors, seed, log=print):
     log('dataset/README.md.')
     log('=' * 78)
     first = seed * 1_000_000
-    train_keys = list(range(first, first + srez_input.SYNTHETIC_TRAIN_FACES))
-    test_keys = list(range(train_keys[-1] + 1, train_keys[-1] + 1 + test_vectors))
-    return srez_train.TrainingData(train_keys, test_keys, srez_input.load_synthetic)
+    keys, load = srez_input.synthetic_faces(
+        range(first, first + srez_input.SYNTHETIC_TRAIN_FACES + test_vectors))
+    return srez_train.TrainingData(keys[:-test_vectors], keys[-test_vectors:], load)
 
 
 def _file_data(dataset, paths, test_vectors, seed, log):
@@ -345,7 +345,7 @@ def run_eval():
         data = training_data(FLAGS.dataset, FLAGS.test_vectors, FLAGS.random_seed,
                              log=lambda line: None)
         keys, load = data.test_keys[:FLAGS.max_images or None], data.load
-        faces = ' (built-in synthetic faces)' if load is srez_input.load_synthetic else ''
+        faces = ' (built-in synthetic faces)' if load is not srez_input.load_file else ''
         source = (f'the held-out test vectors of --dataset {FLAGS.dataset}{faces}, '
                   f'--test_vectors {FLAGS.test_vectors} --random_seed {FLAGS.random_seed}')
     if not keys:

@@ -79,8 +79,8 @@ def worker(out_dir):
     config = dataclasses.replace(
         CONFIG, checkpoint_dir=os.path.join(out_dir, 'checkpoint'),
         train_dir=os.path.join(out_dir, f'train{task}'))
-    keys = list(range(64))
-    data = srez_train.TrainingData(keys, list(range(100, 104)), srez_input.load_synthetic)
+    keys, load = srez_input.synthetic_faces(range(68))
+    data = srez_train.TrainingData(keys[:64], keys[64:], load)
     srez_train.train(config, data, strategy, log=lambda line: None)
     np.savez(os.path.join(out_dir, f'worker{task}.npz'), **variables(sessions[0]))
 

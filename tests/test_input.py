@@ -119,3 +119,16 @@ def test_test_pairs_are_centred_and_fixed(tmp_path):
     expected = np.asarray(Image.open(paths[0]), np.float32)[60:188, 25:153] / 255
     np.testing.assert_allclose(truth[0], expected.reshape(64, 2, 64, 2, 3).mean(axis=(1, 3)),
                                atol=1e-5)
+
+
+def test_every_default_synthetic_face_draws_cleanly():
+    # The default run draws seeds 0..1023 plus its test vectors; one of them once hit a 0/0.
+    with np.errstate(all='raise'):
+        for seed in range(srez_input.SYNTHETIC_TRAIN_FACES + 16):
+            srez_input.draw_synthetic_face(seed)
+
+
+def test_synthetic_faces_load_by_index():
+    keys, load = srez_input.synthetic_faces([5, 9])
+    assert keys == [0, 1]
+    np.testing.assert_array_equal(load(tf.constant(1)), srez_input.draw_synthetic_face(9))

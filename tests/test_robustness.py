@@ -246,10 +246,8 @@ def test_too_few_usable_images_is_a_one_line_error(tmp_path):
 # Training in-process: resume, refusal, divergence.
 
 def synthetic_data(config):
-    first = 10 ** 6
-    return srez_train.TrainingData(list(range(first, first + 64)),
-                                   list(range(first - config.test_vectors, first)),
-                                   srez_input.load_synthetic)
+    keys, load = srez_input.synthetic_faces(range(10 ** 6, 10 ** 6 + 64 + config.test_vectors))
+    return srez_train.TrainingData(keys[:64], keys[64:], load)
 
 
 def train(tmp_path, log=None, **changes):

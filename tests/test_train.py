@@ -19,8 +19,8 @@ def tiny_config(tmp_path, **overrides):
 
 
 def synthetic_data(count=8):
-    return srez_train.TrainingData(list(range(count)), list(range(100, 104)),
-                                   srez_input.load_synthetic)
+    keys, load = srez_input.synthetic_faces(range(count + 4))
+    return srez_train.TrainingData(keys[:count], keys[count:], load)
 
 
 def test_a_few_dozen_batches_lower_the_l1_term(tmp_path):
