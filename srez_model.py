@@ -10,8 +10,8 @@ import math
 
 import tensorflow as tf
 
-# Fixed by the original: contrib's batch_norm epsilon, and the std of the generator's input noise.
-BATCH_NORM_EPSILON = 1e-3
+BATCH_NORM_EPSILON = 1e-3  # contrib's batch_norm default, which the original used.
+# The original never updated its averages; 0.99 follows Keras (and they are debiased anyway).
 BATCH_NORM_MOMENTUM = 0.99
 UPSCALE_FACTOR = 4
 

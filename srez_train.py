@@ -294,7 +294,6 @@ def train(config, data, strategy=None, log=print):
             recent_losses.append(session.train_step(iterator))
             batch += 1
             elapsed = spent_seconds + time.monotonic() - session_start
-            session.progress.train_seconds.assign(elapsed)
             done = elapsed >= budget_seconds or batch == config.max_batches or stop.requested
             if several_workers:
                 # Clocks and signals differ between machines; a worker that stopped alone would
@@ -319,6 +318,8 @@ def train(config, data, strategy=None, log=print):
             if grid_due:
                 outputs.write_grid(batch)
             if checkpoint_due:
+                # Only checkpoints read it: no per-batch device op for the clock.
+                session.progress.train_seconds.assign(elapsed)
                 outputs.save_checkpoint(batch)
             if done:
                 break
