@@ -352,8 +352,9 @@ def train(config, data, strategy=None, log=print):
                 break
     where = 'Stopped' if stop.requested else 'Finished training'
     again = ' Run the same command to continue.' if stop.requested else ''
-    log(f'{where} at batch {batch}: sample grids in {config.train_dir}/, '
-        f'checkpoint in {config.checkpoint_dir}/.{again}')
+    written = (f'sample grids in {config.train_dir}/, checkpoint in {config.checkpoint_dir}/'
+               if chief else 'the chief wrote the sample grids and the checkpoint')
+    log(f'{where} at batch {batch}: {written}.{again}')
     return batch
 
 
