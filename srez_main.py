@@ -43,6 +43,15 @@ flags.DEFINE_string('dataset', DEFAULT_DATASET,
 flags.DEFINE_float('epsilon', 1e-8, 'Fuzz term to avoid numerical instability (Adam).')
 flags.DEFINE_float('gene_l1_factor', 0.9,
                    'Multiplier for generator L1 loss term (the rest is the adversarial loss).')
+flags.DEFINE_float('gene_content_factor', 0.0,
+                   'Multiplier for a full-resolution L1 term against the truth, added to the '
+                   'generator loss (0 = the original srez loss).')
+flags.DEFINE_float('ema_decay', 0.999,
+                   'Decay of the average of the generator weights that training keeps beside the '
+                   'raw ones (0 = no averaging: the average is the raw weights).')
+flags.DEFINE_enum('generator_weights', 'average', ['average', 'raw'],
+                  'infer, eval, export: use the averaged generator weights (or the raw ones when '
+                  'a checkpoint has none), or the raw weights as last trained.')
 flags.DEFINE_float('learning_beta1', 0.5, 'Beta1 parameter used for AdamOptimizer.')
 flags.DEFINE_float('learning_rate_start', 0.0002, 'Starting learning rate used for AdamOptimizer.')
 flags.DEFINE_integer('learning_rate_half_life', 5000,
@@ -189,6 +198,11 @@ def train_config():
                          f'({FLAGS.batch_size}).')
     if not 0 <= FLAGS.gene_l1_factor <= 1:
         raise UsageError(f'--gene_l1_factor must be between 0 and 1 (got {FLAGS.gene_l1_factor}).')
+    if FLAGS.gene_content_factor < 0:
+        raise UsageError(f'--gene_content_factor must be 0 or positive (got '
+                         f'{FLAGS.gene_content_factor}).')
+    if not 0 <= FLAGS.ema_decay < 1:
+        raise UsageError(f'--ema_decay must be in [0, 1) (got {FLAGS.ema_decay}).')
     if not 0 <= FLAGS.learning_beta1 < 1:
         raise UsageError(f'--learning_beta1 must be in [0, 1) (got {FLAGS.learning_beta1}).')
     gene_units = _units('gene_units', FLAGS.gene_units, 2)
@@ -207,7 +221,8 @@ def train_config():
         max_batches=FLAGS.max_batches, gene_units=gene_units, disc_units=disc_units,
         precision=srez_train.resolve_precision(FLAGS.precision),
         xla=srez_train.resolve_xla(FLAGS.xla, FLAGS.strategy),
-        cache=FLAGS.cache or bool(FLAGS.cache_file), cache_file=FLAGS.cache_file)
+        cache=FLAGS.cache or bool(FLAGS.cache_file), cache_file=FLAGS.cache_file,
+        ema_decay=FLAGS.ema_decay, content_factor=FLAGS.gene_content_factor)
 
 
 def training_data(dataset, test_vectors, seed, log=print):
@@ -313,7 +328,7 @@ def run_infer():
     _check_positive('batch_size')
     _check_max_images()
     root, paths = srez_infer.find_inputs(FLAGS.input, FLAGS.output)
-    generator, _ = srez_checkpoint.load_generator(FLAGS.checkpoint_dir)
+    generator, _ = srez_checkpoint.load_generator(FLAGS.checkpoint_dir, FLAGS.generator_weights)
     _check_writable('output', FLAGS.output)
     summary = srez_infer.upscale_files(
         generator, root, paths[:FLAGS.max_images or None], FLAGS.output, compare=FLAGS.compare,
@@ -351,8 +366,9 @@ def run_eval():
     if not keys:
         raise UsageError(f'--input {FLAGS.input} holds no usable .jpg, .jpeg or .png files: give '
                          f'a folder of face images.')
-    generator, info = srez_checkpoint.load_generator(FLAGS.checkpoint_dir)
+    generator, info = srez_checkpoint.load_generator(FLAGS.checkpoint_dir, FLAGS.generator_weights)
     _check_writable('train_dir', FLAGS.train_dir)
+    os.makedirs(FLAGS.train_dir, exist_ok=True)
     print(f'Evaluating on {len(keys)} images: {source}.')
     results = srez_eval.evaluate(generator, keys, load, info['sample_size'], FLAGS.train_dir,
                                  info, source, batch_size=FLAGS.batch_size, progress=_progress)
@@ -364,11 +380,11 @@ def run_export():
     import_tensorflow_quietly()
     import srez_checkpoint
     import srez_export
-    generator, info = srez_checkpoint.load_generator(FLAGS.checkpoint_dir)
+    generator, info = srez_checkpoint.load_generator(FLAGS.checkpoint_dir, FLAGS.generator_weights)
     _check_writable('export_dir', FLAGS.export_dir)
     srez_export.export(generator, FLAGS.export_dir)
-    print(f'Exported the generator of {info["path"]} (batch {info["batch"]}) to '
-          f'{FLAGS.export_dir}/.')
+    print(f'Exported the generator of {info["path"]} (batch {info["batch"]}, '
+          f'{info["weights"]} weights) to {FLAGS.export_dir}/.')
 
 
 def _exit_with_error(message):

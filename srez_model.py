@@ -222,15 +222,21 @@ class Discriminator(_Network):
         return tf.reduce_mean(tf.cast(scores, tf.float32), axis=[1, 2])
 
 
-def generator_loss(fake_logits, gene_output, clean_input, l1_factor):
+def generator_loss(fake_logits, gene_output, clean_input, l1_factor, truth=None,
+                   content_factor=0.0):
     """srez's generator loss, float32 scalars (total, adversarial, l1).
 
     fake_logits: [b, 1]; gene_output: [b, 4h, 4w, 3]; clean_input: [b, h, w, 3].
+    content_factor > 0 adds content_factor * mean|gene_output - truth| (truth: [b, 4h, 4w, 3]),
+    the full-resolution content term of SRGAN/ESRGAN, to the total.
     """
     adversarial = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
         labels=tf.ones_like(fake_logits), logits=fake_logits))
     l1 = tf.reduce_mean(tf.abs(box_downscale(gene_output) - tf.cast(clean_input, tf.float32)))
-    return (1.0 - l1_factor) * adversarial + l1_factor * l1, adversarial, l1
+    total = (1.0 - l1_factor) * adversarial + l1_factor * l1
+    if content_factor:
+        total += content_factor * tf.reduce_mean(tf.abs(gene_output - tf.cast(truth, tf.float32)))
+    return total, adversarial, l1
 
 
 def discriminator_loss(real_logits, fake_logits):
@@ -294,6 +300,33 @@ class Adam(tf.Module):
 
 def _count_step(iterations, finite):
     iterations.assign_add(1 if finite is True else tf.cast(finite, tf.int64))
+
+
+def average_decay(decay, batch):
+    """The weight-average decay after 1-based `batch`: min(decay, (1 + batch) / (10 + batch)).
+
+    The ramp (tf.train.ExponentialMovingAverage's num_updates rule) forgets the random initial
+    weights within tens of batches; a fixed 0.999 would still hold half of them after 700.
+    """
+    batch = tf.cast(batch, tf.float32)
+    return tf.minimum(decay, (1.0 + batch) / (10.0 + batch))
+
+
+def update_average(averages, variables, decay):
+    """averages <- decay * averages + (1 - decay) * variables, from a replica context.
+
+    averages, variables: equal-length lists of matching variables (the averaged network's and
+    the trained one's). Every replica holds the same weights, so each copy of an average is moved
+    toward its own device's copy of the variable.
+    """
+    targets = [decay * average + (1.0 - decay) * variable
+               for average, variable in zip(averages, variables)]
+    tf.distribute.get_replica_context().merge_call(_assign_all, args=(averages, targets))
+
+
+def _assign_all(strategy, variables, values):
+    for variable, value in zip(variables, values):
+        strategy.extended.update(variable, lambda v, x: v.assign(x), args=(value,), group=False)
 
 
 class LossScale(tf.Module):

@@ -51,6 +51,8 @@ class TrainConfig:
     xla: bool = False
     cache: bool = False
     cache_file: str = ''
+    ema_decay: float = 0.999
+    content_factor: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +76,10 @@ class TrainingSession:
         self.compute_dtype = tf.as_dtype(config.precision)
         with strategy.scope():
             self.generator = srez_model.Generator(config.gene_units, seed=config.random_seed)
+            # The exponential moving average of the generator's weights: what grids, infer, eval
+            # and export use. It starts as the same initial weights and never feeds training.
+            self.generator_average = srez_model.Generator(config.gene_units,
+                                                          seed=config.random_seed)
             self.discriminator = srez_model.Discriminator(config.disc_units,
                                                           seed=config.random_seed + 1)
             gene_variables = self.generator.trainable_variables
@@ -84,12 +90,14 @@ class TrainingSession:
                                                   epsilon=config.epsilon, name='disc_optimizer')
             self.loss_scale = srez_model.LossScale(enabled=config.precision == 'float16')
         self.progress = srez_checkpoint.Progress()
-        self.checkpoint = tf.train.Checkpoint(
-            generator=self.generator, discriminator=self.discriminator,
+        self.checkpointed = dict(
+            generator=self.generator, generator_average=self.generator_average,
+            discriminator=self.discriminator,
             gene_optimizer=self.gene_optimizer, disc_optimizer=self.disc_optimizer,
             loss_scale=self.loss_scale, progress=self.progress,
             shape=srez_checkpoint.ModelShape(config.gene_units, config.disc_units,
                                              config.sample_size))
+        self.checkpoint = tf.train.Checkpoint(**self.checkpointed)
         # XLA compiles the per-replica work; the outer train_step only feeds it and reduces.
         self._replica_step = tf.function(self._replica_step, jit_compile=config.xla)
         self.upscale = tf.function(self._upscale, jit_compile=config.xla)
@@ -105,10 +113,18 @@ class TrainingSession:
             srez_checkpoint.check_shape(path, gene_units=tuple(self.config.gene_units),
                                         disc_units=tuple(self.config.disc_units),
                                         sample_size=self.config.sample_size)
+            has_average = srez_checkpoint.has_average(path)
+            objects = {name: value for name, value in self.checkpointed.items()
+                       if has_average or name != 'generator_average'}
             try:
-                self.checkpoint.restore(path).assert_consumed()
+                tf.train.Checkpoint(**objects).restore(path).assert_consumed()
             except Exception as error:  # TF's reader fails in many ways, all about this file.
                 raise srez_checkpoint.unreadable(path, error) from None
+            if not has_average:
+                # Checkpoints from before weight averaging: the average starts from here.
+                for average, variable in zip(self.generator_average.variables,
+                                             self.generator.variables):
+                    average.assign(variable)
         return path
 
     def _replica_step(self, inputs, truth, batch):
@@ -129,7 +145,8 @@ class TrainingSession:
             fake_logits = self.discriminator(tf.cast(gene_output, self.compute_dtype), True)
             real_logits = self.discriminator(tf.cast(truth, self.compute_dtype), True)
             gene_loss, _, gene_l1 = srez_model.generator_loss(
-                fake_logits, gene_output, inputs, config.gene_l1_factor)
+                fake_logits, gene_output, inputs, config.gene_l1_factor, truth,
+                config.content_factor)
             disc_real, disc_fake = srez_model.discriminator_loss(real_logits, fake_logits)
             # Optimizers sum gradients over replicas: each replica adds its share of the mean.
             gene_objective = self.loss_scale.scale(gene_loss / replicas)
@@ -143,6 +160,8 @@ class TrainingSession:
                                         config.learning_rate_half_life)
         self.gene_optimizer.apply(gene_gradients, gene_variables, rate, finite)
         self.disc_optimizer.apply(disc_gradients, disc_variables, rate, finite)
+        srez_model.update_average(self.generator_average.trainable_variables, gene_variables,
+                                  srez_model.average_decay(config.ema_decay, batch))
         return gene_loss, disc_real, disc_fake, gene_l1
 
     @tf.function
@@ -155,31 +174,39 @@ class TrainingSession:
                 for loss in losses]
 
     def refresh_statistics(self, iterator, batches=STATISTICS_BATCHES):
-        """Re-estimates the generator's batch-norm averages for its current weights.
+        """Re-estimates the batch-norm averages of both generators for their current weights.
 
         Moving averages lag weights that change fast (early in training above all), which makes
         inference (grids, eval, infer) much worse than training; forward passes over a few fresh
         batches give the statistics of the weights as they are ("precise BN").
         """
-        srez_model.reset_batch_norm_statistics(self.generator)
+        for generator in (self.generator, self.generator_average):
+            srez_model.reset_batch_norm_statistics(generator)
         for _ in range(batches):
             self._statistics_step(iterator)
 
     @tf.function
     def _statistics_step(self, iterator):
         inputs, _ = next(iterator)
-        self.strategy.run(
-            lambda x: self.generator(tf.cast(x, self.compute_dtype), training=True), args=(inputs,))
+
+        def forward(images):
+            images = tf.cast(images, self.compute_dtype)
+            self.generator(images, training=True)
+            self.generator_average(images, training=True)
+
+        self.strategy.run(forward, args=(inputs,))
 
     def _upscale(self, inputs):
-        """Generator inference: float32 [b, h, w, 3] in [0, 1] -> float32 [b, 4h, 4w, 3]."""
-        return self.generator(tf.cast(inputs, self.compute_dtype), training=False)
+        """Inference as infer gives it (averaged weights): float32 [b, h, w, 3] in [0, 1] ->
+        float32 [b, 4h, 4w, 3]."""
+        return self.generator_average(tf.cast(inputs, self.compute_dtype), training=False)
 
     def weights_finite(self):
         return all(bool(tf.reduce_all(tf.math.is_finite(v))) for v in self.checkpoint_variables())
 
     def checkpoint_variables(self):
-        return self.generator.variables + self.discriminator.variables
+        return (self.generator.variables + self.generator_average.variables
+                + self.discriminator.variables)
 
 
 def make_strategy(name):

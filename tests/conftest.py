@@ -55,6 +55,27 @@ def checkpoint_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope='session')
+def averaged_checkpoint_dir(tmp_path_factory):
+    """A tiny checkpoint holding raw weights (seed 0) and a different weight average (seed 5).
+
+    Returns (folder, raw generator, averaged generator), the generators as saved.
+    """
+    import tensorflow as tf
+
+    import srez_checkpoint
+    import srez_model
+
+    folder = tmp_path_factory.mktemp('averaged_checkpoint')
+    units = (16, 8, 8)
+    raw, average = srez_model.Generator(units, seed=0), srez_model.Generator(units, seed=5)
+    tf.train.Checkpoint(
+        generator=raw, generator_average=average,
+        shape=srez_checkpoint.ModelShape(units, (8, 8), sample_size=64),
+        progress=srez_checkpoint.Progress()).save(os.path.join(folder, 'srez'))
+    return str(folder), raw, average
+
+
+@pytest.fixture(scope='session')
 def generator(checkpoint_dir):
     """The tiny generator, loaded as every mode loads it."""
     import srez_checkpoint

@@ -85,6 +85,34 @@ def test_generator_loss_as_specified():
     assert float(total) == pytest.approx(0.1 * expected_adversarial + 0.9 * expected_l1, rel=1e-5)
 
 
+def test_content_term_adds_full_resolution_l1():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=[2, 1]).astype(np.float32)
+    output = rng.uniform(size=[2, 8, 8, 3]).astype(np.float32)
+    clean = rng.uniform(size=[2, 2, 2, 3]).astype(np.float32)
+    truth = rng.uniform(size=[2, 8, 8, 3]).astype(np.float32)
+    faithful, _, _ = srez_model.generator_loss(logits, output, clean, l1_factor=0.9)
+    total, _, l1 = srez_model.generator_loss(logits, output, clean, 0.9, truth, content_factor=2.0)
+    expected_content = np.mean(np.abs(output - truth))
+    assert float(total) == pytest.approx(float(faithful) + 2.0 * expected_content, rel=1e-5)
+    # The downscaled L1 it reports is still srez's own term.
+    assert float(l1) == pytest.approx(np.mean(np.abs(
+        output.reshape(2, 2, 4, 2, 4, 3).mean(axis=(2, 4)) - clean)), rel=1e-5)
+
+
+def test_weight_average_matches_a_hand_computation():
+    variable, average = tf.Variable([1.0, -2.0]), tf.Variable([1.0, -2.0])
+    expected = np.float32([1.0, -2.0])
+    for batch, value in ((1, [3.0, 0.0]), (2, [5.0, 4.0]), (1000, [-1.0, 2.0])):
+        variable.assign(value)
+        decay = min(0.99, (1 + batch) / (10 + batch))  # 2/11, 3/12, then the cap 0.99
+        assert float(srez_model.average_decay(0.99, batch)) == pytest.approx(decay)
+        srez_model.update_average([average], [variable], srez_model.average_decay(0.99, batch))
+        expected = decay * expected + (1 - decay) * np.float32(value)
+        np.testing.assert_allclose(average.numpy(), expected, rtol=1e-6)
+    np.testing.assert_array_equal(variable.numpy(), [-1.0, 2.0])  # The trained weights unmoved.
+
+
 def test_discriminator_loss_as_specified():
     real, fake = np.float32([[2.0], [-1.0]]), np.float32([[0.5], [3.0]])
     real_loss, fake_loss = srez_model.discriminator_loss(real, fake)
