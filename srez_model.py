@@ -36,6 +36,12 @@ class Conv2D(tf.Module):
         y = tf.nn.conv2d(x, tf.cast(self.kernel, x.dtype), self.stride, padding='SAME')
         return tf.nn.bias_add(y, tf.cast(self.bias, x.dtype))
 
+    def flops(self, height, width):
+        """(FLOPs on one [height, width] image, output height, output width); see `flops`."""
+        mapsize, _, in_units, out_units = self.kernel.shape
+        height, width = -(-height // self.stride), -(-width // self.stride)  # 'SAME' padding
+        return 2 * mapsize * mapsize * in_units * out_units * height * width, height, width
+
 
 class BatchNorm(tf.Module):
     """Batch normalisation with a learned offset and no scale, as srez used it.
@@ -122,9 +128,41 @@ class ResidualBlock(tf.Module):
             x = _apply(layer, x, training)
         return x + bypass
 
+    def flops(self, height, width):
+        return flops([self.projection] * (self.projection is not None) + self.layers,
+                     height, width)
+
 
 def _apply(layer, x, training):
     return layer(x, training) if isinstance(layer, tf.Module) else layer(x)
+
+
+def flops(layers, height, width):
+    """Forward FLOPs of `layers` on one [height, width] image: (FLOPs, output height, width).
+
+    Counts the convolutions, 2 FLOPs per multiply-add; batch norm, ReLU, bias and upscaling are
+    elementwise, under 1% of the total, and left out as is usual.
+    """
+    total = 0
+    for layer in layers:
+        if layer is nearest_upscale:
+            height, width = 2 * height, 2 * width
+        elif hasattr(layer, 'flops'):
+            layer_flops, height, width = layer.flops(height, width)
+            total += layer_flops
+    return total, height, width
+
+
+def training_flops_per_image(generator, discriminator, sample_size):
+    """FLOPs of one training step per image: forward passes, and backward at twice forward.
+
+    The generator runs once on the input (s/4 square); the discriminator twice (real and
+    generated faces, s square). Returns (training FLOPs, generator inference FLOPs).
+    """
+    generator_flops = generator.flops(sample_size // UPSCALE_FACTOR,
+                                      sample_size // UPSCALE_FACTOR)[0]
+    discriminator_flops = discriminator.flops(sample_size, sample_size)[0]
+    return 3 * (generator_flops + 2 * discriminator_flops), generator_flops
 
 
 def nearest_upscale(images, factor=2):
@@ -170,6 +208,9 @@ class _Network(tf.Module):
         for layer in self.layers:
             x = _apply(layer, x, training)
         return x
+
+    def flops(self, height, width):
+        return flops(self.layers, height, width)
 
 
 class Generator(_Network):

@@ -57,6 +57,30 @@ def test_discriminator_at_default_widths():
     assert count == strided + final == 4_175_937
 
 
+def conv_flops(mapsize, in_units, out_units, side):
+    return 2 * mapsize * mapsize * in_units * out_units * side * side
+
+
+def test_flops_per_image_match_a_hand_count():
+    generator = srez_model.Generator((8, 8, 4))
+    discriminator = srez_model.Discriminator((8, 16))
+    # Generator on 16x16: stage 1 at 16 (1x1 projection, two blocks of two 3x3 convs), upscale,
+    # 3x3 at 32; stage 2 at 32 (four 3x3), upscale, 3x3 at 64; then 3x3 8->4, 1x1 4->4, 1x1 4->3.
+    generator_flops = (conv_flops(1, 3, 8, 16) + 4 * conv_flops(3, 8, 8, 16)
+                       + conv_flops(3, 8, 8, 32) + 4 * conv_flops(3, 8, 8, 32)
+                       + conv_flops(3, 8, 8, 64) + conv_flops(3, 8, 4, 64)
+                       + conv_flops(1, 4, 4, 64) + conv_flops(1, 4, 3, 64))
+    # Discriminator on 64x64: stride-2 3x3 to 32 and to 16, then 3x3, 1x1 and 1x1 to one score.
+    discriminator_flops = (conv_flops(3, 3, 8, 32) + conv_flops(3, 8, 16, 16)
+                           + conv_flops(3, 16, 16, 16) + conv_flops(1, 16, 16, 16)
+                           + conv_flops(1, 16, 1, 16))
+    assert generator.flops(16, 16) == (generator_flops, 64, 64)
+    assert discriminator.flops(64, 64) == (discriminator_flops, 16, 16)
+    # A step: generator forward, discriminator on generated and real faces, backward twice that.
+    assert srez_model.training_flops_per_image(generator, discriminator, 64) == (
+        3 * (generator_flops + 2 * discriminator_flops), generator_flops)
+
+
 def test_initializer_scale_follows_srez():
     # truncated_normal is cut at 2 stddev, which leaves 0.8796 of the stddev.
     conv = srez_model.Conv2D(tf.random.Generator.from_seed(0), 64, 256, 3, init_factor=2.0)
