@@ -19,8 +19,12 @@ This is the only module that reads flags: it validates them, turns them into pla
 hands those to the module that does the work.
 """
 import functools
+import importlib.metadata
 import os
 import sys
+import time
+
+LAUNCHED = time.perf_counter()  # Start-up phases are reported from here (see srez_train).
 
 # Hide TensorFlow's start-up chatter (such as CUDA probing on machines without a GPU).
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
@@ -86,6 +90,9 @@ flags.DEFINE_bool('xla', None, 'Compile the training and inference steps with XL
 flags.DEFINE_enum('strategy', 'auto', ['auto', 'one', 'mirrored', 'multiworker'],
                   'Devices to train on: one device, all local GPUs (mirrored), or several machines '
                   'configured by TF_CONFIG (multiworker); auto = mirrored with several GPUs.')
+flags.DEFINE_string('xla_cache_dir', None, 'Folder where compiled XLA programs are kept, so the '
+                    'next run of the same model starts without compiling (default: '
+                    '$XDG_CACHE_HOME/srez/xla, else ~/.cache/srez/xla; "" = no cache).')
 flags.DEFINE_bool('cache', False, 'Keep the decoded face boxes in memory (or --cache_file), so '
                   'images are decoded only once.')
 flags.DEFINE_string('cache_file', '', 'With --cache: a file to cache the decoded faces in, for '
@@ -112,6 +119,28 @@ def import_tensorflow_quietly():
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+def use_xla_cache(folder):
+    """Makes TensorFlow keep compiled XLA programs in `folder` ('' = not at all).
+
+    Must run before TensorFlow loads, which reads TF_XLA_FLAGS once. An entry is found again only
+    for the same computation (XLA keys it by a fingerprint of the whole compiled program: model,
+    shapes and settings) on the same TensorFlow version (a folder per version), so a change of
+    widths or flags compiles anew and cannot pick up a stale program.
+    """
+    if folder is None:
+        base = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
+        folder = os.path.join(base, 'srez', 'xla')
+    if not folder or 'tf_xla_persistent_cache_directory' in os.environ.get('TF_XLA_FLAGS', ''):
+        return
+    folder = os.path.join(folder, 'tensorflow-' + importlib.metadata.version('tensorflow'))
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
+        return  # An unwritable cache only costs start-up time: compile as without one.
+    os.environ['TF_XLA_FLAGS'] = (f'{os.environ.get("TF_XLA_FLAGS", "")} '
+                                  f'--tf_xla_persistent_cache_directory={folder}').strip()
 
 
 class UsageError(ValueError):
@@ -208,6 +237,7 @@ def train_config():
     gene_units = _units('gene_units', FLAGS.gene_units, 2)
     disc_units = _units('disc_units', FLAGS.disc_units, 1)
     _make_output_folders()
+    use_xla_cache(FLAGS.xla_cache_dir)
     import_tensorflow_quietly()
     import srez_train
     return srez_train.TrainConfig(
@@ -293,10 +323,13 @@ def run_train():
     config = train_config()
     import tensorflow as tf
     import srez_train
+    startup = [('importing TensorFlow', time.perf_counter() - LAUNCHED)]
     tf.debugging.set_log_device_placement(FLAGS.log_device_placement)
     data = training_data(FLAGS.dataset, config.test_vectors, config.random_seed)
+    startup.append(('finding the images', time.perf_counter() - LAUNCHED - startup[0][1]))
     try:
-        srez_train.train(config, data, srez_train.make_strategy(FLAGS.strategy))
+        srez_train.train(config, data, srez_train.make_strategy(FLAGS.strategy),
+                         startup=startup)
     except srez_train.Diverged as error:
         raise UsageError(str(error)) from None
 

@@ -273,14 +273,17 @@ def _any_worker(strategy, flag):
     return bool(strategy.reduce(tf.distribute.ReduceOp.SUM, votes, axis=None) > 0)
 
 
-def train(config, data, strategy=None, log=print):
+def train(config, data, strategy=None, log=print, startup=()):
     """Trains srez; resumes from config.checkpoint_dir. Returns the final batch number.
 
     data: a TrainingData. strategy: a tf.distribute.Strategy (default: the current one).
+    startup: (phase, seconds) pairs the caller spent before; with the phases here they make the
+    one line, after the first batch, that says where the start-up time went.
     Raises Diverged when a loss or weight becomes NaN/Inf (the last good checkpoint is kept), and
     ValueError for a checkpoint of another model and for data or settings TensorFlow cannot use.
     """
     strategy = strategy or tf.distribute.get_strategy()
+    stopwatch = _Stopwatch(startup)
     chief = is_chief(strategy)
     if chief:
         removed = srez_checkpoint.remove_unfinished(config.checkpoint_dir)
@@ -288,7 +291,9 @@ def train(config, data, strategy=None, log=print):
             log(f'Removed what an interrupted save left in {config.checkpoint_dir}/: '
                 f'{", ".join(removed)}.')
     session = TrainingSession(config, strategy)
+    stopwatch.lap('building the model')
     resumed = session.restore_latest()
+    stopwatch.lap('restoring the checkpoint')
     start_batch = int(session.progress.batch.numpy())
     spent_seconds = float(session.progress.train_seconds.numpy())
     budget_seconds = config.train_time * 60
@@ -310,6 +315,7 @@ def train(config, data, strategy=None, log=print):
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
     test_inputs, test_truth = srez_input.test_pairs(data.test_keys, data.load, config.sample_size)
     outputs = _Outputs(config, session, strategy, chief, test_inputs, test_truth)
+    stopwatch.lap('input pipeline and test vectors')
 
     stop = _StopRequest(log)
     batch = start_batch
@@ -320,6 +326,10 @@ def train(config, data, strategy=None, log=print):
         while True:
             recent_losses.append(session.train_step(iterator))
             batch += 1
+            if batch == start_batch + 1:
+                float(recent_losses[0][0])  # Waits for the batch, so it is counted.
+                stopwatch.lap('first batch (tracing, XLA compilation)')
+                log(stopwatch.summary())
             elapsed = spent_seconds + time.monotonic() - session_start
             done = elapsed >= budget_seconds or batch == config.max_batches or stop.requested
             if several_workers:
@@ -355,6 +365,25 @@ def train(config, data, strategy=None, log=print):
     log(f'{where} at batch {batch}: sample grids in {config.train_dir}/, '
         f'checkpoint in {config.checkpoint_dir}/.{again}')
     return batch
+
+
+class _Stopwatch:
+    """Seconds spent in each named phase of the start-up, for one line that says where they went."""
+
+    def __init__(self, phases=()):
+        self.phases = list(phases)
+        self._last = time.perf_counter()
+
+    def lap(self, phase):
+        """Ends `phase`, which began at the previous lap."""
+        now = time.perf_counter()
+        self.phases.append((phase, now - self._last))
+        self._last = now
+
+    def summary(self):
+        total = sum(seconds for _, seconds in self.phases)
+        return (f'Started in {total:.1f} s: '
+                + ', '.join(f'{phase} {seconds:.1f} s' for phase, seconds in self.phases) + '.')
 
 
 def _fraction_done(elapsed, budget_seconds, batch, max_batches):

@@ -26,6 +26,19 @@ def write_face_images(folder, count, size=(178, 218), seed=0):
     return paths
 
 
+@pytest.fixture(autouse=True, scope='session')
+def xla_cache_home(tmp_path_factory):
+    """Compiled-program caches (srez_main --xla_cache_dir's default) go to a temporary folder,
+    for this process and the srez_main processes tests start, not the user's ~/.cache."""
+    previous = os.environ.get('XDG_CACHE_HOME')
+    os.environ['XDG_CACHE_HOME'] = str(tmp_path_factory.mktemp('cache_home'))
+    yield
+    if previous is None:
+        del os.environ['XDG_CACHE_HOME']
+    else:
+        os.environ['XDG_CACHE_HOME'] = previous
+
+
 @pytest.fixture
 def celeba_folder():
     if not os.path.isdir(CELEBA):
