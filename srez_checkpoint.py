@@ -4,6 +4,7 @@ A training checkpoint holds both networks, both optimizers, the training progres
 training seconds) and the model's shape (network widths and sample size), so a run resumes exactly
 and every mode can rebuild the generator it needs from the checkpoint alone.
 """
+import dataclasses
 import os
 import re
 import shutil
@@ -11,6 +12,7 @@ import shutil
 import tensorflow as tf
 
 import srez_model
+from srez_errors import UsageError
 
 NAME = 'srez'  # Checkpoints are NAME-<batch>.index and NAME-<batch>.data-*.
 SHAPE_KEYS = ('gene_units', 'disc_units', 'sample_size')
@@ -42,38 +44,85 @@ def latest(checkpoint_dir):
     return tf.train.latest_checkpoint(checkpoint_dir)
 
 
-def remove_unfinished(checkpoint_dir):
-    """Deletes what a save cut short (by kill -9 or a crash) left in `checkpoint_dir`.
+@dataclasses.dataclass(frozen=True)
+class Cleanup:
+    """What `remove_unfinished` did: file names removed, and checkpoint prefixes left alone."""
+    removed: list
+    left_alone: list
 
-    A save writes NAME-<batch>_temp/, then NAME-<batch>.index and .data-*, and only then names
-    that checkpoint in the `checkpoint` file (via checkpoint.tmp*, renamed), which is what
-    `latest` reads. So temp files, and checkpoints newer than the latest named one, are unfinished.
-    Returns the names removed.
+
+def remove_unfinished(checkpoint_dir):
+    """Deletes what a save cut short (by kill -9 or a crash) left in `checkpoint_dir`, and only that.
+
+    A save writes NAME-<batch>_temp/, moves its data out as NAME-<batch>.data-*, writes
+    NAME-<batch>.index, and only then names the checkpoint in the `checkpoint` file (written as
+    checkpoint.tmp*, then renamed), which is what `latest` reads. So the temp files are unfinished,
+    and so is a numbered checkpoint without a readable index or with a data shard missing
+    (deleting an old checkpoint cut short leaves those too). A complete checkpoint that the
+    `checkpoint` file does not name (another run's, say, in a shared folder) is left alone, and so
+    is everything the `checkpoint` file names (restoring it says what is wrong).
+
+    Returns a Cleanup: the file names removed and the unnamed complete checkpoints left alone.
     """
-    path = latest(checkpoint_dir)
-    named = re.fullmatch(rf'{NAME}-(\d+)', os.path.basename(path or ''))
-    if not named:
-        return []  # Without a `checkpoint` file naming ours, which are finished is unknown.
-    newest = int(named.group(1))
-    unfinished = re.compile(rf'^(checkpoint\.tmp[0-9a-f]+|{NAME}-(\d+)(_temp|\.index|\.data-.*))$')
+    named = {os.path.basename(path) for path in _named_checkpoints(checkpoint_dir)}
+    pattern = re.compile(rf'^(?:checkpoint\.tmp[0-9a-f]+|({NAME}-\d+)(_temp|\.index|\.data-.*))$')
+    files_of = {}  # Checkpoint prefix -> its file names.
     removed = []
     for name in sorted(os.listdir(checkpoint_dir)):
-        match = unfinished.match(name)
-        if match and (match.group(2) is None or match.group(3) == '_temp'
-                      or int(match.group(2)) > newest):
-            full = os.path.join(checkpoint_dir, name)
-            if os.path.isdir(full):
-                shutil.rmtree(full)
-            else:
-                os.remove(full)
+        match = pattern.match(name)
+        if not match or match.group(1) in named:
+            continue
+        if match.group(1) is None or match.group(2) == '_temp':
+            _remove(os.path.join(checkpoint_dir, name))
             removed.append(name)
-    return removed
+        else:
+            files_of.setdefault(match.group(1), []).append(name)
+    left_alone = []
+    for prefix, names in sorted(files_of.items(), key=lambda item: _batch_of(item[0])):
+        if _complete(os.path.join(checkpoint_dir, prefix), names):
+            left_alone.append(prefix)
+            continue
+        for name in names:
+            _remove(os.path.join(checkpoint_dir, name))
+        removed.extend(names)
+    return Cleanup(removed, left_alone)
+
+
+def _named_checkpoints(checkpoint_dir):
+    """The checkpoint paths that the `checkpoint` file of `checkpoint_dir` names (none without)."""
+    state = tf.train.get_checkpoint_state(checkpoint_dir)
+    return list(state.all_model_checkpoint_paths) + [state.model_checkpoint_path] if state else []
+
+
+def _batch_of(prefix):
+    return int(prefix.rsplit('-', 1)[1])
+
+
+def _complete(prefix_path, names):
+    """Whether checkpoint `prefix_path`, whose files are `names`, has a readable index and every
+    data shard that the shard names promise (NAME-<batch>.data-<k>-of-<n>)."""
+    shards = [re.fullmatch(r'.*\.data-(\d+)-of-(\d+)', name) for name in names]
+    shards = [(int(m.group(1)), int(m.group(2))) for m in shards if m]
+    if not shards or {index for index, _ in shards} != set(range(shards[0][1])):
+        return False
+    try:
+        tf.train.load_checkpoint(prefix_path)  # Reads the index.
+    except Exception:  # TF's reader fails in many ways, all meaning "not a whole index".
+        return False
+    return True
+
+
+def _remove(path):
+    if os.path.isdir(path):
+        shutil.rmtree(path)
+    else:
+        os.remove(path)
 
 
 def saved_shape(path):
     """{'gene_units': tuple, 'disc_units': tuple, 'sample_size': int} stored in checkpoint `path`.
 
-    Raises ValueError when `path` cannot be read or is not a srez training checkpoint.
+    Raises UsageError when `path` cannot be read or is not a srez training checkpoint.
     """
     try:
         reader = tf.train.load_checkpoint(path)
@@ -93,23 +142,23 @@ def saved_batch(path):
 
 
 def check_shape(path, **expected):
-    """Raises ValueError naming the first setting in which checkpoint `path` differs from `expected`.
+    """Raises UsageError naming the first setting in which checkpoint `path` differs from `expected`.
 
     expected: any of gene_units, disc_units (tuples of ints) and sample_size (int).
     """
     saved = saved_shape(path)
     for key, value in expected.items():
         if _as_flag(saved[key]) != _as_flag(value):
-            raise ValueError(
+            raise UsageError(
                 f'The checkpoint {path} was made with {SHAPE_FLAGS[key]} {_as_flag(saved[key])}, '
                 f'but this run has {SHAPE_FLAGS[key]} {_as_flag(value)}: use the same setting, or '
                 f'another --checkpoint_dir to start a new model.')
 
 
 def unreadable(path, error):
-    """The ValueError for checkpoint `path` that failed to load with `error`."""
+    """The UsageError for checkpoint `path` that failed to load with `error`."""
     reason = (getattr(error, 'message', None) or str(error)).strip().splitlines()[0]
-    return ValueError(f'The checkpoint {path} cannot be restored ({reason}): move it away, or '
+    return UsageError(f'The checkpoint {path} cannot be restored ({reason}): move it away, or '
                       f'use another --checkpoint_dir to start a new model.')
 
 
@@ -129,11 +178,11 @@ def load_generator(checkpoint_dir, weights='average'):
     weights: 'average' for the weight average training keeps (the raw weights when the checkpoint
     predates it), or 'raw' for the weights as last trained.
     Returns (generator, info): info has the saved shape plus 'batch', 'path' and 'weights' (the
-    ones loaded). Raises ValueError when there is no checkpoint.
+    ones loaded). Raises UsageError when there is no checkpoint.
     """
     path = latest(checkpoint_dir)
     if path is None:
-        raise ValueError(f'No checkpoint in {checkpoint_dir}/: train a model first '
+        raise UsageError(f'No checkpoint in {checkpoint_dir}/: train a model first '
                          f'(python srez_main.py --run train) or point --checkpoint_dir at one.')
     info = saved_shape(path)
     if weights == 'average' and not has_average(path):

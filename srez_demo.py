@@ -15,6 +15,8 @@ import numpy as np
 from moviepy import ImageSequenceClip
 from PIL import Image
 
+from srez_errors import UsageError
+
 MOVIE_NAME = "demo1.mp4"
 
 # A grid is `batch<number>_out<anything>.png`; the suffix allows names such as
@@ -79,13 +81,14 @@ def make_movie(train_dir: str, fps: int = 30) -> str:
         Path of the movie, `train_dir/demo1.mp4`.
 
     Raises:
-        ValueError: if `fps` is not positive, or `train_dir` is missing or holds no grids.
+        ValueError: if `fps` is not positive.
+        UsageError: if `train_dir` is missing or holds no grids.
     """
     if fps <= 0:
         raise ValueError(f"fps must be a positive number of frames per second, got {fps}.")
     grid_paths = find_grids(train_dir)
     if not grid_paths:
-        raise ValueError(
+        raise UsageError(
             f"No sample grids (batch*_out.png) in {os.path.join(train_dir, '')}: "
             "run `python srez_main.py --run train` first."
         )

@@ -16,6 +16,7 @@ import tensorflow as tf
 
 import srez_input
 import srez_model
+from srez_errors import UsageError
 
 SCALE = srez_model.UPSCALE_FACTOR
 # Input pixels per window side, not counting the margins: a 128x128 window (about 0.5 GB of
@@ -54,20 +55,20 @@ def bicubic(images):
 def find_inputs(input_path, output_dir):
     """(root, sorted image paths): `input_path` itself if a file, else every JPEG/PNG under it.
 
-    Raises ValueError when `input_path` does not exist or holds no images, or when `output_dir`
+    Raises UsageError when `input_path` does not exist or holds no images, or when `output_dir`
     lies inside the `input_path` folder (a second run would take the outputs for inputs).
     """
     if os.path.isfile(input_path):
         return os.path.dirname(input_path) or '.', [input_path]
     if not os.path.isdir(input_path):
-        raise ValueError(f'--input {input_path} does not exist: give an image file or a folder '
+        raise UsageError(f'--input {input_path} does not exist: give an image file or a folder '
                          f'of images.')
     if _is_within(output_dir, input_path):
-        raise ValueError(f'--output {output_dir} is inside --input {input_path}: choose a folder '
+        raise UsageError(f'--output {output_dir} is inside --input {input_path}: choose a folder '
                          f'outside it.')
     paths = srez_input.find_images(input_path)
     if not paths:
-        raise ValueError(f'--input {input_path} holds no .jpg, .jpeg or .png files: give an image '
+        raise UsageError(f'--input {input_path} holds no .jpg, .jpeg or .png files: give an image '
                          f'file or a folder of images.')
     return input_path, paths
 

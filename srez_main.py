@@ -5,7 +5,7 @@ the sample grids:
 
     python srez_main.py --run train --train_time 20
     python srez_main.py --run train --dataset ../celeba/img_align_celeba --train_time 180
-    python srez_main.py --run demo
+    python srez_main.py --run demo      # or just python srez_main.py, as in the original
     python srez_main.py --run bench --bench_batch_sizes 16,64,256
 
 Use the trained model (the newest checkpoint in --checkpoint_dir): upscale your own images, measure
@@ -16,13 +16,19 @@ it against bicubic on held-out faces, or export it as a SavedModel:
     python srez_main.py --run export --export_dir export
 
 This is the only module that reads flags: it validates them, turns them into plain values and
-hands those to the module that does the work.
+hands those to the module that does the work. A UsageError (a mistake the user can fix) is
+reported as one line; anything else is a bug and keeps its traceback.
+
+The environment variable SREZ_CPU_DEVICES=N splits the CPU into N logical devices, so that
+`--strategy mirrored` can be tried (and checked against one device) on a machine without GPUs.
 """
+import errno
 import functools
 import importlib.metadata
 import os
 import sys
 import time
+import traceback
 
 LAUNCHED = time.perf_counter()  # Start-up phases are reported from here (see srez_train).
 
@@ -31,13 +37,19 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 
 from absl import app, flags, logging  # noqa: E402
 
+from srez_errors import UsageError  # noqa: E402
+
 RUNS = ('train', 'demo', 'infer', 'eval', 'export', 'bench')
 DEFAULT_DATASET = 'dataset'
 SYNTHETIC = 'synthetic'
+CPU_DEVICES_VARIABLE = 'SREZ_CPU_DEVICES'
+# Errors of the machine (disk full, no permission), not of srez: one line, like a UsageError.
+ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
 
-flags.DEFINE_enum('run', None, RUNS, 'What to do: train a model, make a demo movie, upscale '
-                  'images (infer), measure the model against bicubic (eval), export it, or benchmark '
-                  'training and inference speed (bench).')
+flags.DEFINE_enum('run', 'demo', RUNS, 'What to do: train a model, make a demo movie of its '
+                  'sample grids (the default, as in the original), upscale images (infer), measure '
+                  'the model against bicubic (eval), export it, or benchmark training and '
+                  'inference speed (bench).')
 flags.DEFINE_integer('batch_size', 16, 'Number of samples per batch (per device).')
 flags.DEFINE_string('checkpoint_dir', 'checkpoint', 'Output folder where checkpoints are dumped.')
 flags.DEFINE_integer('checkpoint_period', 10000, 'Number of batches in between checkpoints.')
@@ -78,7 +90,8 @@ flags.DEFINE_integer('max_images', 0, 'infer, eval: use only the first this many
                      '(0 = all).')
 flags.DEFINE_string('export_dir', 'export', 'export: the folder to write the SavedModel into.')
 flags.DEFINE_list('gene_units', ['256', '128', '96'],
-                  'Generator widths: one per 2x upscale stage, then the final width.')
+                  'Generator widths: one for each of the two 2x upscale stages, then the final '
+                  'width.')
 flags.DEFINE_list('disc_units', ['64', '128', '256', '512'],
                   'Discriminator widths, one per stride-2 stage.')
 
@@ -143,18 +156,16 @@ def use_xla_cache(folder):
                                   f'--tf_xla_persistent_cache_directory={folder}').strip()
 
 
-class UsageError(ValueError):
-    """A flag or path the user must change; reported as one line."""
-
-
-def _units(name, values, minimum_count, example=None):
+def _units(name, values, minimum_count, example=None, exact=False):
+    """The comma-separated positive integers of flag `name`, at least (or exactly) minimum_count."""
     try:
         units = tuple(int(v) for v in values)
     except ValueError:
         units = ()
-    if len(units) < minimum_count or min(units) < 1:
-        raise UsageError(f'--{name} must be at least {minimum_count} positive integers separated '
-                         f'by commas, e.g. --{name} {example or ",".join(FLAGS[name].default)}')
+    if len(units) < minimum_count or (exact and len(units) > minimum_count) or min(units) < 1:
+        count = f'{"exactly" if exact else "at least"} {minimum_count}'
+        raise UsageError(f'--{name} must be {count} positive integers separated by commas, e.g. '
+                         f'--{name} {example or ",".join(FLAGS[name].default)}')
     return units
 
 
@@ -183,13 +194,15 @@ def _is_within(path, folder):
     return os.path.commonpath([path, folder]) == folder
 
 
-def _make_output_folders():
-    """Checks the output folders (and --dataset), then makes them: a refused run leaves nothing."""
-    if FLAGS.dataset != SYNTHETIC and _is_within(FLAGS.train_dir, FLAGS.dataset):
+def _make_output_folders(names):
+    """Checks --dataset and the output folders of flags `names` (and --cache_file's), then makes
+    them: a refused run leaves nothing."""
+    if ('train_dir' in names and FLAGS.dataset != SYNTHETIC
+            and _is_within(FLAGS.train_dir, FLAGS.dataset)):
         raise UsageError(f'--train_dir {FLAGS.train_dir} is inside --dataset {FLAGS.dataset}: its '
                          f'sample grids would become training images; choose a folder outside it.')
     _check_dataset_folder(FLAGS.dataset)
-    folders = {'train_dir': FLAGS.train_dir, 'checkpoint_dir': FLAGS.checkpoint_dir}
+    folders = {name: FLAGS[name].value for name in names}
     if FLAGS.cache_file:
         folders['cache_file'] = os.path.dirname(FLAGS.cache_file) or '.'
     for name, path in folders.items():
@@ -209,10 +222,20 @@ def _check_dataset_folder(dataset):
                          f'training images (e.g. CelebA\'s img_align_celeba).')
 
 
-def train_config():
+def cpu_devices():
+    """The number of logical CPU devices that SREZ_CPU_DEVICES asks for (default 1)."""
+    value = os.environ.get(CPU_DEVICES_VARIABLE, '1')
+    if not value.isdigit() or int(value) < 1:
+        raise UsageError(f'{CPU_DEVICES_VARIABLE} must be a positive number of logical CPU devices '
+                         f'(got {value!r}).')
+    return int(value)
+
+
+def train_config(outputs=('train_dir', 'checkpoint_dir')):
     """Validates the training flags, creates the output folders and returns a TrainConfig.
 
-    Every check runs before TensorFlow loads, so a mistyped flag is reported in a moment.
+    outputs: the flags naming the folders this mode writes (--cache_file's folder is added when
+    given). Every check runs before TensorFlow loads, so a mistyped flag is reported in a moment.
     """
     _check_positive('batch_size', 'checkpoint_period', 'summary_period', 'test_vectors',
                     'train_time', 'learning_rate_start', 'learning_rate_half_life', 'epsilon')
@@ -222,9 +245,6 @@ def train_config():
     if not 64 <= FLAGS.sample_size <= 128 or FLAGS.sample_size % 4:
         raise UsageError(f'--sample_size must be a multiple of 4 from 64 to 128 (got '
                          f'{FLAGS.sample_size}).')
-    if FLAGS.test_vectors > FLAGS.batch_size:
-        raise UsageError(f'--test_vectors ({FLAGS.test_vectors}) must not exceed --batch_size '
-                         f'({FLAGS.batch_size}).')
     if not 0 <= FLAGS.gene_l1_factor <= 1:
         raise UsageError(f'--gene_l1_factor must be between 0 and 1 (got {FLAGS.gene_l1_factor}).')
     if FLAGS.gene_content_factor < 0:
@@ -234,9 +254,11 @@ def train_config():
         raise UsageError(f'--ema_decay must be in [0, 1) (got {FLAGS.ema_decay}).')
     if not 0 <= FLAGS.learning_beta1 < 1:
         raise UsageError(f'--learning_beta1 must be in [0, 1) (got {FLAGS.learning_beta1}).')
-    gene_units = _units('gene_units', FLAGS.gene_units, 2)
+    # Two 2x stages make the 4x upscale that the input pipeline, losses, eval and infer assume.
+    gene_units = _units('gene_units', FLAGS.gene_units, 3, exact=True)
     disc_units = _units('disc_units', FLAGS.disc_units, 1)
-    _make_output_folders()
+    cpu_devices()  # Checks SREZ_CPU_DEVICES too.
+    _make_output_folders(outputs)
     use_xla_cache(FLAGS.xla_cache_dir)
     import_tensorflow_quietly()
     import srez_train
@@ -323,13 +345,16 @@ def run_train():
     config = train_config()
     import tensorflow as tf
     import srez_train
-    startup = [('importing TensorFlow', time.perf_counter() - LAUNCHED)]
+    # A multi-worker strategy configures the runtime, which must happen before any TensorFlow op
+    # (finding and test-decoding the images runs some).
+    imported = time.perf_counter()
+    strategy = srez_train.make_strategy(FLAGS.strategy, cpu_devices())
     tf.debugging.set_log_device_placement(FLAGS.log_device_placement)
     data = training_data(FLAGS.dataset, config.test_vectors, config.random_seed)
-    startup.append(('finding the images', time.perf_counter() - LAUNCHED - startup[0][1]))
+    startup = [('importing TensorFlow', imported - LAUNCHED),
+               ('finding devices and images', time.perf_counter() - imported)]
     try:
-        srez_train.train(config, data, srez_train.make_strategy(FLAGS.strategy),
-                         startup=startup)
+        srez_train.train(config, data, strategy, startup=startup)
     except srez_train.Diverged as error:
         raise UsageError(str(error)) from None
 
@@ -351,18 +376,23 @@ def _progress(done, total):
               flush=True)
 
 
-def run_infer():
-    import_tensorflow_quietly()
-    import srez_checkpoint
-    import srez_infer
+def _check_infer_flags():
     if not FLAGS.input or not FLAGS.output:
         raise UsageError('--run infer needs --input (an image file or a folder of images) and '
                          '--output (the folder to write the upscaled PNGs into).')
     _check_positive('batch_size')
     _check_max_images()
-    root, paths = srez_infer.find_inputs(FLAGS.input, FLAGS.output)
-    generator, _ = srez_checkpoint.load_generator(FLAGS.checkpoint_dir, FLAGS.generator_weights)
     _check_writable('output', FLAGS.output)
+
+
+def run_infer():
+    _check_infer_flags()
+    import_tensorflow_quietly()
+    import srez_checkpoint
+    import srez_infer
+    root, paths = srez_infer.find_inputs(FLAGS.input, FLAGS.output)
+    generator, _ = srez_checkpoint.load_generator(FLAGS.checkpoint_dir,
+                                                  FLAGS.generator_weights)
     summary = srez_infer.upscale_files(
         generator, root, paths[:FLAGS.max_images or None], FLAGS.output, compare=FLAGS.compare,
         batch_size=FLAGS.batch_size, progress=_progress)
@@ -376,16 +406,19 @@ def run_infer():
 
 
 def run_eval():
+    _check_positive('batch_size', 'test_vectors')
+    _check_max_images()
+    if FLAGS.input and not os.path.isdir(FLAGS.input):
+        raise UsageError(f'--input {FLAGS.input} is not a folder: give a folder of ground-truth '
+                         f'face images.')
+    if not FLAGS.input:
+        _check_dataset_folder(FLAGS.dataset)
+    _check_writable('train_dir', FLAGS.train_dir)
     import_tensorflow_quietly()
     import srez_checkpoint
     import srez_eval
     import srez_input
-    _check_positive('batch_size', 'test_vectors')
-    _check_max_images()
     if FLAGS.input:
-        if not os.path.isdir(FLAGS.input):
-            raise UsageError(f'--input {FLAGS.input} is not a folder: give a folder of '
-                             f'ground-truth face images.')
         paths = srez_input.find_images(FLAGS.input)[:FLAGS.max_images or None]
         keys = _usable_images(FLAGS.input, paths, print)
         load, source = srez_input.load_file, f'the images of {FLAGS.input}'
@@ -399,8 +432,8 @@ def run_eval():
     if not keys:
         raise UsageError(f'--input {FLAGS.input} holds no usable .jpg, .jpeg or .png files: give '
                          f'a folder of face images.')
-    generator, info = srez_checkpoint.load_generator(FLAGS.checkpoint_dir, FLAGS.generator_weights)
-    _check_writable('train_dir', FLAGS.train_dir)
+    generator, info = srez_checkpoint.load_generator(FLAGS.checkpoint_dir,
+                                                     FLAGS.generator_weights)
     os.makedirs(FLAGS.train_dir, exist_ok=True)
     print(f'Evaluating on {len(keys)} images: {source}.')
     results = srez_eval.evaluate(generator, keys, load, info['sample_size'], FLAGS.train_dir,
@@ -410,11 +443,12 @@ def run_eval():
 
 
 def run_export():
+    _check_writable('export_dir', FLAGS.export_dir)
     import_tensorflow_quietly()
     import srez_checkpoint
     import srez_export
-    generator, info = srez_checkpoint.load_generator(FLAGS.checkpoint_dir, FLAGS.generator_weights)
-    _check_writable('export_dir', FLAGS.export_dir)
+    generator, info = srez_checkpoint.load_generator(FLAGS.checkpoint_dir,
+                                                     FLAGS.generator_weights)
     srez_export.export(generator, FLAGS.export_dir)
     print(f'Exported the generator of {info["path"]} (batch {info["batch"]}, '
           f'{info["weights"]} weights) to {FLAGS.export_dir}/.')
@@ -434,18 +468,19 @@ def parse_flags(argv):
 
 
 def run_bench():
-    config = train_config()
-    import json
-    import srez_bench
-    import srez_train
     _check_positive('bench_batches')
     batch_sizes = _units('bench_batch_sizes', FLAGS.bench_batch_sizes or [FLAGS.batch_size], 1,
                          example='16,64,256')
+    config = train_config(outputs=())  # Bench writes no grids and no checkpoints.
+    import json
+    import srez_bench
+    import srez_train
+    # Before any TensorFlow op, as in run_train.
+    strategy = srez_train.make_strategy(FLAGS.strategy, cpu_devices())
     # stdout carries only the JSON, so `--run bench > bench.json` keeps it clean.
     log = functools.partial(print, file=sys.stderr)
     data = training_data(FLAGS.dataset, config.test_vectors, config.random_seed, log)
-    report = srez_bench.run(config, data, srez_train.make_strategy(FLAGS.strategy), batch_sizes,
-                            FLAGS.bench_batches, log=log)
+    report = srez_bench.run(config, data, strategy, batch_sizes, FLAGS.bench_batches, log=log)
     log(srez_bench.table(report))
     print(json.dumps(report))
 
@@ -456,18 +491,21 @@ def main(argv):
         if len(argv) > 1:
             raise UsageError(f'Unexpected arguments: {" ".join(argv[1:])} (flags are written '
                              f'--name value).')
-        if FLAGS.run is None:
-            raise UsageError(f'--run is required: one of {", ".join(RUNS)}.')
         {'train': run_train, 'demo': run_demo, 'infer': run_infer, 'eval': run_eval,
          'export': run_export, 'bench': run_bench}[FLAGS.run]()
-    except (ValueError, OSError) as error:
-        # UsageError and the ValueErrors of the modules carry one line for the user; an OSError
-        # (disk full, a folder removed mid-run) is as much the user's to fix.
-        _exit_with_error(error)
     except KeyboardInterrupt:
         # Only outside the training loop, where Ctrl-C instead stops the loop, which saves first.
         print('srez: interrupted.', file=sys.stderr)
         sys.exit(130)
+    except Exception as error:
+        if isinstance(error, UsageError) or (isinstance(error, OSError)
+                                             and error.errno in ENVIRONMENT_ERRNOS):
+            _exit_with_error(error)
+        # Anything else is a mistake in srez: its traceback is what a fix needs.
+        traceback.print_exc()
+        print('srez: internal error: this is a bug in srez, not in how you ran it; please report '
+              'it with the traceback above and the command you ran.', file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == '__main__':

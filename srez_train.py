@@ -7,6 +7,7 @@ sessions) is spent or it is interrupted, and always ends with a checkpoint and a
 import contextlib
 import dataclasses
 import os
+import re
 import signal
 import tempfile
 import threading
@@ -18,6 +19,7 @@ import tensorflow as tf
 import srez_checkpoint
 import srez_input
 import srez_model
+from srez_errors import UsageError
 
 PROGRESS_PERIOD = 10
 GRID_MAX_ROWS = 8
@@ -105,7 +107,7 @@ class TrainingSession:
     def restore_latest(self):
         """Restores the newest checkpoint of checkpoint_dir, if any; returns its path or None.
 
-        Raises ValueError, and restores nothing, for a checkpoint of another model or one that
+        Raises UsageError, and restores nothing, for a checkpoint of another model or one that
         cannot be read.
         """
         path = srez_checkpoint.latest(self.config.checkpoint_dir)
@@ -136,10 +138,15 @@ class TrainingSession:
         config = self.config
         context = tf.distribute.get_replica_context()
         replicas = context.num_replicas_in_sync
-        noise_seed = tf.stack([batch, tf.cast(context.replica_id_in_sync_group, tf.int64)
-                               + 1000 * config.random_seed])
-        noisy = inputs + tf.random.stateless_normal(tf.shape(inputs), noise_seed,
-                                                    stddev=config.noise_stddev)
+        # Every replica draws the noise of the whole global batch and adds its own slice, so N
+        # replicas add the same noise as one device on N times the batch.
+        size = tf.shape(inputs)[0]
+        start = context.replica_id_in_sync_group * size
+        noise = tf.random.stateless_normal(
+            tf.concat([[replicas * size], tf.shape(inputs)[1:]], axis=0),
+            tf.stack([batch, tf.constant(1000 * config.random_seed, tf.int64)]),
+            stddev=config.noise_stddev)
+        noisy = inputs + noise[start:start + size]
         with tf.GradientTape(persistent=True) as tape:
             gene_output = self.generator(tf.cast(noisy, self.compute_dtype), training=True)
             fake_logits = self.discriminator(tf.cast(gene_output, self.compute_dtype), True)
@@ -209,12 +216,24 @@ class TrainingSession:
                 + self.discriminator.variables)
 
 
-def make_strategy(name):
-    """The tf.distribute strategy for --strategy: auto, one, mirrored or multiworker."""
+def make_strategy(name, cpu_devices=1):
+    """The tf.distribute strategy for --strategy: auto, one, mirrored or multiworker.
+
+    Call it before any TensorFlow op: a multi-worker strategy, and splitting the CPU, configure
+    the runtime, which only works before it starts. cpu_devices: split the CPU into this many
+    logical devices; on a machine without GPUs, mirrored then trains on all of them.
+    """
+    if cpu_devices > 1:
+        cpu = tf.config.list_physical_devices('CPU')[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_devices)
     if name == 'auto':
         name = 'mirrored' if len(tf.config.list_logical_devices('GPU')) > 1 else 'one'
     if name == 'mirrored':
-        return tf.distribute.MirroredStrategy()
+        # MirroredStrategy's default is every GPU, or the first CPU device when there is none.
+        gpus = tf.config.list_logical_devices('GPU')
+        return tf.distribute.MirroredStrategy(
+            None if gpus else [device.name for device in tf.config.list_logical_devices('CPU')])
     if name == 'multiworker':
         return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.get_strategy()
@@ -267,10 +286,19 @@ def _cluster(strategy):
     return resolver.cluster_spec().as_dict() if resolver is not None else {}
 
 
+def _several_workers(strategy):
+    return sum(len(tasks) for tasks in _cluster(strategy).values()) > 1
+
+
 def _any_worker(strategy, flag):
     """Whether `flag` (a bool) is true on any worker; every worker must call it."""
-    votes = strategy.run(lambda: tf.constant(float(flag)))
-    return bool(strategy.reduce(tf.distribute.ReduceOp.SUM, votes, axis=None) > 0)
+    return bool(_sum_of_votes(strategy, tf.constant(float(flag))) > 0)
+
+
+@tf.function
+def _sum_of_votes(strategy, vote):
+    # In a tf.function: run eagerly, the collective costs about half a second a call.
+    return strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(lambda: vote), axis=None)
 
 
 def train(config, data, strategy=None, log=print, startup=()):
@@ -280,16 +308,14 @@ def train(config, data, strategy=None, log=print, startup=()):
     startup: (phase, seconds) pairs the caller spent before; with the phases here they make the
     one line, after the first batch, that says where the start-up time went.
     Raises Diverged when a loss or weight becomes NaN/Inf (the last good checkpoint is kept), and
-    ValueError for a checkpoint of another model and for data or settings TensorFlow cannot use.
+    UsageError for a checkpoint of another model, for data or settings TensorFlow cannot use, and
+    for a worker lost in multi-worker training.
     """
     strategy = strategy or tf.distribute.get_strategy()
     stopwatch = _Stopwatch(startup)
     chief = is_chief(strategy)
     if chief:
-        removed = srez_checkpoint.remove_unfinished(config.checkpoint_dir)
-        if removed:
-            log(f'Removed what an interrupted save left in {config.checkpoint_dir}/: '
-                f'{", ".join(removed)}.')
+        _remove_unfinished(config.checkpoint_dir, log)
     session = TrainingSession(config, strategy)
     stopwatch.lap('building the model')
     resumed = session.restore_latest()
@@ -306,7 +332,7 @@ def train(config, data, strategy=None, log=print, startup=()):
         return start_batch
 
     global_batch = config.batch_size * strategy.num_replicas_in_sync
-    several_workers = sum(len(tasks) for tasks in _cluster(strategy).values()) > 1
+    several_workers = _several_workers(strategy)
     # A resumed session draws a new image order and augmentation: replaying the first session's
     # would train on the same images again after every interruption.
     dataset = srez_input.training_dataset(
@@ -322,7 +348,8 @@ def train(config, data, strategy=None, log=print, startup=()):
     window_start, window_batch = time.perf_counter(), batch
     session_start = time.monotonic()
     recent_losses = []
-    with stop.installed(), _user_errors(config):
+    lost_workers = _lost_worker_errors(strategy, config, lambda: batch, log)
+    with stop.installed(), _user_errors(config), lost_workers:
         while True:
             recent_losses.append(session.train_step(iterator))
             batch += 1
@@ -414,20 +441,67 @@ def _diverged(batch, what, config):
                     f'a lower --learning_rate_start (e.g. {config.learning_rate_start / 10:g}).')
 
 
+def _remove_unfinished(checkpoint_dir, log):
+    """Removes what interrupted saves left in `checkpoint_dir`, saying what it removed and what
+    it left alone."""
+    cleanup = srez_checkpoint.remove_unfinished(checkpoint_dir)
+    if cleanup.removed:
+        log(f'Removed what an interrupted save left in {checkpoint_dir}/: '
+            f'{", ".join(cleanup.removed)}.')
+    if cleanup.left_alone:
+        log(f'Left alone in {checkpoint_dir}/: {", ".join(cleanup.left_alone)} (complete, but not '
+            f'named in its checkpoint file, so not this run\'s to resume or delete).')
+
+
+@contextlib.contextmanager
+def _lost_worker_errors(strategy, config, batch, log):
+    """Turns the error of a worker that died or became unreachable into a one-line UsageError.
+
+    TensorFlow's coordination service notices a worker that stops sending heartbeats, or a
+    connection that breaks, and aborts the collectives the other workers wait in, which then
+    raise here instead of waiting forever. batch: returns the last batch trained.
+    """
+    try:
+        yield
+    except (tf.errors.UnavailableError, tf.errors.AbortedError,
+            tf.errors.DeadlineExceededError) as error:
+        if not _several_workers(strategy):
+            raise  # One process: not a lost worker.
+        if is_chief(strategy):  # A save the error cut short must not be left behind.
+            _remove_unfinished(config.checkpoint_dir, log)
+        kept = srez_checkpoint.latest(config.checkpoint_dir)
+        kept = (f'continue from {kept}' if kept else 'start again (no checkpoint was saved yet)')
+        raise UsageError(f'Lost {_lost_worker(strategy, error.message)} after batch {batch()}: it '
+                         f'stopped responding (it crashed, was stopped, or cannot be reached). '
+                         f'Start every worker again with the same command to {kept}.') from None
+
+
+def _lost_worker(strategy, message):
+    """'worker 1 (host:port)': the first task of the cluster, other than this one, that an error
+    `message` of TensorFlow's names; 'another worker' when it names none."""
+    cluster, resolver = _cluster(strategy), strategy.cluster_resolver
+    for job, index in re.findall(r'/job:(\w+)(?:/replica:\d+)?/task:(\d+)', message):
+        index = int(index)
+        if (job, index) != (resolver.task_type, resolver.task_id) and index < len(
+                cluster.get(job, ())):
+            return f'{job} {index} ({cluster[job][index]})'
+    return 'another worker'
+
+
 @contextlib.contextmanager
 def _user_errors(config):
     """Turns the TensorFlow errors that a user's data or settings cause into one-line errors."""
     try:
         yield
     except tf.errors.OutOfRangeError:
-        raise ValueError('No training image could be decoded: check the files in --dataset.') \
+        raise UsageError('No training image could be decoded: check the files in --dataset.') \
             from None
     except tf.errors.AlreadyExistsError:
-        raise ValueError(f'--cache_file {config.cache_file} is locked: another run is filling it, '
+        raise UsageError(f'--cache_file {config.cache_file} is locked: another run is filling it, '
                          f'or one was killed while it did; if none is running, delete '
                          f'{config.cache_file}_0.lockfile.') from None
     except tf.errors.ResourceExhaustedError:
-        raise ValueError('Out of memory: lower --batch_size, or the widths in --gene_units and '
+        raise UsageError('Out of memory: lower --batch_size, or the widths in --gene_units and '
                          '--disc_units.') from None
 
 

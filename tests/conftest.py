@@ -8,6 +8,28 @@ from PIL import Image
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CELEBA = os.path.join(REPO_ROOT, '..', 'shared', 'celeba')
 TINY_MODEL_FLAGS = ['--gene_units', '8,8,8', '--disc_units', '8,8']
+# What Python and pytest write into the repository as they run, and git's own files.
+NOT_WRITTEN_BY_TESTS = {'.git', '__pycache__', '.pytest_cache', '.venv'}
+
+
+def repository_entries():
+    """Every file and folder in the repository (relative paths), but NOT_WRITTEN_BY_TESTS."""
+    entries = set()
+    for folder, subfolders, names in os.walk(REPO_ROOT):
+        subfolders[:] = [name for name in subfolders if name not in NOT_WRITTEN_BY_TESTS]
+        entries.update(os.path.relpath(os.path.join(folder, name), REPO_ROOT)
+                       for name in subfolders + names)
+    return entries
+
+
+@pytest.fixture(scope='session', autouse=True)
+def repository_gains_no_file():
+    """Fails the run when a test leaves a file or folder in the repository: every test writes
+    only under its own temporary folders."""
+    before = repository_entries()
+    yield
+    gained = sorted(repository_entries() - before)
+    assert not gained, f'The tests left these in the repository: {", ".join(gained)}.'
 
 
 def write_face_images(folder, count, size=(178, 218), seed=0):

@@ -5,22 +5,24 @@ import subprocess
 import sys
 
 import pytest
+from conftest import REPO_ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MAIN = os.path.join(REPO_ROOT, 'srez_main.py')
 TINY = ['--dataset', 'synthetic', '--gene_units', '8,8,8', '--disc_units', '8,8',
         '--test_vectors', '2', '--batch_size', '2']
 
 
-def bench(*flags):
-    return subprocess.run([sys.executable, 'srez_main.py', '--run', 'bench', *TINY, *flags],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600,
+def bench(cwd, *flags):
+    return subprocess.run([sys.executable, MAIN, '--run', 'bench', *TINY, *flags],
+                          cwd=cwd, capture_output=True, text=True, timeout=600,
                           env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
 
 
-def test_bench_prints_a_json_report_for_each_batch_size_and_both_variants():
-    result = bench('--bench_batches', '1', '--bench_batch_sizes', '2,4', '--precision', 'bfloat16',
-                   '--noxla')
+def test_bench_prints_a_json_report_for_each_batch_size_and_both_variants(tmp_path):
+    result = bench(tmp_path, '--bench_batches', '1', '--bench_batch_sizes', '2,4', '--precision',
+                   'bfloat16', '--noxla')
     assert result.returncode == 0, result.stderr
+    assert os.listdir(tmp_path) == []  # Bench writes no grids and no checkpoints.
     report = json.loads(result.stdout)  # stdout holds the JSON alone.
     assert report['device'] and report['tensorflow']
     assert report['configured'] == {'precision': 'bfloat16', 'xla': False}
@@ -46,8 +48,8 @@ def test_bench_prints_a_json_report_for_each_batch_size_and_both_variants():
     assert 'ratio' in result.stderr and 'train img/s' in result.stderr
 
 
-def test_bench_refuses_a_bad_batch_size_list_with_one_line():
-    result = bench('--bench_batch_sizes', '16,x')
+def test_bench_refuses_a_bad_batch_size_list_with_one_line(tmp_path):
+    result = bench(tmp_path, '--bench_batch_sizes', '16,x')
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith(
         'srez: error: --bench_batch_sizes must be')

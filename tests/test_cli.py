@@ -1,4 +1,5 @@
 """End to end: the README's commands, run as a user runs them (tiny widths, a few batches)."""
+import errno
 import os
 import re
 import subprocess
@@ -20,13 +21,14 @@ def srez(cwd, *args):
 
 def test_train_then_demo_on_builtin_faces(tmp_path):
     # No dataset/ folder in the working directory: the default falls back to synthetic faces.
-    trained = srez(tmp_path, '--run', 'train', *TINY_MODEL_FLAGS, '--batch_size', '8',
-                   '--test_vectors', '8', '--max_batches', '10', '--summary_period', '5')
+    # The default 16 test vectors need no batch of 16: they are decoded once, not batched.
+    trained = srez(tmp_path, '--run', 'train', *TINY_MODEL_FLAGS, '--batch_size', '4',
+                   '--max_batches', '10', '--summary_period', '5')
     assert trained.returncode == 0, trained.stderr
     assert 'training on built-in synthetic faces' in trained.stdout
     # Once, after the first batch: where the start-up time went.
-    assert re.search(r'Started in [\d.]+ s: importing TensorFlow [\d.]+ s, finding the images '
-                     r'[\d.]+ s, .*first batch \(tracing, XLA compilation\) [\d.]+ s\.',
+    assert re.search(r'Started in [\d.]+ s: importing TensorFlow [\d.]+ s, finding devices and '
+                     r'images [\d.]+ s, .*first batch \(tracing, XLA compilation\) [\d.]+ s\.',
                      trained.stdout)
     assert re.search(r'Progress\[ *\d+%\], ETA\[ *\d+m\], Batch \[  10\], G_Loss\[\d+\.\d{3}\], '
                      r'D_Real_Loss\[\d+\.\d{3}\], D_Fake_Loss\[\d+\.\d{3}\], [\d.]+ images/s',
@@ -38,7 +40,7 @@ def test_train_then_demo_on_builtin_faces(tmp_path):
     assert any(name.startswith('srez-10') for name in os.listdir(tmp_path / 'checkpoint'))
     assert 'Traceback' not in trained.stderr
 
-    demo = srez(tmp_path, '--run', 'demo')
+    demo = srez(tmp_path)  # --run demo is the default, as in the original.
     assert demo.returncode == 0, demo.stderr
     assert (tmp_path / 'train' / 'demo1.mp4').stat().st_size > 0
 
@@ -67,6 +69,30 @@ def test_explicit_empty_dataset_is_an_error_not_a_fallback(tmp_path):
     result = srez(tmp_path, '--run', 'train', '--dataset', 'faces')
     assert result.returncode == 2
     assert 'has 0 usable images' in result.stderr and 'synthetic' not in result.stdout
+
+
+@pytest.mark.parametrize('error, status', [
+    (ValueError('a shape that srez got wrong'), 1),
+    (OSError(errno.ENOSPC, 'No space left on device'), 2),
+    (OSError(errno.ENOENT, 'No such file or directory'), 1),
+])
+def test_a_bug_keeps_its_traceback_and_a_full_disk_is_one_line(tmp_path, srez_cli, monkeypatch,
+                                                              capsys, error, status):
+    import srez_demo
+
+    def fail(train_dir):
+        raise error
+
+    monkeypatch.setattr(srez_demo, 'make_movie', fail)
+    assert srez_cli('--train_dir', str(tmp_path)) == status
+    lines = capsys.readouterr().err.strip().splitlines()
+    if status == 2:  # Not srez's to fix: one line.
+        assert lines == [f'srez: error: {error}']
+    else:
+        assert lines[0] == 'Traceback (most recent call last):'
+        assert lines[-2] == f'{type(error).__name__}: {error}'
+        assert lines[-1] == ('srez: internal error: this is a bug in srez, not in how you ran it; '
+                             'please report it with the traceback above and the command you ran.')
 
 
 def test_compiled_programs_are_reused_and_a_changed_model_compiles_anew(tmp_path):

@@ -390,10 +390,21 @@ def test_divergence_stops_and_keeps_the_last_good_checkpoint(copy_of_trained_to_
 
 # The real CLI.
 
-def cli(*args, cwd, user=None):
-    """Runs srez_main.py to completion without TensorFlow's help; returns (status, stderr)."""
-    result = subprocess.run([sys.executable, MAIN, *args], cwd=cwd, user=user,
-                            capture_output=True, text=True, timeout=60)
+@pytest.fixture(scope='module')
+def without_tensorflow(tmp_path_factory):
+    """PYTHONPATH for a process in which importing TensorFlow fails."""
+    folder = tmp_path_factory.mktemp('without_tensorflow')
+    (folder / 'tensorflow').mkdir()
+    (folder / 'tensorflow' / '__init__.py').write_text(
+        'raise ImportError("srez imported TensorFlow before checking every flag")\n')
+    return str(folder)
+
+
+def cli(*args, cwd, pythonpath, env=None):
+    """Runs srez_main.py to completion with `pythonpath` first; returns (status, stderr)."""
+    result = subprocess.run([sys.executable, MAIN, *args], cwd=cwd, capture_output=True,
+                            text=True, timeout=60,
+                            env=dict(os.environ, PYTHONPATH=pythonpath, **(env or {})))
     return result.returncode, result.stderr
 
 
@@ -406,14 +417,18 @@ def assert_one_line_error(status, stderr, fragment):
 @pytest.mark.parametrize('args, fragment', [
     (['--run', 'predict'],
      'flag --run=predict: value should be one of <train|demo|infer|eval|export|bench>'),
-    ([], '--run is required'),
+    # The original's default, --run demo, with no grids yet.
+    ([], 'No sample grids (batch*_out.png) in train/: run `python srez_main.py --run train` '
+         'first.'),
     (['--run', 'train', '--sample_size', '62'], '--sample_size must be a multiple of 4'),
     (['--run', 'train', '--sample_size', '132'], 'from 64 to 128 (got 132)'),
     (['--run', 'train', '--batch_size', '0'], '--batch_size must be positive (got 0)'),
     (['--run', 'train', '--batch_size', 'x'], 'flag --batch_size=x: invalid literal'),
     (['--run', 'train', '--checkpoint_period', '0'], '--checkpoint_period must be positive'),
     (['--run', 'train', '--summary_period', '-5'], '--summary_period must be positive (got -5)'),
-    (['--run', 'train', '--test_vectors', '17'], '--test_vectors (17) must not exceed'),
+    (['--run', 'train', '--gene_units', '8,8'], '--gene_units must be exactly 3 positive '
+     'integers separated by commas, e.g. --gene_units 256,128,96'),
+    (['--run', 'train', '--gene_units', '8,8,8,8'], '--gene_units must be exactly 3'),
     (['--run', 'train', '--train_dir', 'file.txt/train'], '--train_dir: the folder '
      'file.txt/train cannot be used ('),
     (['--run', 'train', '--checkpoint_dir', 'file.txt'], '--checkpoint_dir: the folder file.txt '
@@ -422,14 +437,37 @@ def assert_one_line_error(status, stderr, fragment):
      'inside --dataset faces'),
     (['--run', 'train', '--dataset', 'faces', '--train_dir', 'faces/out'], '--train_dir '
      'faces/out is inside --dataset faces'),
+    (['--run', 'bench', '--bench_batches', '0'], '--bench_batches must be positive (got 0)'),
+    (['--run', 'bench', '--bench_batch_sizes', '16,0'], '--bench_batch_sizes must be at least 1'),
+    (['--run', 'bench', '--dataset', 'no/such/folder'], '--dataset no/such/folder is not a folder'),
+    (['--run', 'infer', '--input', 'file.txt'], '--run infer needs --input'),
+    (['--run', 'infer', '--input', 'file.txt', '--output', 'out', '--max_images', '-1'],
+     '--max_images must be 0 (all) or positive (got -1)'),
+    (['--run', 'infer', '--input', 'file.txt', '--output', 'file.txt/out'], '--output: the '
+     'folder file.txt/out cannot be used ('),
+    (['--run', 'eval', '--batch_size', '0'], '--batch_size must be positive (got 0)'),
+    (['--run', 'eval', '--input', 'file.txt'], '--input file.txt is not a folder'),
+    (['--run', 'export', '--export_dir', 'file.txt/export'], '--export_dir: the folder '
+     'file.txt/export cannot be used ('),
 ])
-def test_bad_flag_is_a_one_line_error(tmp_path, args, fragment):
+def test_bad_flag_is_a_one_line_error_before_tensorflow_loads(tmp_path, without_tensorflow, args,
+                                                              fragment):
     (tmp_path / 'file.txt').write_text('in the way')
 
-    status, stderr = cli(*args, cwd=tmp_path)
+    status, stderr = cli(*args, cwd=tmp_path, pythonpath=without_tensorflow)
 
     assert_one_line_error(status, stderr, fragment)
     assert sorted(os.listdir(tmp_path)) == ['file.txt']  # Nothing made for a refused run.
+
+
+@pytest.mark.parametrize('value', ['0', 'two'])
+def test_bad_cpu_device_count_is_a_one_line_error(tmp_path, without_tensorflow, value):
+    status, stderr = cli('--run', 'train', cwd=tmp_path, pythonpath=without_tensorflow,
+                         env={'SREZ_CPU_DEVICES': value})
+
+    assert_one_line_error(status, stderr, f'SREZ_CPU_DEVICES must be a positive number of '
+                                          f'logical CPU devices (got {value!r}).')
+    assert os.listdir(tmp_path) == []
 
 
 def test_output_folder_without_write_permission_is_a_one_line_error(flags_parsed, capsys):
