@@ -64,6 +64,8 @@ def remove_unfinished(checkpoint_dir):
 
     Returns a Cleanup: the file names removed and the unnamed complete checkpoints left alone.
     """
+    if not os.path.isdir(checkpoint_dir):
+        return Cleanup([], [])  # Nothing saved yet.
     named = {os.path.basename(path) for path in _named_checkpoints(checkpoint_dir)}
     pattern = re.compile(rf'^(?:checkpoint\.tmp[0-9a-f]+|({NAME}-\d+)(_temp|\.index|\.data-.*))$')
     files_of = {}  # Checkpoint prefix -> its file names.
