@@ -1,7 +1,8 @@
-"""srez networks, losses and optimizer: tensors in, tensors out.
+"""srez networks, losses, optimizer and weight average: tensors in, tensors out.
 
 The generator turns a 16x16 face into a 64x64 one (4x); the discriminator scores 64x64 faces as
-real or generated. Both read like the original srez builder: one short function per network.
+real or generated. Each is one short class whose constructor reads like the original srez
+builder (add_residual_block, add_upscale, add_conv2d...), and counts its own FLOPs.
 
 Precision: variables are float32; layers compute in the dtype of their input (float32, bfloat16 or
 float16), batch statistics and losses stay in float32.
