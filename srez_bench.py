@@ -1,4 +1,5 @@
-"""srez benchmark: images/s of training, inference and the input pipeline, fast vs plain.
+"""srez benchmark: images/s of training, inference and the input pipeline, fast vs plain, and
+how close they run to the device's own measured peak.
 
     python srez_main.py --run bench
     python srez_main.py --run bench --precision bfloat16 --xla --bench_batch_sizes 16,64,256
@@ -7,6 +8,11 @@ For each batch size it times the configured variant (--precision, --xla) and the
 (float32, no XLA) with the real training step of srez_train, in the same process, so the ratio
 compares like with like. Training and inference are fed one batch held in memory, so they measure
 the device alone; the input pipeline is timed alone, as training would read it.
+
+FLOPs per image are counted from the networks' own layers (srez_model.flops); the peak is the
+faster of a 2048x2048 float32 matmul and the generator's first 3x3 convolution at the model's
+shapes, timed in the same run. Achieved GFLOP/s over that peak says at once whether training
+runs near what the device can do, or is misconfigured.
 """
 import dataclasses
 import gc
@@ -20,11 +26,13 @@ import numpy as np
 import tensorflow as tf
 
 import srez_input
+import srez_model
 import srez_train
 
 REPEATS = 5
 WARMUP_CALLS = 2  # The first call traces (and with XLA compiles); the second settles allocators.
 PLAIN = dict(precision='float32', xla=False)
+MATMUL_SIZE = 2048
 
 
 def run(config, data, strategy, batch_sizes, batches, repeats=REPEATS, log=print):
@@ -35,6 +43,9 @@ def run(config, data, strategy, batch_sizes, batches, repeats=REPEATS, log=print
     repeat is reported. log: where progress lines go.
     """
     configured = dict(precision=config.precision, xla=config.xla)
+    train_flops, inference_flops = srez_model.training_flops_per_image(
+        srez_model.Generator(config.gene_units), srez_model.Discriminator(config.disc_units),
+        config.sample_size)
     report = {
         'device': device_name(),
         'tensorflow': tf.__version__,
@@ -47,6 +58,8 @@ def run(config, data, strategy, batch_sizes, batches, repeats=REPEATS, log=print
         'repeats': repeats,
         'configured': configured,
         'peak_memory': 'GPU:0 allocator peak' if _gpus() else 'process RSS peak',
+        'train_gflop_per_image': train_flops / 1e9,
+        'inference_gflop_per_image': inference_flops / 1e9,
         'results': [],
     }
     for batch_size in batch_sizes:
@@ -56,14 +69,21 @@ def run(config, data, strategy, batch_sizes, batches, repeats=REPEATS, log=print
         pipeline, pair = _pipeline(sized, data, global_batch, batches, repeats)
         result = {'batch_size': batch_size, 'global_batch_size': global_batch,
                   'pipeline_images_per_second': pipeline}
+        log(f'Batch size {batch_size}: timing the device peak...')
+        result.update(_peak_gflops(sized, batches, repeats))
         for name, variant in (('configured', configured), ('plain', PLAIN)):
             if name == 'plain' and configured == PLAIN:
                 result['plain'] = result['configured']  # Same variant: no need to time it twice.
                 continue
             log(f'Batch size {batch_size}: timing {variant["precision"]}, '
                 f'{"XLA" if variant["xla"] else "no XLA"}...')
-            result[name] = _time_variant(dataclasses.replace(sized, **variant), strategy, pair,
-                                         batches, repeats)
+            figures = _time_variant(dataclasses.replace(sized, **variant), strategy, pair,
+                                    batches, repeats)
+            for task in ('train', 'inference'):
+                achieved = figures[f'{task}_images_per_second'] * report[f'{task}_gflop_per_image']
+                figures[f'{task}_gflops'] = achieved
+                figures[f'{task}_fraction_of_peak'] = achieved / result['peak_gflops']
+            result[name] = figures
         for key in ('train_images_per_second', 'inference_images_per_second'):
             result[key.replace('images_per_second', 'speedup')] = (
                 result['configured'][key] / result['plain'][key])
@@ -85,6 +105,28 @@ def _pipeline(config, data, global_batch, batches, repeats):
         pair = next(iterator)
     seconds = _median_seconds(lambda: next(iterator), batches, repeats)
     return global_batch * batches / seconds, pair
+
+
+def _peak_gflops(config, batches, repeats):
+    """The device's GFLOP/s on a square matmul and on the model's first 3x3 convolution.
+
+    Both run float32 on one replica's batch; each of the `batches` calls per repeat is one op.
+    Returns {'matmul_gflops', 'convolution_gflops', 'peak_gflops' (the larger)}.
+    """
+    matrix = tf.random.uniform([MATMUL_SIZE, MATMUL_SIZE])
+    matmul = tf.function(lambda: tf.linalg.matmul(matrix, matrix))
+    units, side = config.gene_units[0], config.sample_size // srez_model.UPSCALE_FACTOR
+    layer = srez_model.Conv2D(tf.random.Generator.from_seed(0), units, units, mapsize=3)
+    features = tf.random.uniform([config.batch_size, side, side, units])
+    convolution = tf.function(lambda: layer(features, training=False))
+    matmul_flops = 2 * MATMUL_SIZE ** 3
+    convolution_flops = config.batch_size * layer.flops(side, side)[0]
+    figures = {
+        'matmul_gflops': matmul_flops * batches / _median_seconds(matmul, batches, repeats) / 1e9,
+        'convolution_gflops': convolution_flops * batches
+        / _median_seconds(convolution, batches, repeats) / 1e9}
+    figures['peak_gflops'] = max(figures.values())
+    return figures
 
 
 def _time_variant(config, strategy, pair, batches, repeats):
@@ -175,11 +217,15 @@ def table(report):
     """The report as a readable table (one line per batch size and variant)."""
     configured = report['configured']
     name = f'{configured["precision"]}{" +XLA" if configured["xla"] else ""}'
+    # Accelerators run thousands of GFLOP/s: TFLOP/s reads better there.
+    unit, scale = ('TFLOP/s', 1e-3) if report['device'].startswith('GPU') else ('GFLOP/s', 1)
     lines = [f'{report["device"]}, TensorFlow {report["tensorflow"]}, '
              f'{report["replicas"]} replica(s); median of {report["repeats"]} x '
              f'{report["batches"]} batches; memory: {report["peak_memory"]}.',
+             f'Per image: training {report["train_gflop_per_image"]:.2f} GFLOP, inference '
+             f'{report["inference_gflop_per_image"]:.2f} GFLOP.',
              f'{"batch":>6} {"variant":<16} {"train img/s":>12} {"infer img/s":>12} '
-             f'{"input img/s":>12} {"peak MiB":>9}']
+             f'{"input img/s":>12} {"peak MiB":>9} {"train " + unit:>14} {"of peak":>8}']
     for result in report['results']:
         for variant, label in (('configured', name), ('plain', 'float32 (plain)')):
             figures = result[variant]
@@ -187,8 +233,12 @@ def table(report):
                 f'{result["batch_size"]:>6} {label:<16} {figures["train_images_per_second"]:>12.1f} '
                 f'{figures["inference_images_per_second"]:>12.1f} '
                 f'{result["pipeline_images_per_second"]:>12.1f} '
-                f'{figures["peak_memory_bytes"] / 2 ** 20:>9.0f}')
+                f'{figures["peak_memory_bytes"] / 2 ** 20:>9.0f} '
+                f'{figures["train_gflops"] * scale:>14.1f} '
+                f'{figures["train_fraction_of_peak"]:>8.0%}')
         lines.append(f'{"":>6} {"ratio":<16} {result["train_speedup"]:>11.2f}x '
                      f'{result["inference_speedup"]:>11.2f}x '
                      f'{result["pipeline_headroom"]:>11.1f}x (input vs training)')
+        lines.append(f'{"":>6} {"device peak":<16} matmul {result["matmul_gflops"] * scale:.1f}, '
+                     f'convolution {result["convolution_gflops"] * scale:.1f} {unit}')
     return '\n'.join(lines)

@@ -168,18 +168,29 @@ def _as_flag(value):
     return ','.join(str(v) for v in value) if isinstance(value, (tuple, list)) else str(value)
 
 
-def load_generator(checkpoint_dir):
+def has_average(path):
+    """Whether checkpoint `path` holds the generator's weight average (those before it do not)."""
+    return any(name.startswith('generator_average/')
+               for name, _ in tf.train.list_variables(path))
+
+
+def load_generator(checkpoint_dir, weights='average'):
     """Rebuilds the generator of the newest checkpoint in `checkpoint_dir`.
 
-    Returns (generator, info): info has the saved shape plus 'batch' and 'path'. Raises UsageError
-    when there is no checkpoint.
+    weights: 'average' for the weight average training keeps (the raw weights when the checkpoint
+    predates it), or 'raw' for the weights as last trained.
+    Returns (generator, info): info has the saved shape plus 'batch', 'path' and 'weights' (the
+    ones loaded). Raises UsageError when there is no checkpoint.
     """
     path = latest(checkpoint_dir)
     if path is None:
         raise UsageError(f'No checkpoint in {checkpoint_dir}/: train a model first '
                          f'(python srez_main.py --run train) or point --checkpoint_dir at one.')
     info = saved_shape(path)
+    if weights == 'average' and not has_average(path):
+        weights = 'raw'
     generator = srez_model.Generator(info['gene_units'])
-    status = tf.train.Checkpoint(generator=generator).restore(path).expect_partial()
+    key = 'generator_average' if weights == 'average' else 'generator'
+    status = tf.train.Checkpoint(**{key: generator}).restore(path).expect_partial()
     status.assert_existing_objects_matched()
-    return generator, dict(info, batch=saved_batch(path), path=path)
+    return generator, dict(info, batch=saved_batch(path), path=path, weights=weights)

@@ -40,7 +40,8 @@ def evaluate(generator, keys, load, sample_size, train_dir, checkpoint, source, 
         sample_size: side of the truth in pixels; the input is a quarter of it.
         train_dir: where eval.json and eval.png (the first images as nearest | bicubic | output |
             truth, like training's sample grids) are written.
-        checkpoint: the checkpoint's info from srez_checkpoint.load_generator ('path', 'batch').
+        checkpoint: the checkpoint's info from srez_checkpoint.load_generator ('path', 'batch',
+            'weights').
         source: one line saying which images these are, for eval.json.
         batch_size: images measured together.
         progress: called as progress(done, total) after each batch, if given.
@@ -68,7 +69,7 @@ def evaluate(generator, keys, load, sample_size, train_dir, checkpoint, source, 
         file.write(tf.io.encode_png(grid).numpy())
     truth_gradients = np.concatenate(truth_gradients)
     results = {'checkpoint': checkpoint['path'], 'batch': checkpoint['batch'],
-               'images': len(keys), 'source': source}
+               'weights': checkpoint['weights'], 'images': len(keys), 'source': source}
     for system in SYSTEMS:
         results[system] = summarise(
             {name: np.concatenate([batch[name] for batch in per_image[system]])
@@ -114,7 +115,8 @@ def summarise(per_image, truth_gradients):
 
 def table(results):
     """A small text table of `results` (as `evaluate` returns), one row per system."""
-    lines = [f'{results["images"]} images, checkpoint batch {results["batch"]}',
+    lines = [f'{results["images"]} images, checkpoint batch {results["batch"]}, '
+             f'{results["weights"]} weights',
              f'{"":8s} {"PSNR dB":>8s} {"SSIM":>7s} {"cons. L1":>9s} {"sharpness":>9s}']
     for system in SYSTEMS:
         figures = results[system]

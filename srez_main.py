@@ -24,9 +24,13 @@ The environment variable SREZ_CPU_DEVICES=N splits the CPU into N logical device
 """
 import errno
 import functools
+import importlib.metadata
 import os
 import sys
+import time
 import traceback
+
+LAUNCHED = time.perf_counter()  # Start-up phases are reported from here (see srez_train).
 
 # Hide TensorFlow's start-up chatter (such as CUDA probing on machines without a GPU).
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
@@ -55,6 +59,15 @@ flags.DEFINE_string('dataset', DEFAULT_DATASET,
 flags.DEFINE_float('epsilon', 1e-8, 'Fuzz term to avoid numerical instability (Adam).')
 flags.DEFINE_float('gene_l1_factor', 0.9,
                    'Multiplier for generator L1 loss term (the rest is the adversarial loss).')
+flags.DEFINE_float('gene_content_factor', 0.0,
+                   'Multiplier for a full-resolution L1 term against the truth, added to the '
+                   'generator loss (0 = the original srez loss).')
+flags.DEFINE_float('ema_decay', 0.999,
+                   'Decay of the average of the generator weights that training keeps beside the '
+                   'raw ones (0 = no averaging: the average is the raw weights).')
+flags.DEFINE_enum('generator_weights', 'average', ['average', 'raw'],
+                  'infer, eval, export: use the averaged generator weights (or the raw ones when '
+                  'a checkpoint has none), or the raw weights as last trained.')
 flags.DEFINE_float('learning_beta1', 0.5, 'Beta1 parameter used for AdamOptimizer.')
 flags.DEFINE_float('learning_rate_start', 0.0002, 'Starting learning rate used for AdamOptimizer.')
 flags.DEFINE_integer('learning_rate_half_life', 5000,
@@ -90,6 +103,9 @@ flags.DEFINE_bool('xla', None, 'Compile the training and inference steps with XL
 flags.DEFINE_enum('strategy', 'auto', ['auto', 'one', 'mirrored', 'multiworker'],
                   'Devices to train on: one device, all local GPUs (mirrored), or several machines '
                   'configured by TF_CONFIG (multiworker); auto = mirrored with several GPUs.')
+flags.DEFINE_string('xla_cache_dir', None, 'Folder where compiled XLA programs are kept, so the '
+                    'next run of the same model starts without compiling (default: '
+                    '$XDG_CACHE_HOME/srez/xla, else ~/.cache/srez/xla; "" = no cache).')
 flags.DEFINE_bool('cache', False, 'Keep the decoded face boxes in memory (or --cache_file), so '
                   'images are decoded only once.')
 flags.DEFINE_string('cache_file', '', 'With --cache: a file to cache the decoded faces in, for '
@@ -116,6 +132,28 @@ def import_tensorflow_quietly():
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+def use_xla_cache(folder):
+    """Makes TensorFlow keep compiled XLA programs in `folder` ('' = not at all).
+
+    Must run before TensorFlow loads, which reads TF_XLA_FLAGS once. An entry is found again only
+    for the same computation (XLA keys it by a fingerprint of the whole compiled program: model,
+    shapes and settings) on the same TensorFlow version (a folder per version), so a change of
+    widths or flags compiles anew and cannot pick up a stale program.
+    """
+    if folder is None:
+        base = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
+        folder = os.path.join(base, 'srez', 'xla')
+    if not folder or 'tf_xla_persistent_cache_directory' in os.environ.get('TF_XLA_FLAGS', ''):
+        return
+    folder = os.path.join(folder, 'tensorflow-' + importlib.metadata.version('tensorflow'))
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
+        return  # An unwritable cache only costs start-up time: compile as without one.
+    os.environ['TF_XLA_FLAGS'] = (f'{os.environ.get("TF_XLA_FLAGS", "")} '
+                                  f'--tf_xla_persistent_cache_directory={folder}').strip()
 
 
 def _units(name, values, minimum_count, example=None, exact=False):
@@ -209,6 +247,11 @@ def train_config(outputs=('train_dir', 'checkpoint_dir')):
                          f'{FLAGS.sample_size}).')
     if not 0 <= FLAGS.gene_l1_factor <= 1:
         raise UsageError(f'--gene_l1_factor must be between 0 and 1 (got {FLAGS.gene_l1_factor}).')
+    if FLAGS.gene_content_factor < 0:
+        raise UsageError(f'--gene_content_factor must be 0 or positive (got '
+                         f'{FLAGS.gene_content_factor}).')
+    if not 0 <= FLAGS.ema_decay < 1:
+        raise UsageError(f'--ema_decay must be in [0, 1) (got {FLAGS.ema_decay}).')
     if not 0 <= FLAGS.learning_beta1 < 1:
         raise UsageError(f'--learning_beta1 must be in [0, 1) (got {FLAGS.learning_beta1}).')
     # Two 2x stages make the 4x upscale that the input pipeline, losses, eval and infer assume.
@@ -216,6 +259,7 @@ def train_config(outputs=('train_dir', 'checkpoint_dir')):
     disc_units = _units('disc_units', FLAGS.disc_units, 1)
     cpu_devices()  # Checks SREZ_CPU_DEVICES too.
     _make_output_folders(outputs)
+    use_xla_cache(FLAGS.xla_cache_dir)
     import_tensorflow_quietly()
     import srez_train
     return srez_train.TrainConfig(
@@ -229,7 +273,8 @@ def train_config(outputs=('train_dir', 'checkpoint_dir')):
         max_batches=FLAGS.max_batches, gene_units=gene_units, disc_units=disc_units,
         precision=srez_train.resolve_precision(FLAGS.precision),
         xla=srez_train.resolve_xla(FLAGS.xla, FLAGS.strategy),
-        cache=FLAGS.cache or bool(FLAGS.cache_file), cache_file=FLAGS.cache_file)
+        cache=FLAGS.cache or bool(FLAGS.cache_file), cache_file=FLAGS.cache_file,
+        ema_decay=FLAGS.ema_decay, content_factor=FLAGS.gene_content_factor)
 
 
 def training_data(dataset, test_vectors, seed, log=print):
@@ -302,11 +347,14 @@ def run_train():
     import srez_train
     # A multi-worker strategy configures the runtime, which must happen before any TensorFlow op
     # (finding and test-decoding the images runs some).
+    imported = time.perf_counter()
     strategy = srez_train.make_strategy(FLAGS.strategy, cpu_devices())
     tf.debugging.set_log_device_placement(FLAGS.log_device_placement)
     data = training_data(FLAGS.dataset, config.test_vectors, config.random_seed)
+    startup = [('importing TensorFlow', imported - LAUNCHED),
+               ('finding devices and images', time.perf_counter() - imported)]
     try:
-        srez_train.train(config, data, strategy)
+        srez_train.train(config, data, strategy, startup=startup)
     except srez_train.Diverged as error:
         raise UsageError(str(error)) from None
 
@@ -343,7 +391,8 @@ def run_infer():
     import srez_checkpoint
     import srez_infer
     root, paths = srez_infer.find_inputs(FLAGS.input, FLAGS.output)
-    generator, _ = srez_checkpoint.load_generator(FLAGS.checkpoint_dir)
+    generator, _ = srez_checkpoint.load_generator(FLAGS.checkpoint_dir,
+                                                  FLAGS.generator_weights)
     summary = srez_infer.upscale_files(
         generator, root, paths[:FLAGS.max_images or None], FLAGS.output, compare=FLAGS.compare,
         batch_size=FLAGS.batch_size, progress=_progress)
@@ -383,7 +432,9 @@ def run_eval():
     if not keys:
         raise UsageError(f'--input {FLAGS.input} holds no usable .jpg, .jpeg or .png files: give '
                          f'a folder of face images.')
-    generator, info = srez_checkpoint.load_generator(FLAGS.checkpoint_dir)
+    generator, info = srez_checkpoint.load_generator(FLAGS.checkpoint_dir,
+                                                     FLAGS.generator_weights)
+    os.makedirs(FLAGS.train_dir, exist_ok=True)
     print(f'Evaluating on {len(keys)} images: {source}.')
     results = srez_eval.evaluate(generator, keys, load, info['sample_size'], FLAGS.train_dir,
                                  info, source, batch_size=FLAGS.batch_size, progress=_progress)
@@ -396,10 +447,11 @@ def run_export():
     import_tensorflow_quietly()
     import srez_checkpoint
     import srez_export
-    generator, info = srez_checkpoint.load_generator(FLAGS.checkpoint_dir)
+    generator, info = srez_checkpoint.load_generator(FLAGS.checkpoint_dir,
+                                                     FLAGS.generator_weights)
     srez_export.export(generator, FLAGS.export_dir)
-    print(f'Exported the generator of {info["path"]} (batch {info["batch"]}) to '
-          f'{FLAGS.export_dir}/.')
+    print(f'Exported the generator of {info["path"]} (batch {info["batch"]}, '
+          f'{info["weights"]} weights) to {FLAGS.export_dir}/.')
 
 
 def _exit_with_error(message):

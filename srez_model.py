@@ -1,7 +1,8 @@
-"""srez networks, losses and optimizer: tensors in, tensors out.
+"""srez networks, losses, optimizer and weight average: tensors in, tensors out.
 
 The generator turns a 16x16 face into a 64x64 one (4x); the discriminator scores 64x64 faces as
-real or generated. Both read like the original srez builder: one short function per network.
+real or generated. Each is one short class whose constructor reads like the original srez
+builder (add_residual_block, add_upscale, add_conv2d...), and counts its own FLOPs.
 
 Precision: variables are float32; layers compute in the dtype of their input (float32, bfloat16 or
 float16), batch statistics and losses stay in float32.
@@ -35,6 +36,12 @@ class Conv2D(tf.Module):
     def __call__(self, x, training):
         y = tf.nn.conv2d(x, tf.cast(self.kernel, x.dtype), self.stride, padding='SAME')
         return tf.nn.bias_add(y, tf.cast(self.bias, x.dtype))
+
+    def flops(self, height, width):
+        """(FLOPs on one [height, width] image, output height, output width); see `flops`."""
+        mapsize, _, in_units, out_units = self.kernel.shape
+        height, width = -(-height // self.stride), -(-width // self.stride)  # 'SAME' padding
+        return 2 * mapsize * mapsize * in_units * out_units * height * width, height, width
 
 
 class BatchNorm(tf.Module):
@@ -122,9 +129,41 @@ class ResidualBlock(tf.Module):
             x = _apply(layer, x, training)
         return x + bypass
 
+    def flops(self, height, width):
+        return flops([self.projection] * (self.projection is not None) + self.layers,
+                     height, width)
+
 
 def _apply(layer, x, training):
     return layer(x, training) if isinstance(layer, tf.Module) else layer(x)
+
+
+def flops(layers, height, width):
+    """Forward FLOPs of `layers` on one [height, width] image: (FLOPs, output height, width).
+
+    Counts the convolutions, 2 FLOPs per multiply-add; batch norm, ReLU, bias and upscaling are
+    elementwise, under 1% of the total, and left out as is usual.
+    """
+    total = 0
+    for layer in layers:
+        if layer is nearest_upscale:
+            height, width = 2 * height, 2 * width
+        elif hasattr(layer, 'flops'):
+            layer_flops, height, width = layer.flops(height, width)
+            total += layer_flops
+    return total, height, width
+
+
+def training_flops_per_image(generator, discriminator, sample_size):
+    """FLOPs of one training step per image: forward passes, and backward at twice forward.
+
+    The generator runs once on the input (s/4 square); the discriminator twice (real and
+    generated faces, s square). Returns (training FLOPs, generator inference FLOPs).
+    """
+    generator_flops = generator.flops(sample_size // UPSCALE_FACTOR,
+                                      sample_size // UPSCALE_FACTOR)[0]
+    discriminator_flops = discriminator.flops(sample_size, sample_size)[0]
+    return 3 * (generator_flops + 2 * discriminator_flops), generator_flops
 
 
 def nearest_upscale(images, factor=2):
@@ -170,6 +209,9 @@ class _Network(tf.Module):
         for layer in self.layers:
             x = _apply(layer, x, training)
         return x
+
+    def flops(self, height, width):
+        return flops(self.layers, height, width)
 
 
 class Generator(_Network):
@@ -222,15 +264,21 @@ class Discriminator(_Network):
         return tf.reduce_mean(tf.cast(scores, tf.float32), axis=[1, 2])
 
 
-def generator_loss(fake_logits, gene_output, clean_input, l1_factor):
+def generator_loss(fake_logits, gene_output, clean_input, l1_factor, truth=None,
+                   content_factor=0.0):
     """srez's generator loss, float32 scalars (total, adversarial, l1).
 
     fake_logits: [b, 1]; gene_output: [b, 4h, 4w, 3]; clean_input: [b, h, w, 3].
+    content_factor > 0 adds content_factor * mean|gene_output - truth| (truth: [b, 4h, 4w, 3]),
+    the full-resolution content term of SRGAN/ESRGAN, to the total.
     """
     adversarial = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
         labels=tf.ones_like(fake_logits), logits=fake_logits))
     l1 = tf.reduce_mean(tf.abs(box_downscale(gene_output) - tf.cast(clean_input, tf.float32)))
-    return (1.0 - l1_factor) * adversarial + l1_factor * l1, adversarial, l1
+    total = (1.0 - l1_factor) * adversarial + l1_factor * l1
+    if content_factor:
+        total += content_factor * tf.reduce_mean(tf.abs(gene_output - tf.cast(truth, tf.float32)))
+    return total, adversarial, l1
 
 
 def discriminator_loss(real_logits, fake_logits):
@@ -294,6 +342,33 @@ class Adam(tf.Module):
 
 def _count_step(iterations, finite):
     iterations.assign_add(1 if finite is True else tf.cast(finite, tf.int64))
+
+
+def average_decay(decay, batch):
+    """The weight-average decay after 1-based `batch`: min(decay, (1 + batch) / (10 + batch)).
+
+    The ramp (tf.train.ExponentialMovingAverage's num_updates rule) forgets the random initial
+    weights within tens of batches; a fixed 0.999 would still hold half of them after 700.
+    """
+    batch = tf.cast(batch, tf.float32)
+    return tf.minimum(decay, (1.0 + batch) / (10.0 + batch))
+
+
+def update_average(averages, variables, decay):
+    """averages <- decay * averages + (1 - decay) * variables, from a replica context.
+
+    averages, variables: equal-length lists of matching variables (the averaged network's and
+    the trained one's). Every replica holds the same weights, so each copy of an average is moved
+    toward its own device's copy of the variable.
+    """
+    targets = [decay * average + (1.0 - decay) * variable
+               for average, variable in zip(averages, variables)]
+    tf.distribute.get_replica_context().merge_call(_assign_all, args=(averages, targets))
+
+
+def _assign_all(strategy, variables, values):
+    for variable, value in zip(variables, values):
+        strategy.extended.update(variable, lambda v, x: v.assign(x), args=(value,), group=False)
 
 
 class LossScale(tf.Module):

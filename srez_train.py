@@ -53,6 +53,8 @@ class TrainConfig:
     xla: bool = False
     cache: bool = False
     cache_file: str = ''
+    ema_decay: float = 0.999
+    content_factor: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +78,10 @@ class TrainingSession:
         self.compute_dtype = tf.as_dtype(config.precision)
         with strategy.scope():
             self.generator = srez_model.Generator(config.gene_units, seed=config.random_seed)
+            # The exponential moving average of the generator's weights: what grids, infer, eval
+            # and export use. It starts as the same initial weights and never feeds training.
+            self.generator_average = srez_model.Generator(config.gene_units,
+                                                          seed=config.random_seed)
             self.discriminator = srez_model.Discriminator(config.disc_units,
                                                           seed=config.random_seed + 1)
             gene_variables = self.generator.trainable_variables
@@ -86,12 +92,14 @@ class TrainingSession:
                                                   epsilon=config.epsilon, name='disc_optimizer')
             self.loss_scale = srez_model.LossScale(enabled=config.precision == 'float16')
         self.progress = srez_checkpoint.Progress()
-        self.checkpoint = tf.train.Checkpoint(
-            generator=self.generator, discriminator=self.discriminator,
+        self.checkpointed = dict(
+            generator=self.generator, generator_average=self.generator_average,
+            discriminator=self.discriminator,
             gene_optimizer=self.gene_optimizer, disc_optimizer=self.disc_optimizer,
             loss_scale=self.loss_scale, progress=self.progress,
             shape=srez_checkpoint.ModelShape(config.gene_units, config.disc_units,
                                              config.sample_size))
+        self.checkpoint = tf.train.Checkpoint(**self.checkpointed)
         # XLA compiles the per-replica work; the outer train_step only feeds it and reduces.
         self._replica_step = tf.function(self._replica_step, jit_compile=config.xla)
         self.upscale = tf.function(self._upscale, jit_compile=config.xla)
@@ -107,10 +115,18 @@ class TrainingSession:
             srez_checkpoint.check_shape(path, gene_units=tuple(self.config.gene_units),
                                         disc_units=tuple(self.config.disc_units),
                                         sample_size=self.config.sample_size)
+            has_average = srez_checkpoint.has_average(path)
+            objects = {name: value for name, value in self.checkpointed.items()
+                       if has_average or name != 'generator_average'}
             try:
-                self.checkpoint.restore(path).assert_consumed()
+                tf.train.Checkpoint(**objects).restore(path).assert_consumed()
             except Exception as error:  # TF's reader fails in many ways, all about this file.
                 raise srez_checkpoint.unreadable(path, error) from None
+            if not has_average:
+                # Checkpoints from before weight averaging: the average starts from here.
+                for average, variable in zip(self.generator_average.variables,
+                                             self.generator.variables):
+                    average.assign(variable)
         return path
 
     def _replica_step(self, inputs, truth, batch):
@@ -136,7 +152,8 @@ class TrainingSession:
             fake_logits = self.discriminator(tf.cast(gene_output, self.compute_dtype), True)
             real_logits = self.discriminator(tf.cast(truth, self.compute_dtype), True)
             gene_loss, _, gene_l1 = srez_model.generator_loss(
-                fake_logits, gene_output, inputs, config.gene_l1_factor)
+                fake_logits, gene_output, inputs, config.gene_l1_factor, truth,
+                config.content_factor)
             disc_real, disc_fake = srez_model.discriminator_loss(real_logits, fake_logits)
             # Optimizers sum gradients over replicas: each replica adds its share of the mean.
             gene_objective = self.loss_scale.scale(gene_loss / replicas)
@@ -150,6 +167,8 @@ class TrainingSession:
                                         config.learning_rate_half_life)
         self.gene_optimizer.apply(gene_gradients, gene_variables, rate, finite)
         self.disc_optimizer.apply(disc_gradients, disc_variables, rate, finite)
+        srez_model.update_average(self.generator_average.trainable_variables, gene_variables,
+                                  srez_model.average_decay(config.ema_decay, batch))
         return gene_loss, disc_real, disc_fake, gene_l1
 
     @tf.function
@@ -162,31 +181,39 @@ class TrainingSession:
                 for loss in losses]
 
     def refresh_statistics(self, iterator, batches=STATISTICS_BATCHES):
-        """Re-estimates the generator's batch-norm averages for its current weights.
+        """Re-estimates the batch-norm averages of both generators for their current weights.
 
         Moving averages lag weights that change fast (early in training above all), which makes
         inference (grids, eval, infer) much worse than training; forward passes over a few fresh
         batches give the statistics of the weights as they are ("precise BN").
         """
-        srez_model.reset_batch_norm_statistics(self.generator)
+        for generator in (self.generator, self.generator_average):
+            srez_model.reset_batch_norm_statistics(generator)
         for _ in range(batches):
             self._statistics_step(iterator)
 
     @tf.function
     def _statistics_step(self, iterator):
         inputs, _ = next(iterator)
-        self.strategy.run(
-            lambda x: self.generator(tf.cast(x, self.compute_dtype), training=True), args=(inputs,))
+
+        def forward(images):
+            images = tf.cast(images, self.compute_dtype)
+            self.generator(images, training=True)
+            self.generator_average(images, training=True)
+
+        self.strategy.run(forward, args=(inputs,))
 
     def _upscale(self, inputs):
-        """Generator inference: float32 [b, h, w, 3] in [0, 1] -> float32 [b, 4h, 4w, 3]."""
-        return self.generator(tf.cast(inputs, self.compute_dtype), training=False)
+        """Inference as infer gives it (averaged weights): float32 [b, h, w, 3] in [0, 1] ->
+        float32 [b, 4h, 4w, 3]."""
+        return self.generator_average(tf.cast(inputs, self.compute_dtype), training=False)
 
     def weights_finite(self):
         return all(bool(tf.reduce_all(tf.math.is_finite(v))) for v in self.checkpoint_variables())
 
     def checkpoint_variables(self):
-        return self.generator.variables + self.discriminator.variables
+        return (self.generator.variables + self.generator_average.variables
+                + self.discriminator.variables)
 
 
 def make_strategy(name, cpu_devices=1):
@@ -274,20 +301,25 @@ def _sum_of_votes(strategy, vote):
     return strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(lambda: vote), axis=None)
 
 
-def train(config, data, strategy=None, log=print):
+def train(config, data, strategy=None, log=print, startup=()):
     """Trains srez; resumes from config.checkpoint_dir. Returns the final batch number.
 
     data: a TrainingData. strategy: a tf.distribute.Strategy (default: the current one).
+    startup: (phase, seconds) pairs the caller spent before; with the phases here they make the
+    one line, after the first batch, that says where the start-up time went.
     Raises Diverged when a loss or weight becomes NaN/Inf (the last good checkpoint is kept), and
     UsageError for a checkpoint of another model, for data or settings TensorFlow cannot use, and
     for a worker lost in multi-worker training.
     """
     strategy = strategy or tf.distribute.get_strategy()
+    stopwatch = _Stopwatch(startup)
     chief = is_chief(strategy)
     if chief:
         _remove_unfinished(config.checkpoint_dir, log)
     session = TrainingSession(config, strategy)
+    stopwatch.lap('building the model')
     resumed = session.restore_latest()
+    stopwatch.lap('restoring the checkpoint')
     start_batch = int(session.progress.batch.numpy())
     spent_seconds = float(session.progress.train_seconds.numpy())
     budget_seconds = config.train_time * 60
@@ -309,6 +341,7 @@ def train(config, data, strategy=None, log=print):
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
     test_inputs, test_truth = srez_input.test_pairs(data.test_keys, data.load, config.sample_size)
     outputs = _Outputs(config, session, strategy, chief, test_inputs, test_truth)
+    stopwatch.lap('input pipeline and test vectors')
 
     stop = _StopRequest(log)
     batch = start_batch
@@ -320,6 +353,10 @@ def train(config, data, strategy=None, log=print):
         while True:
             recent_losses.append(session.train_step(iterator))
             batch += 1
+            if batch == start_batch + 1:
+                float(recent_losses[0][0])  # Waits for the batch, so it is counted.
+                stopwatch.lap('first batch (tracing, XLA compilation)')
+                log(stopwatch.summary())
             elapsed = spent_seconds + time.monotonic() - session_start
             done = elapsed >= budget_seconds or batch == config.max_batches or stop.requested
             if several_workers:
@@ -356,6 +393,25 @@ def train(config, data, strategy=None, log=print):
                if chief else 'the chief wrote the sample grids and the checkpoint')
     log(f'{where} at batch {batch}: {written}.{again}')
     return batch
+
+
+class _Stopwatch:
+    """Seconds spent in each named phase of the start-up, for one line that says where they went."""
+
+    def __init__(self, phases=()):
+        self.phases = list(phases)
+        self._last = time.perf_counter()
+
+    def lap(self, phase):
+        """Ends `phase`, which began at the previous lap."""
+        now = time.perf_counter()
+        self.phases.append((phase, now - self._last))
+        self._last = now
+
+    def summary(self):
+        total = sum(seconds for _, seconds in self.phases)
+        return (f'Started in {total:.1f} s: '
+                + ', '.join(f'{phase} {seconds:.1f} s' for phase, seconds in self.phases) + '.')
 
 
 def _fraction_done(elapsed, budget_seconds, batch, max_batches):

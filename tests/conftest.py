@@ -48,6 +48,19 @@ def write_face_images(folder, count, size=(178, 218), seed=0):
     return paths
 
 
+@pytest.fixture(autouse=True, scope='session')
+def xla_cache_home(tmp_path_factory):
+    """Compiled-program caches (srez_main --xla_cache_dir's default) go to a temporary folder,
+    for this process and the srez_main processes tests start, not the user's ~/.cache."""
+    previous = os.environ.get('XDG_CACHE_HOME')
+    os.environ['XDG_CACHE_HOME'] = str(tmp_path_factory.mktemp('cache_home'))
+    yield
+    if previous is None:
+        del os.environ['XDG_CACHE_HOME']
+    else:
+        os.environ['XDG_CACHE_HOME'] = previous
+
+
 @pytest.fixture
 def celeba_folder():
     if not os.path.isdir(CELEBA):
@@ -74,6 +87,27 @@ def checkpoint_dir(tmp_path_factory):
         progress=srez_checkpoint.Progress())
     checkpoint.save(os.path.join(folder, 'srez'))
     return str(folder)
+
+
+@pytest.fixture(scope='session')
+def averaged_checkpoint_dir(tmp_path_factory):
+    """A tiny checkpoint holding raw weights (seed 0) and a different weight average (seed 5).
+
+    Returns (folder, raw generator, averaged generator), the generators as saved.
+    """
+    import tensorflow as tf
+
+    import srez_checkpoint
+    import srez_model
+
+    folder = tmp_path_factory.mktemp('averaged_checkpoint')
+    units = (16, 8, 8)
+    raw, average = srez_model.Generator(units, seed=0), srez_model.Generator(units, seed=5)
+    tf.train.Checkpoint(
+        generator=raw, generator_average=average,
+        shape=srez_checkpoint.ModelShape(units, (8, 8), sample_size=64),
+        progress=srez_checkpoint.Progress()).save(os.path.join(folder, 'srez'))
+    return str(folder), raw, average
 
 
 @pytest.fixture(scope='session')

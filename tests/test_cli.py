@@ -26,6 +26,10 @@ def test_train_then_demo_on_builtin_faces(tmp_path):
                    '--max_batches', '10', '--summary_period', '5')
     assert trained.returncode == 0, trained.stderr
     assert 'training on built-in synthetic faces' in trained.stdout
+    # Once, after the first batch: where the start-up time went.
+    assert re.search(r'Started in [\d.]+ s: importing TensorFlow [\d.]+ s, finding devices and '
+                     r'images [\d.]+ s, .*first batch \(tracing, XLA compilation\) [\d.]+ s\.',
+                     trained.stdout)
     assert re.search(r'Progress\[ *\d+%\], ETA\[ *\d+m\], Batch \[  10\], G_Loss\[\d+\.\d{3}\], '
                      r'D_Real_Loss\[\d+\.\d{3}\], D_Fake_Loss\[\d+\.\d{3}\], [\d.]+ images/s',
                      trained.stdout)
@@ -89,3 +93,35 @@ def test_a_bug_keeps_its_traceback_and_a_full_disk_is_one_line(tmp_path, srez_cl
         assert lines[-2] == f'{type(error).__name__}: {error}'
         assert lines[-1] == ('srez: internal error: this is a bug in srez, not in how you ran it; '
                              'please report it with the traceback above and the command you ran.')
+
+
+def test_compiled_programs_are_reused_and_a_changed_model_compiles_anew(tmp_path):
+    import numpy as np
+
+    import srez_checkpoint
+
+    cache = tmp_path / 'xla'
+
+    def train(name, gene_units, cache_dir):
+        result = srez(tmp_path, '--run', 'train', '--dataset', 'synthetic', '--gene_units',
+                      gene_units, '--disc_units', '8,8', '--batch_size', '4', '--test_vectors',
+                      '4', '--max_batches', '2', '--train_dir', f'{name}/train',
+                      '--checkpoint_dir', f'{name}/checkpoint', '--xla_cache_dir', cache_dir)
+        assert result.returncode == 0, result.stderr
+        return srez_checkpoint.load_generator(str(tmp_path / name / 'checkpoint'), 'raw')[0]
+
+    def cached():
+        return {path.name for path in cache.rglob('*') if path.is_file()}
+
+    train('small', '8,8,8', str(cache))
+    small_programs = cached()
+    assert small_programs
+    changed = train('changed', '16,8,8', str(cache))  # Other widths: none of those programs fit.
+    assert cached() > small_programs
+    programs = cached()
+    again = train('again', '16,8,8', str(cache))  # The same model: every program is found.
+    assert cached() == programs
+    uncached = train('uncached', '16,8,8', '')
+    for network in (changed, again):
+        for variable, expected in zip(network.variables, uncached.variables):
+            np.testing.assert_allclose(variable, expected, rtol=1e-5, atol=1e-6)

@@ -62,7 +62,7 @@ def test_evaluate_writes_json_and_grid(tmp_path, generator):
     for seed in range(3):
         Image.fromarray(srez_input.draw_synthetic_face(seed)).save(faces / f'{seed}.png')
     keys = srez_input.find_images(str(faces))
-    checkpoint = {'path': 'ckpt/srez-10', 'batch': 10}
+    checkpoint = {'path': 'ckpt/srez-10', 'batch': 10, 'weights': 'average'}
 
     results = srez_eval.evaluate(generator, keys, srez_input.load_file, 64, str(tmp_path),
                                  checkpoint, 'three faces', batch_size=2)
@@ -100,3 +100,25 @@ def test_cli_on_real_faces_with_max_images(tmp_path, checkpoint_dir, srez_cli, c
         results = json.load(file)
     assert results['images'] == 2
     assert 15 < results['bicubic']['psnr'] < 40
+
+
+def test_cli_uses_the_average_unless_raw_is_asked(tmp_path, averaged_checkpoint_dir, srez_cli):
+    folder, raw, average = averaged_checkpoint_dir
+    figures = {}
+    for weights in ('average', 'raw'):
+        train_dir = tmp_path / weights
+        assert srez_cli('--run', 'eval', '--dataset', 'synthetic', '--test_vectors', '2',
+                        '--checkpoint_dir', folder, '--train_dir', str(train_dir),
+                        '--generator_weights', weights) == 0
+        with open(train_dir / 'eval.json') as file:
+            figures[weights] = json.load(file)
+    assert figures['average']['weights'] == 'average' and figures['raw']['weights'] == 'raw'
+    assert figures['average']['model'] != figures['raw']['model']
+    # Each is the figure of its own network on the same held-out faces.
+    keys, load = srez_input.synthetic_faces(range(1_024, 1_026))
+    inputs, truth = srez_input.test_pairs(keys, load, 64)
+    for weights, network in (('average', average), ('raw', raw)):
+        expected = srez_eval.summarise(
+            srez_eval.measure_each(network(inputs, training=False), inputs, truth),
+            srez_eval.gradient_magnitude(truth))
+        assert figures[weights]['model']['psnr'] == pytest.approx(expected['psnr'], rel=1e-5)

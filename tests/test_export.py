@@ -27,3 +27,15 @@ def test_reloaded_savedmodel_gives_the_pixels_of_infer(tmp_path, checkpoint_dir,
                              str(tmp_path / 'out'))
     np.testing.assert_array_equal(upscaled[1].numpy(),
                                   np.asarray(Image.open(tmp_path / 'out' / 'face.png')))
+
+
+def test_export_uses_the_average_unless_raw_is_asked(tmp_path, averaged_checkpoint_dir, srez_cli):
+    folder, raw, average = averaged_checkpoint_dir
+    faces = tf.constant(np.random.default_rng(1).integers(0, 256, (1, 16, 16, 3), np.uint8))
+    for weights, network in (('average', average), ('raw', raw)):
+        export_dir = tmp_path / weights
+        assert srez_cli('--run', 'export', '--checkpoint_dir', folder, '--export_dir',
+                        str(export_dir), '--generator_weights', weights) == 0
+        serve = tf.saved_model.load(str(export_dir)).signatures['serving_default']
+        np.testing.assert_array_equal(serve(images=faces)['upscaled'],
+                                      srez_infer.upscale(network, faces))

@@ -198,3 +198,17 @@ def test_cli_without_checkpoint_is_a_one_line_error(tmp_path, srez_cli, capsys):
     error = capsys.readouterr().err.strip()
     assert error.startswith('srez: error: No checkpoint') and "\n" not in error
     assert not os.path.exists(tmp_path / 'out')
+
+
+def test_cli_upscales_with_the_average_unless_raw_is_asked(tmp_path, averaged_checkpoint_dir,
+                                                           srez_cli):
+    folder, raw, average = averaged_checkpoint_dir
+    path = save(str(tmp_path / 'in' / 'face.png'), noise(16, 16))
+    for weights, network in (('average', average), ('raw', raw)):
+        output = tmp_path / weights
+        assert srez_cli('--run', 'infer', '--input', path, '--output', str(output),
+                        '--checkpoint_dir', folder, '--generator_weights', weights) == 0
+        expected = srez_infer.upscale(network, read(path)[np.newaxis])[0].numpy()
+        np.testing.assert_array_equal(read(output / 'face.png'), expected)
+    assert not np.array_equal(read(tmp_path / 'average' / 'face.png'),
+                              read(tmp_path / 'raw' / 'face.png'))

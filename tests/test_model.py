@@ -57,6 +57,30 @@ def test_discriminator_at_default_widths():
     assert count == strided + final == 4_175_937
 
 
+def conv_flops(mapsize, in_units, out_units, side):
+    return 2 * mapsize * mapsize * in_units * out_units * side * side
+
+
+def test_flops_per_image_match_a_hand_count():
+    generator = srez_model.Generator((8, 8, 4))
+    discriminator = srez_model.Discriminator((8, 16))
+    # Generator on 16x16: stage 1 at 16 (1x1 projection, two blocks of two 3x3 convs), upscale,
+    # 3x3 at 32; stage 2 at 32 (four 3x3), upscale, 3x3 at 64; then 3x3 8->4, 1x1 4->4, 1x1 4->3.
+    generator_flops = (conv_flops(1, 3, 8, 16) + 4 * conv_flops(3, 8, 8, 16)
+                       + conv_flops(3, 8, 8, 32) + 4 * conv_flops(3, 8, 8, 32)
+                       + conv_flops(3, 8, 8, 64) + conv_flops(3, 8, 4, 64)
+                       + conv_flops(1, 4, 4, 64) + conv_flops(1, 4, 3, 64))
+    # Discriminator on 64x64: stride-2 3x3 to 32 and to 16, then 3x3, 1x1 and 1x1 to one score.
+    discriminator_flops = (conv_flops(3, 3, 8, 32) + conv_flops(3, 8, 16, 16)
+                           + conv_flops(3, 16, 16, 16) + conv_flops(1, 16, 16, 16)
+                           + conv_flops(1, 16, 1, 16))
+    assert generator.flops(16, 16) == (generator_flops, 64, 64)
+    assert discriminator.flops(64, 64) == (discriminator_flops, 16, 16)
+    # A step: generator forward, discriminator on generated and real faces, backward twice that.
+    assert srez_model.training_flops_per_image(generator, discriminator, 64) == (
+        3 * (generator_flops + 2 * discriminator_flops), generator_flops)
+
+
 def test_initializer_scale_follows_srez():
     # truncated_normal is cut at 2 stddev, which leaves 0.8796 of the stddev.
     conv = srez_model.Conv2D(tf.random.Generator.from_seed(0), 64, 256, 3, init_factor=2.0)
@@ -83,6 +107,34 @@ def test_generator_loss_as_specified():
     assert float(adversarial) == pytest.approx(expected_adversarial, rel=1e-5)
     assert float(l1) == pytest.approx(expected_l1, rel=1e-5)
     assert float(total) == pytest.approx(0.1 * expected_adversarial + 0.9 * expected_l1, rel=1e-5)
+
+
+def test_content_term_adds_full_resolution_l1():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=[2, 1]).astype(np.float32)
+    output = rng.uniform(size=[2, 8, 8, 3]).astype(np.float32)
+    clean = rng.uniform(size=[2, 2, 2, 3]).astype(np.float32)
+    truth = rng.uniform(size=[2, 8, 8, 3]).astype(np.float32)
+    faithful, _, _ = srez_model.generator_loss(logits, output, clean, l1_factor=0.9)
+    total, _, l1 = srez_model.generator_loss(logits, output, clean, 0.9, truth, content_factor=2.0)
+    expected_content = np.mean(np.abs(output - truth))
+    assert float(total) == pytest.approx(float(faithful) + 2.0 * expected_content, rel=1e-5)
+    # The downscaled L1 it reports is still srez's own term.
+    assert float(l1) == pytest.approx(np.mean(np.abs(
+        output.reshape(2, 2, 4, 2, 4, 3).mean(axis=(2, 4)) - clean)), rel=1e-5)
+
+
+def test_weight_average_matches_a_hand_computation():
+    variable, average = tf.Variable([1.0, -2.0]), tf.Variable([1.0, -2.0])
+    expected = np.float32([1.0, -2.0])
+    for batch, value in ((1, [3.0, 0.0]), (2, [5.0, 4.0]), (1000, [-1.0, 2.0])):
+        variable.assign(value)
+        decay = min(0.99, (1 + batch) / (10 + batch))  # 2/11, 3/12, then the cap 0.99
+        assert float(srez_model.average_decay(0.99, batch)) == pytest.approx(decay)
+        srez_model.update_average([average], [variable], srez_model.average_decay(0.99, batch))
+        expected = decay * expected + (1 - decay) * np.float32(value)
+        np.testing.assert_allclose(average.numpy(), expected, rtol=1e-6)
+    np.testing.assert_array_equal(variable.numpy(), [-1.0, 2.0])  # The trained weights unmoved.
 
 
 def test_discriminator_loss_as_specified():

@@ -138,7 +138,72 @@ def test_refreshed_statistics_make_inference_match_training(tmp_path):
     for _ in range(10):  # Weights move fast: the moving averages lag behind them.
         session.train_step(iterator)
     inputs, truth = next(iterator)
-    # Refreshed on this one batch, inference normalises exactly as training does on it.
+    # Refreshed on this one batch, inference normalises exactly as training does on it, with
+    # the raw weights and with their average alike.
     session.refresh_statistics(iter(tf.data.Dataset.from_tensors((inputs, truth)).repeat()))
-    np.testing.assert_allclose(session.upscale(inputs), session.generator(inputs, training=True),
-                               atol=1e-5)
+    for generator in (session.generator, session.generator_average):
+        np.testing.assert_allclose(generator(inputs, training=False),
+                                   generator(inputs, training=True), atol=1e-5)
+    # Grids show what infer gives: the averaged weights.
+    np.testing.assert_array_equal(session.upscale(inputs),
+                                  session.generator_average(inputs, training=False))
+
+
+def test_weight_average_lags_the_raw_weights_and_decay_0_follows_them(tmp_path):
+    data = synthetic_data()
+    for decay in (0.999, 0.0):
+        config = tiny_config(tmp_path / str(decay), ema_decay=decay, learning_rate_start=0.002)
+        session = srez_train.TrainingSession(config, tf.distribute.get_strategy())
+        iterator = iter(srez_input.training_dataset(data.train_keys, data.load, 4, 64, seed=0))
+        for _ in range(5):
+            session.train_step(iterator)
+        pairs = list(zip(session.generator_average.trainable_variables,
+                         session.generator.trainable_variables))
+        if decay:
+            assert any(not np.array_equal(a, v) for a, v in pairs)
+        else:
+            for average, variable in pairs:
+                np.testing.assert_allclose(average, variable, rtol=1e-6, atol=1e-7)
+
+
+def test_modes_load_the_average_or_the_raw_weights(tmp_path):
+    config = tiny_config(tmp_path, max_batches=6, learning_rate_start=0.002)
+    srez_train.train(config, synthetic_data(), log=lambda line: None)
+    session = srez_train.TrainingSession(config, tf.distribute.get_strategy())
+    session.restore_latest()
+    inputs = tf.random.uniform([2, 16, 16, 3], seed=7)
+    average, info = srez_checkpoint.load_generator(config.checkpoint_dir)
+    raw, raw_info = srez_checkpoint.load_generator(config.checkpoint_dir, 'raw')
+    assert (info['weights'], raw_info['weights']) == ('average', 'raw')
+    np.testing.assert_array_equal(average(inputs, training=False),
+                                  session.generator_average(inputs, training=False))
+    np.testing.assert_array_equal(raw(inputs, training=False),
+                                  session.generator(inputs, training=False))
+    assert not np.array_equal(average(inputs, training=False), raw(inputs, training=False))
+
+
+def test_checkpoint_from_before_weight_averaging_resumes_and_loads(tmp_path):
+    config = tiny_config(tmp_path, max_batches=3)
+    session = srez_train.TrainingSession(config, tf.distribute.get_strategy())
+    data = synthetic_data()
+    iterator = iter(srez_input.training_dataset(data.train_keys, data.load, 4, 64, seed=0))
+    for _ in range(3):
+        session.train_step(iterator)
+    # Laid out as checkpoints were before the average existed: everything else, by the same keys.
+    old = {name: value for name, value in session.checkpointed.items()
+           if name != 'generator_average'}
+    tf.train.Checkpoint(**old).save(os.path.join(config.checkpoint_dir, 'srez'))
+    inputs = tf.random.uniform([2, 16, 16, 3], seed=8)
+
+    generator, info = srez_checkpoint.load_generator(config.checkpoint_dir)
+    assert info['weights'] == 'raw'  # Nothing else to use: the raw weights, said so.
+    np.testing.assert_array_equal(generator(inputs, training=False),
+                                  session.generator(inputs, training=False))
+    resumed = srez_train.TrainingSession(config, tf.distribute.get_strategy())
+    resumed.restore_latest()
+    for average, variable in zip(resumed.generator_average.variables, session.generator.variables):
+        np.testing.assert_array_equal(average, variable)  # The average starts from the weights.
+    lines = []
+    assert srez_train.train(tiny_config(tmp_path, max_batches=5), data, log=lines.append) == 5
+    assert any('Resuming from' in line and 'at batch 3' in line for line in lines)
+    assert srez_checkpoint.load_generator(config.checkpoint_dir)[1]['weights'] == 'average'
