@@ -345,9 +345,9 @@ def run_train():
     config = train_config()
     import tensorflow as tf
     import srez_train
+    imported = time.perf_counter()
     # A multi-worker strategy configures the runtime, which must happen before any TensorFlow op
     # (finding and test-decoding the images runs some).
-    imported = time.perf_counter()
     strategy = srez_train.make_strategy(FLAGS.strategy, cpu_devices())
     tf.debugging.set_log_device_placement(FLAGS.log_device_placement)
     data = training_data(FLAGS.dataset, config.test_vectors, config.random_seed)
