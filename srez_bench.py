@@ -44,8 +44,8 @@ def run(config, data, strategy, batch_sizes, batches, repeats=REPEATS, log=print
     """
     configured = dict(precision=config.precision, xla=config.xla)
     train_flops, inference_flops = srez_model.training_flops_per_image(
-        srez_model.Generator(config.gene_units), srez_model.Discriminator(config.disc_units),
-        config.sample_size)
+        srez_model.Generator(config.gene_units, residual=config.gene_residual),
+        srez_model.Discriminator(config.disc_units), config.sample_size)
     report = {
         'device': device_name(),
         'tensorflow': tf.__version__,

@@ -15,19 +15,21 @@ import srez_model
 from srez_errors import UsageError
 
 NAME = 'srez'  # Checkpoints are NAME-<batch>.index and NAME-<batch>.data-*.
-SHAPE_KEYS = ('gene_units', 'disc_units', 'sample_size')
+SHAPE_KEYS = ('gene_units', 'disc_units', 'sample_size', 'gene_residual')
 SHAPE_FLAGS = {'gene_units': '--gene_units', 'disc_units': '--disc_units',
-               'sample_size': '--sample_size'}
+               'sample_size': '--sample_size', 'gene_residual': '--gene_residual'}
 
 
 class ModelShape(tf.Module):
-    """Network widths and sample size, saved so a mismatched checkpoint can be named and refused."""
+    """Network widths, sample size and generator kind, saved so a mismatched checkpoint can be
+    named and refused, and every mode can rebuild the generator."""
 
-    def __init__(self, gene_units, disc_units, sample_size):
+    def __init__(self, gene_units, disc_units, sample_size, gene_residual=False):
         super().__init__(name='shape')
         self.gene_units = tf.Variable(list(gene_units), dtype=tf.int64, trainable=False)
         self.disc_units = tf.Variable(list(disc_units), dtype=tf.int64, trainable=False)
         self.sample_size = tf.Variable(sample_size, dtype=tf.int64, trainable=False)
+        self.gene_residual = tf.Variable(gene_residual, dtype=tf.bool, trainable=False)
 
 
 class Progress(tf.Module):
@@ -122,19 +124,25 @@ def _remove(path):
 
 
 def saved_shape(path):
-    """{'gene_units': tuple, 'disc_units': tuple, 'sample_size': int} stored in checkpoint `path`.
+    """{'gene_units': tuple, 'disc_units': tuple, 'sample_size': int, 'gene_residual': bool}
+    stored in checkpoint `path` (checkpoints from before --gene_residual say False).
 
     Raises UsageError when `path` cannot be read or is not a srez training checkpoint.
     """
     try:
         reader = tf.train.load_checkpoint(path)
-        values = {key: reader.get_tensor(f'shape/{key}/.ATTRIBUTES/VARIABLE_VALUE')
-                  for key in SHAPE_KEYS}
+        values = {key: reader.get_tensor(_key(key)) for key in SHAPE_KEYS
+                  if key != 'gene_residual' or reader.has_tensor(_key('gene_residual'))}
     except Exception as error:  # TF's reader fails in many ways, all about this file.
         raise unreadable(path, error) from None
     return {'gene_units': tuple(int(u) for u in values['gene_units']),
             'disc_units': tuple(int(u) for u in values['disc_units']),
-            'sample_size': int(values['sample_size'])}
+            'sample_size': int(values['sample_size']),
+            'gene_residual': bool(values.get('gene_residual', False))}
+
+
+def _key(name):
+    return f'shape/{name}/.ATTRIBUTES/VARIABLE_VALUE'
 
 
 def saved_batch(path):
@@ -146,15 +154,16 @@ def saved_batch(path):
 def check_shape(path, **expected):
     """Raises UsageError naming the first setting in which checkpoint `path` differs from `expected`.
 
-    expected: any of gene_units, disc_units (tuples of ints) and sample_size (int).
+    expected: any of gene_units, disc_units (tuples of ints), sample_size (int) and
+    gene_residual (bool).
     """
     saved = saved_shape(path)
     for key, value in expected.items():
-        if _as_flag(saved[key]) != _as_flag(value):
+        if _as_flag(key, saved[key]) != _as_flag(key, value):
             raise UsageError(
-                f'The checkpoint {path} was made with {SHAPE_FLAGS[key]} {_as_flag(saved[key])}, '
-                f'but this run has {SHAPE_FLAGS[key]} {_as_flag(value)}: use the same setting, or '
-                f'another --checkpoint_dir to start a new model.')
+                f'The checkpoint {path} was made with {_as_flag(key, saved[key])}, but this run '
+                f'has {_as_flag(key, value)}: use the same setting, or another --checkpoint_dir '
+                f'to start a new model.')
 
 
 def unreadable(path, error):
@@ -164,8 +173,14 @@ def unreadable(path, error):
                       f'use another --checkpoint_dir to start a new model.')
 
 
-def _as_flag(value):
-    return ','.join(str(v) for v in value) if isinstance(value, (tuple, list)) else str(value)
+def _as_flag(key, value):
+    """The command-line words that set shape `key` to `value`: '--gene_units 8,8,8'."""
+    flag = SHAPE_FLAGS[key]
+    if isinstance(value, bool):
+        return flag if value else flag.replace('--', '--no', 1)
+    if isinstance(value, (tuple, list)):
+        value = ','.join(map(str, value))
+    return f'{flag} {value}'
 
 
 def has_average(path):
@@ -189,7 +204,7 @@ def load_generator(checkpoint_dir, weights='average'):
     info = saved_shape(path)
     if weights == 'average' and not has_average(path):
         weights = 'raw'
-    generator = srez_model.Generator(info['gene_units'])
+    generator = srez_model.Generator(info['gene_units'], residual=info['gene_residual'])
     key = 'generator_average' if weights == 'average' else 'generator'
     status = tf.train.Checkpoint(**{key: generator}).restore(path).expect_partial()
     status.assert_existing_objects_matched()

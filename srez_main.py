@@ -62,6 +62,9 @@ flags.DEFINE_float('gene_l1_factor', 0.9,
 flags.DEFINE_float('gene_content_factor', 0.0,
                    'Multiplier for a full-resolution L1 term against the truth, added to the '
                    'generator loss (0 = the original srez loss).')
+flags.DEFINE_bool('gene_residual', False,
+                  'The generator corrects a bilinear upscale of its input instead of painting the '
+                  'face from nothing (off = the original srez generator).')
 flags.DEFINE_float('ema_decay', 0.999,
                    'Decay of the average of the generator weights that training keeps beside the '
                    'raw ones (0 = no averaging: the average is the raw weights).')
@@ -274,7 +277,8 @@ def train_config(outputs=('train_dir', 'checkpoint_dir')):
         precision=srez_train.resolve_precision(FLAGS.precision),
         xla=srez_train.resolve_xla(FLAGS.xla, FLAGS.strategy),
         cache=FLAGS.cache or bool(FLAGS.cache_file), cache_file=FLAGS.cache_file,
-        ema_decay=FLAGS.ema_decay, content_factor=FLAGS.gene_content_factor)
+        ema_decay=FLAGS.ema_decay, content_factor=FLAGS.gene_content_factor,
+        gene_residual=FLAGS.gene_residual)
 
 
 def training_data(dataset, test_vectors, seed, log=print):

@@ -179,6 +179,14 @@ def box_downscale(images, factor=UPSCALE_FACTOR):
     return tf.nn.avg_pool2d(images, factor, factor, padding='VALID')
 
 
+def bilinear_upscale(images, factor=UPSCALE_FACTOR):
+    """Bilinear upscale by an integer factor (XLA has no kernel for bicubic). images: [b, h, w, c]."""
+    height, width = images.shape[1], images.shape[2]
+    if height is None or width is None:  # Fully convolutional callers may not know the size.
+        height, width = tf.shape(images)[1], tf.shape(images)[2]
+    return tf.image.resize(images, [factor * height, factor * width], method='bilinear')
+
+
 class _Network(tf.Module):
     """A stack of layers built like the original srez `Model` class, one call per layer."""
 
@@ -217,12 +225,17 @@ class _Network(tf.Module):
 class Generator(_Network):
     """16x16 faces in, 64x64 faces out (any size in, 4x out: it is fully convolutional).
 
+    residual=True makes the network correct a bilinear upscale of its input instead of painting
+    the face from nothing: its last layer starts at zero and is added to the upscale's logits, so
+    training starts from bilinear quality rather than from noise.
+
     Call: `generator(images, training)`, images [b, h, w, 3] in [0, 1] of the compute dtype;
     returns float32 [b, 4h, 4w, 3] in [0, 1].
     """
 
-    def __init__(self, units=(256, 128, 96), seed=0):
+    def __init__(self, units=(256, 128, 96), seed=0, residual=False):
         super().__init__(tf.random.Generator.from_seed(seed), in_units=3, name='generator')
+        self.residual = residual
         for width in units[:-1]:
             self.add_residual_block(width)
             self.add_residual_block(width)
@@ -234,11 +247,17 @@ class Generator(_Network):
         self.add_relu()
         self.add_conv2d(units[-1], mapsize=1, init_factor=2.0)
         self.add_relu()
-        self.add_conv2d(3, mapsize=1, init_factor=1.0)
+        self.add_conv2d(3, mapsize=1, init_factor=0.0 if residual else 1.0)
         del self._rng  # Only needed while building; keeps it out of checkpoints.
 
     def __call__(self, images, training):
-        return tf.sigmoid(tf.cast(super().__call__(images, training), tf.float32))
+        logits = tf.cast(super().__call__(images, training), tf.float32)
+        if self.residual:
+            # Clipped so that the logit stays finite on pure black or white pixels.
+            upscaled = tf.clip_by_value(bilinear_upscale(tf.cast(images, tf.float32)),
+                                        1e-3, 1 - 1e-3)
+            logits += tf.math.log(upscaled) - tf.math.log1p(-upscaled)
+        return tf.sigmoid(logits)
 
 
 class Discriminator(_Network):

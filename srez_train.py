@@ -55,6 +55,7 @@ class TrainConfig:
     cache_file: str = ''
     ema_decay: float = 0.999
     content_factor: float = 0.0
+    gene_residual: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,11 +78,12 @@ class TrainingSession:
         self.strategy = strategy
         self.compute_dtype = tf.as_dtype(config.precision)
         with strategy.scope():
-            self.generator = srez_model.Generator(config.gene_units, seed=config.random_seed)
+            self.generator = srez_model.Generator(config.gene_units, seed=config.random_seed,
+                                                  residual=config.gene_residual)
             # The exponential moving average of the generator's weights: what grids, infer, eval
             # and export use. It starts as the same initial weights and never feeds training.
-            self.generator_average = srez_model.Generator(config.gene_units,
-                                                          seed=config.random_seed)
+            self.generator_average = srez_model.Generator(
+                config.gene_units, seed=config.random_seed, residual=config.gene_residual)
             self.discriminator = srez_model.Discriminator(config.disc_units,
                                                           seed=config.random_seed + 1)
             gene_variables = self.generator.trainable_variables
@@ -98,7 +100,7 @@ class TrainingSession:
             gene_optimizer=self.gene_optimizer, disc_optimizer=self.disc_optimizer,
             loss_scale=self.loss_scale, progress=self.progress,
             shape=srez_checkpoint.ModelShape(config.gene_units, config.disc_units,
-                                             config.sample_size))
+                                             config.sample_size, config.gene_residual))
         self.checkpoint = tf.train.Checkpoint(**self.checkpointed)
         # XLA compiles the per-replica work; the outer train_step only feeds it and reduces.
         self._replica_step = tf.function(self._replica_step, jit_compile=config.xla)
@@ -114,7 +116,8 @@ class TrainingSession:
         if path is not None:
             srez_checkpoint.check_shape(path, gene_units=tuple(self.config.gene_units),
                                         disc_units=tuple(self.config.disc_units),
-                                        sample_size=self.config.sample_size)
+                                        sample_size=self.config.sample_size,
+                                        gene_residual=self.config.gene_residual)
             has_average = srez_checkpoint.has_average(path)
             objects = {name: value for name, value in self.checkpointed.items()
                        if has_average or name != 'generator_average'}
