@@ -25,11 +25,13 @@ class ModelShape(tf.Module):
     named and refused, and every mode can rebuild the generator."""
 
     def __init__(self, gene_units, disc_units, sample_size, gene_residual=False):
+        """gene_residual=None leaves it out, to restore checkpoints from before the option."""
         super().__init__(name='shape')
         self.gene_units = tf.Variable(list(gene_units), dtype=tf.int64, trainable=False)
         self.disc_units = tf.Variable(list(disc_units), dtype=tf.int64, trainable=False)
         self.sample_size = tf.Variable(sample_size, dtype=tf.int64, trainable=False)
-        self.gene_residual = tf.Variable(gene_residual, dtype=tf.bool, trainable=False)
+        if gene_residual is not None:
+            self.gene_residual = tf.Variable(gene_residual, dtype=tf.bool, trainable=False)
 
 
 class Progress(tf.Module):
@@ -131,18 +133,15 @@ def saved_shape(path):
     """
     try:
         reader = tf.train.load_checkpoint(path)
-        values = {key: reader.get_tensor(_key(key)) for key in SHAPE_KEYS
-                  if key != 'gene_residual' or reader.has_tensor(_key('gene_residual'))}
+        values = {key: reader.get_tensor(f'shape/{key}/.ATTRIBUTES/VARIABLE_VALUE')
+                  for key in SHAPE_KEYS
+                  if key != 'gene_residual' or holds(path, 'shape/gene_residual')}
     except Exception as error:  # TF's reader fails in many ways, all about this file.
         raise unreadable(path, error) from None
     return {'gene_units': tuple(int(u) for u in values['gene_units']),
             'disc_units': tuple(int(u) for u in values['disc_units']),
             'sample_size': int(values['sample_size']),
             'gene_residual': bool(values.get('gene_residual', False))}
-
-
-def _key(name):
-    return f'shape/{name}/.ATTRIBUTES/VARIABLE_VALUE'
 
 
 def saved_batch(path):
@@ -183,10 +182,10 @@ def _as_flag(key, value):
     return f'{flag} {value}'
 
 
-def has_average(path):
-    """Whether checkpoint `path` holds the generator's weight average (those before it do not)."""
-    return any(name.startswith('generator_average/')
-               for name, _ in tf.train.list_variables(path))
+def holds(path, name):
+    """Whether checkpoint `path` holds object `name` ('generator_average', 'shape/gene_residual'),
+    which checkpoints from before it was added do not."""
+    return any(key.startswith(name + '/') for key, _ in tf.train.list_variables(path))
 
 
 def load_generator(checkpoint_dir, weights='average'):
@@ -202,7 +201,7 @@ def load_generator(checkpoint_dir, weights='average'):
         raise UsageError(f'No checkpoint in {checkpoint_dir}/: train a model first '
                          f'(python srez_main.py --run train) or point --checkpoint_dir at one.')
     info = saved_shape(path)
-    if weights == 'average' and not has_average(path):
+    if weights == 'average' and not holds(path, 'generator_average'):
         weights = 'raw'
     generator = srez_model.Generator(info['gene_units'], residual=info['gene_residual'])
     key = 'generator_average' if weights == 'average' else 'generator'

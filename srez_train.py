@@ -118,9 +118,13 @@ class TrainingSession:
                                         disc_units=tuple(self.config.disc_units),
                                         sample_size=self.config.sample_size,
                                         gene_residual=self.config.gene_residual)
-            has_average = srez_checkpoint.has_average(path)
+            has_average = srez_checkpoint.holds(path, 'generator_average')
             objects = {name: value for name, value in self.checkpointed.items()
                        if has_average or name != 'generator_average'}
+            if not srez_checkpoint.holds(path, 'shape/gene_residual'):
+                config = self.config  # From before --gene_residual: check_shape found it off.
+                objects['shape'] = srez_checkpoint.ModelShape(
+                    config.gene_units, config.disc_units, config.sample_size, gene_residual=None)
             try:
                 tf.train.Checkpoint(**objects).restore(path).assert_consumed()
             except Exception as error:  # TF's reader fails in many ways, all about this file.

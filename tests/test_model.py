@@ -45,6 +45,18 @@ def test_generator_is_fully_convolutional():
     assert output.shape == (1, 40, 24, 3)
 
 
+def test_residual_generator_starts_as_a_bilinear_upscale_and_learns_from_there():
+    generator = srez_model.Generator((8, 8, 8), residual=True)
+    images = tf.random.uniform([2, 12, 10, 3], seed=3)
+    bilinear = tf.image.resize(images, [48, 40], method='bilinear')
+    with tf.GradientTape() as tape:
+        output = generator(images, training=True)
+        loss = tf.reduce_mean(tf.abs(output - tf.random.uniform(output.shape, seed=4)))
+    np.testing.assert_allclose(output, tf.clip_by_value(bilinear, 1e-3, 1 - 1e-3), atol=1e-5)
+    last_kernel = generator.layers[-1].kernel
+    assert float(tf.reduce_max(tf.abs(tape.gradient(loss, last_kernel)))) > 0
+
+
 def test_discriminator_at_default_widths():
     discriminator = srez_model.Discriminator()
     logits = discriminator(tf.random.uniform([2, 64, 64, 3]), training=False)
