@@ -104,7 +104,8 @@ class TrainingSession:
         self.checkpoint = tf.train.Checkpoint(**self.checkpointed)
         # XLA compiles the per-replica work; the outer train_step only feeds it and reduces.
         self._replica_step = tf.function(self._replica_step, jit_compile=config.xla)
-        self.upscale = tf.function(self._upscale, jit_compile=config.xla)
+        # Not compiled: it runs once per grid, where compiling would cost more than it saves.
+        self.upscale = tf.function(self._upscale)
 
     def restore_latest(self):
         """Restores the newest checkpoint of checkpoint_dir, if any; returns its path or None.
