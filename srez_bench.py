@@ -39,7 +39,7 @@ def run(config, data, strategy, batch_sizes, batches, repeats=REPEATS, log=print
     """Measures every batch size; returns the report as a JSON-ready dict.
 
     config: a srez_train.TrainConfig (its batch_size is replaced by each of `batch_sizes`, per
-    replica). data: a srez_train.TrainingData. batches: timed batches per repeat; the median
+    replica). data: a srez_input.TrainingData. batches: timed batches per repeat; the median
     repeat is reported. log: where progress lines go.
     """
     configured = dict(precision=config.precision, xla=config.xla)

@@ -277,68 +277,12 @@ def train_config(outputs=('train_dir', 'checkpoint_dir')):
         ema_decay=FLAGS.ema_decay, content_factor=FLAGS.gene_content_factor)
 
 
-def training_data(dataset, test_vectors, seed, log=print):
-    """Finds the training images and returns a srez_train.TrainingData.
-
-    The default dataset folder falls back to synthetic faces when it holds no images; an explicitly
-    chosen folder that is missing or empty is an error.
-    """
+def _training_data(log=print):
+    """--dataset's usable images (or synthetic faces) as a srez_input.TrainingData."""
     import srez_input
-    import srez_train
-    if dataset != SYNTHETIC:
-        _check_dataset_folder(dataset)
-        paths = srez_input.find_images(dataset) if os.path.isdir(dataset) else []
-        if paths or dataset != DEFAULT_DATASET:
-            return _file_data(dataset, paths, test_vectors, seed, log)
-    log('=' * 78)
-    reason = 'As asked' if dataset == SYNTHETIC else 'No images in dataset/'
-    log(f'{reason}: training on built-in synthetic faces. For real faces, download')
-    log('CelebA "Align&Cropped" (img_align_celeba.zip) and unzip it into dataset/; see')
-    log('dataset/README.md.')
-    log('=' * 78)
-    first = seed * 1_000_000
-    keys, load = srez_input.synthetic_faces(
-        range(first, first + srez_input.SYNTHETIC_TRAIN_FACES + test_vectors))
-    return srez_train.TrainingData(keys[:-test_vectors], keys[-test_vectors:], load)
-
-
-def _file_data(dataset, paths, test_vectors, seed, log):
-    import srez_input
-    import srez_train
-    scan = srez_input.scan_images(paths)
-    usable, skipped = scan.usable, scan.skipped
-    while len(usable) > test_vectors:
-        train_keys, test_keys = srez_input.split_train_test(usable, test_vectors, seed)
-        # Test vectors are decoded before training starts, where a corrupt one would end the run
-        # (training drops its own): set such files aside and draw the test vectors again.
-        corrupt = [path for path in test_keys if not srez_input.decodes(path)]
-        if not corrupt:
-            break
-        skipped = skipped + [(path, 'corrupt image data') for path in corrupt]
-        usable = [path for path in usable if path not in corrupt]
-    _report_skipped(dataset, skipped, len(paths), log)
-    if len(usable) <= test_vectors:
-        raise UsageError(f'--dataset {dataset} has {len(usable)} usable images; it needs at '
-                         f'least --test_vectors + 1 = {test_vectors + 1}.')
-    log(f'Training on {len(train_keys)} images from {dataset} '
-        f'({test_vectors} held out as test vectors).')
-    return srez_train.TrainingData(train_keys, test_keys, srez_input.load_file)
-
-
-def _usable_images(folder, paths, log):
-    """The `paths` (under `folder`) that decode; logs the ones skipped."""
-    import srez_input
-    scan = srez_input.scan_images(paths)
-    _report_skipped(folder, scan.skipped, len(paths), log)
-    return scan.usable
-
-
-def _report_skipped(folder, skipped, total, log):
-    """One line naming the first few (path, reason) pairs in `skipped`, if any."""
-    if skipped:
-        shown = ', '.join(f'{os.path.relpath(p, folder)} ({why})' for p, why in skipped[:5])
-        more = f' and {len(skipped) - 5} more' if len(skipped) > 5 else ''
-        log(f'Skipping {len(skipped)} of {total} image files that cannot be used: {shown}{more}.')
+    return srez_input.training_data(
+        None if FLAGS.dataset == SYNTHETIC else FLAGS.dataset, FLAGS.test_vectors,
+        FLAGS.random_seed, log, synthetic_if_empty=FLAGS.dataset == DEFAULT_DATASET)
 
 
 def run_train():
@@ -350,7 +294,7 @@ def run_train():
     # (finding and test-decoding the images runs some).
     strategy = srez_train.make_strategy(FLAGS.strategy, cpu_devices())
     tf.debugging.set_log_device_placement(FLAGS.log_device_placement)
-    data = training_data(FLAGS.dataset, config.test_vectors, config.random_seed)
+    data = _training_data()
     startup = [('importing TensorFlow', imported - LAUNCHED),
                ('finding devices and images', time.perf_counter() - imported)]
     try:
@@ -420,11 +364,10 @@ def run_eval():
     import srez_input
     if FLAGS.input:
         paths = srez_input.find_images(FLAGS.input)[:FLAGS.max_images or None]
-        keys = _usable_images(FLAGS.input, paths, print)
+        keys = srez_input.usable_images(FLAGS.input, paths)
         load, source = srez_input.load_file, f'the images of {FLAGS.input}'
     else:
-        data = training_data(FLAGS.dataset, FLAGS.test_vectors, FLAGS.random_seed,
-                             log=lambda line: None)
+        data = _training_data(log=lambda line: None)
         keys, load = data.test_keys[:FLAGS.max_images or None], data.load
         faces = ' (built-in synthetic faces)' if load is not srez_input.load_file else ''
         source = (f'the held-out test vectors of --dataset {FLAGS.dataset}{faces}, '
@@ -479,7 +422,7 @@ def run_bench():
     strategy = srez_train.make_strategy(FLAGS.strategy, cpu_devices())
     # stdout carries only the JSON, so `--run bench > bench.json` keeps it clean.
     log = functools.partial(print, file=sys.stderr)
-    data = training_data(FLAGS.dataset, config.test_vectors, config.random_seed, log)
+    data = _training_data(log)
     report = srez_bench.run(config, data, strategy, batch_sizes, FLAGS.bench_batches, log=log)
     log(srez_bench.table(report))
     print(json.dumps(report))

@@ -57,14 +57,6 @@ class TrainConfig:
     content_factor: float = 0.0
 
 
-@dataclasses.dataclass(frozen=True)
-class TrainingData:
-    """Where the faces come from: keys that `load` turns into uint8 images (see srez_input)."""
-    train_keys: list
-    test_keys: list
-    load: object
-
-
 class Diverged(Exception):
     """Training produced a NaN or Inf; the message says where and what to do."""
 
@@ -304,7 +296,7 @@ def _sum_of_votes(strategy, vote):
 def train(config, data, strategy=None, log=print, startup=()):
     """Trains srez; resumes from config.checkpoint_dir. Returns the final batch number.
 
-    data: a TrainingData. strategy: a tf.distribute.Strategy (default: the current one).
+    data: a srez_input.TrainingData. strategy: a tf.distribute.Strategy (default: the current one).
     startup: (phase, seconds) pairs the caller spent before; with the phases here they make the
     one line, after the first batch, that says where the start-up time went.
     Raises Diverged when a loss or weight becomes NaN/Inf (the last good checkpoint is kept), and

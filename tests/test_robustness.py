@@ -28,6 +28,7 @@ from PIL import Image
 import srez_checkpoint
 import srez_input
 import srez_main
+import srez_synthetic
 import srez_train
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -221,7 +222,7 @@ def test_corrupt_test_vector_is_replaced_and_reported(tmp_path):
                 if corrupt in srez_input.split_train_test(goods + [corrupt], 2, seed)[1])
     lines = []
 
-    data = srez_main.training_data(str(tmp_path), test_vectors=2, seed=seed, log=lines.append)
+    data = srez_input.training_data(str(tmp_path), test_vectors=2, seed=seed, log=lines.append)
 
     assert len(data.test_keys) == 2 and corrupt not in data.test_keys + data.train_keys
     assert sorted(data.test_keys + data.train_keys) == goods
@@ -236,7 +237,7 @@ def test_too_few_usable_images_is_a_one_line_error(tmp_path):
     lines = []
 
     with pytest.raises(ValueError) as error:
-        srez_main.training_data(str(tmp_path), test_vectors=2, seed=0, log=lines.append)
+        srez_input.training_data(str(tmp_path), test_vectors=2, seed=0, log=lines.append)
 
     assert str(error.value) == (f'--dataset {tmp_path} has 2 usable images; it needs at least '
                                 f'--test_vectors + 1 = 3.')
@@ -246,8 +247,8 @@ def test_too_few_usable_images_is_a_one_line_error(tmp_path):
 # Training in-process: resume, refusal, divergence.
 
 def synthetic_data(config):
-    keys, load = srez_input.synthetic_faces(range(10 ** 6, 10 ** 6 + 64 + config.test_vectors))
-    return srez_train.TrainingData(keys[:64], keys[64:], load)
+    keys, load = srez_synthetic.synthetic_faces(range(10 ** 6, 10 ** 6 + 64 + config.test_vectors))
+    return srez_input.TrainingData(keys[:64], keys[64:], load)
 
 
 def train(tmp_path, log=None, **changes):

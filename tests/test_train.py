@@ -7,6 +7,7 @@ import tensorflow as tf
 
 import srez_checkpoint
 import srez_input
+import srez_synthetic
 import srez_train
 
 
@@ -19,8 +20,8 @@ def tiny_config(tmp_path, **overrides):
 
 
 def synthetic_data(count=8):
-    keys, load = srez_input.synthetic_faces(range(count + 4))
-    return srez_train.TrainingData(keys[:count], keys[count:], load)
+    keys, load = srez_synthetic.synthetic_faces(range(count + 4))
+    return srez_input.TrainingData(keys[:count], keys[count:], load)
 
 
 def test_a_few_dozen_batches_lower_the_l1_term(tmp_path):
