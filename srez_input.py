@@ -2,8 +2,8 @@
 
 `training_data` picks what a run trains on: the usable images of a folder, or built-in synthetic
 faces (srez_synthetic). Every training image becomes a 144x144 "face box" (uint8) around where
-CelebA's aligned faces sit; augmentation takes a random 128x128 crop of it, and area-resizing gives the truth (sample_size
-square) and the generator input (a quarter of that).
+CelebA's aligned faces sit; augmentation takes a random 128x128 crop of it, and area-resizing
+gives the truth (sample_size square) and the generator input (a quarter of that).
 """
 import dataclasses
 import os
@@ -284,7 +284,8 @@ def training_dataset(keys, load, batch_size, sample_size, seed, cache=False, cac
 
     keys: what `load` turns into a uint8 image (file paths for `load_file`, indices for the load
     of srez_synthetic.synthetic_faces). cache: keep the decoded face boxes (in memory, or in
-    `cache_file`), so every epoch after the first only augments; without it each epoch decodes again, in a new order.
+    `cache_file`), so every epoch after the first only augments; without it each epoch decodes
+    again, in a new order.
     """
     keys = tf.data.Dataset.from_tensor_slices(keys)
     if not cache:
