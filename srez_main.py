@@ -261,6 +261,7 @@ def train_config(outputs=('train_dir', 'checkpoint_dir')):
     _make_output_folders(outputs)
     use_xla_cache(FLAGS.xla_cache_dir)
     import_tensorflow_quietly()
+    import srez_devices
     import srez_train
     return srez_train.TrainConfig(
         batch_size=FLAGS.batch_size, checkpoint_dir=FLAGS.checkpoint_dir,
@@ -271,8 +272,8 @@ def train_config(outputs=('train_dir', 'checkpoint_dir')):
         summary_period=FLAGS.summary_period, random_seed=FLAGS.random_seed,
         test_vectors=FLAGS.test_vectors, train_dir=FLAGS.train_dir, train_time=FLAGS.train_time,
         max_batches=FLAGS.max_batches, gene_units=gene_units, disc_units=disc_units,
-        precision=srez_train.resolve_precision(FLAGS.precision),
-        xla=srez_train.resolve_xla(FLAGS.xla, FLAGS.strategy),
+        precision=srez_devices.resolve_precision(FLAGS.precision),
+        xla=srez_devices.resolve_xla(FLAGS.xla, FLAGS.strategy),
         cache=FLAGS.cache or bool(FLAGS.cache_file), cache_file=FLAGS.cache_file,
         ema_decay=FLAGS.ema_decay, content_factor=FLAGS.gene_content_factor)
 
@@ -288,11 +289,12 @@ def _training_data(log=print):
 def run_train():
     config = train_config()
     import tensorflow as tf
+    import srez_devices
     import srez_train
     imported = time.perf_counter()
     # A multi-worker strategy configures the runtime, which must happen before any TensorFlow op
     # (finding and test-decoding the images runs some).
-    strategy = srez_train.make_strategy(FLAGS.strategy, cpu_devices())
+    strategy = srez_devices.make_strategy(FLAGS.strategy, cpu_devices())
     tf.debugging.set_log_device_placement(FLAGS.log_device_placement)
     data = _training_data()
     startup = [('importing TensorFlow', imported - LAUNCHED),
@@ -417,9 +419,9 @@ def run_bench():
     config = train_config(outputs=())  # Bench writes no grids and no checkpoints.
     import json
     import srez_bench
-    import srez_train
+    import srez_devices
     # Before any TensorFlow op, as in run_train.
-    strategy = srez_train.make_strategy(FLAGS.strategy, cpu_devices())
+    strategy = srez_devices.make_strategy(FLAGS.strategy, cpu_devices())
     # stdout carries only the JSON, so `--run bench > bench.json` keeps it clean.
     log = functools.partial(print, file=sys.stderr)
     data = _training_data(log)

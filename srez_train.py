@@ -7,7 +7,6 @@ sessions) is spent or it is interrupted, and always ends with a checkpoint and a
 import contextlib
 import dataclasses
 import os
-import re
 import signal
 import tempfile
 import threading
@@ -17,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 import srez_checkpoint
+import srez_devices
 import srez_input
 import srez_model
 from srez_errors import UsageError
@@ -208,91 +208,6 @@ class TrainingSession:
                 + self.discriminator.variables)
 
 
-def make_strategy(name, cpu_devices=1):
-    """The tf.distribute strategy for --strategy: auto, one, mirrored or multiworker.
-
-    Call it before any TensorFlow op: a multi-worker strategy, and splitting the CPU, configure
-    the runtime, which only works before it starts. cpu_devices: split the CPU into this many
-    logical devices; on a machine without GPUs, mirrored then trains on all of them.
-    """
-    if cpu_devices > 1:
-        cpu = tf.config.list_physical_devices('CPU')[0]
-        tf.config.set_logical_device_configuration(
-            cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_devices)
-    if name == 'auto':
-        name = 'mirrored' if len(tf.config.list_logical_devices('GPU')) > 1 else 'one'
-    if name == 'mirrored':
-        # MirroredStrategy's default is every GPU, or the first CPU device when there is none.
-        gpus = tf.config.list_logical_devices('GPU')
-        return tf.distribute.MirroredStrategy(
-            None if gpus else [device.name for device in tf.config.list_logical_devices('CPU')])
-    if name == 'multiworker':
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    return tf.distribute.get_strategy()
-
-
-def resolve_precision(requested):
-    """--precision auto -> bfloat16 on GPUs that have it, float16 on older GPUs, float32 on CPU.
-
-    On CPU `--run bench` measured bfloat16 no faster than float32 (it is emulated without native
-    support), see README "Speed".
-    """
-    if requested != 'auto':
-        return requested
-    gpus = tf.config.list_physical_devices('GPU')
-    if not gpus:
-        return 'float32'
-    capability = tf.config.experimental.get_device_details(gpus[0]).get('compute_capability')
-    return 'bfloat16' if capability and capability >= (8, 0) else 'float16'
-
-
-def resolve_xla(requested, strategy_name):
-    """--xla unset -> on for a single device (CPU or one GPU); off for several replicas.
-
-    On a quiet 2-core CPU `--run bench` measured XLA 1.16x faster for training at the default
-    widths and 1.18x at widths 32 (README "Speed"). Several replicas run the step uncompiled:
-    MirroredStrategy unwraps the compiled function on CPUs, and multi-GPU XLA with merge_call is
-    untested here.
-    """
-    if requested is not None:
-        return requested
-    gpus = tf.config.list_physical_devices('GPU')
-    if strategy_name == 'auto':
-        return len(gpus) <= 1
-    return strategy_name == 'one'
-
-
-def is_chief(strategy):
-    """Whether this process writes the outputs (the only one, unless training multi-worker)."""
-    cluster = _cluster(strategy)
-    if not cluster:
-        return True
-    resolver = strategy.cluster_resolver
-    return resolver.task_type in ('chief', None) or (
-        resolver.task_type == 'worker' and resolver.task_id == 0 and 'chief' not in cluster)
-
-
-def _cluster(strategy):
-    """{job: [addresses]} of a multi-worker strategy's TF_CONFIG; {} for one process."""
-    resolver = getattr(strategy, 'cluster_resolver', None)
-    return resolver.cluster_spec().as_dict() if resolver is not None else {}
-
-
-def _several_workers(strategy):
-    return sum(len(tasks) for tasks in _cluster(strategy).values()) > 1
-
-
-def _any_worker(strategy, flag):
-    """Whether `flag` (a bool) is true on any worker; every worker must call it."""
-    return bool(_sum_of_votes(strategy, tf.constant(float(flag))) > 0)
-
-
-@tf.function
-def _sum_of_votes(strategy, vote):
-    # In a tf.function: run eagerly, the collective costs about half a second a call.
-    return strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(lambda: vote), axis=None)
-
-
 def train(config, data, strategy=None, log=print, startup=()):
     """Trains srez; resumes from config.checkpoint_dir. Returns the final batch number.
 
@@ -305,7 +220,9 @@ def train(config, data, strategy=None, log=print, startup=()):
     """
     strategy = strategy or tf.distribute.get_strategy()
     stopwatch = _Stopwatch(startup)
-    chief = is_chief(strategy)
+    # The chief (or worker 0 without one) writes grids, summaries and checkpoints; with one
+    # process, that process.
+    chief = strategy.extended.should_checkpoint
     if chief:
         _remove_unfinished(config.checkpoint_dir, log)
     session = TrainingSession(config, strategy)
@@ -324,7 +241,7 @@ def train(config, data, strategy=None, log=print, startup=()):
         return start_batch
 
     global_batch = config.batch_size * strategy.num_replicas_in_sync
-    several_workers = _several_workers(strategy)
+    several_workers = srez_devices.several_workers(strategy)
     # A resumed session draws a new image order and augmentation: replaying the first session's
     # would train on the same images again after every interruption.
     dataset = srez_input.training_dataset(
@@ -354,7 +271,7 @@ def train(config, data, strategy=None, log=print, startup=()):
             if several_workers:
                 # Clocks and signals differ between machines; a worker that stopped alone would
                 # leave the others waiting forever in the next all-reduce.
-                done = _any_worker(strategy, done)
+                done = srez_devices.any_worker(strategy, done)
             if batch % PROGRESS_PERIOD == 0 or done:
                 losses = _check_finite(recent_losses, batch, config)
                 recent_losses = []
@@ -458,27 +375,16 @@ def _lost_worker_errors(strategy, config, batch, log):
         yield
     except (tf.errors.UnavailableError, tf.errors.AbortedError,
             tf.errors.DeadlineExceededError) as error:
-        if not _several_workers(strategy):
+        if not srez_devices.several_workers(strategy):
             raise  # One process: not a lost worker.
-        if is_chief(strategy):  # A save the error cut short must not be left behind.
+        if strategy.extended.should_checkpoint:  # The chief: a save cut short must not stay.
             _remove_unfinished(config.checkpoint_dir, log)
         kept = srez_checkpoint.latest(config.checkpoint_dir)
         kept = (f'continue from {kept}' if kept else 'start again (no checkpoint was saved yet)')
-        raise UsageError(f'Lost {_lost_worker(strategy, error.message)} after batch {batch()}: it '
+        lost = srez_devices.lost_worker_name(strategy, error.message)
+        raise UsageError(f'Lost {lost} after batch {batch()}: it '
                          f'stopped responding (it crashed, was stopped, or cannot be reached). '
                          f'Start every worker again with the same command to {kept}.') from None
-
-
-def _lost_worker(strategy, message):
-    """'worker 1 (host:port)': the first task of the cluster, other than this one, that an error
-    `message` of TensorFlow's names; 'another worker' when it names none."""
-    cluster, resolver = _cluster(strategy), strategy.cluster_resolver
-    for job, index in re.findall(r'/job:(\w+)(?:/replica:\d+)?/task:(\d+)', message):
-        index = int(index)
-        if (job, index) != (resolver.task_type, resolver.task_id) and index < len(
-                cluster.get(job, ())):
-            return f'{job} {index} ({cluster[job][index]})'
-    return 'another worker'
 
 
 @contextlib.contextmanager
