@@ -37,6 +37,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 
 from absl import app, flags, logging  # noqa: E402
 
+import srez_paths  # noqa: E402
 from srez_errors import UsageError  # noqa: E402
 
 RUNS = ('train', 'demo', 'infer', 'eval', 'export', 'bench')
@@ -189,16 +190,11 @@ def _check_writable(name, path):
     raise UsageError(f'--{name}: the folder {path} cannot be used ({problem}): choose another.')
 
 
-def _is_within(path, folder):
-    path, folder = os.path.realpath(path), os.path.realpath(folder)
-    return os.path.commonpath([path, folder]) == folder
-
-
 def _make_output_folders(names):
     """Checks --dataset and the output folders of flags `names` (and --cache_file's), then makes
     them: a refused run leaves nothing."""
     if ('train_dir' in names and FLAGS.dataset != SYNTHETIC
-            and _is_within(FLAGS.train_dir, FLAGS.dataset)):
+            and srez_paths.is_within(FLAGS.train_dir, FLAGS.dataset)):
         raise UsageError(f'--train_dir {FLAGS.train_dir} is inside --dataset {FLAGS.dataset}: its '
                          f'sample grids would become training images; choose a folder outside it.')
     _check_dataset_folder(FLAGS.dataset)
@@ -315,7 +311,7 @@ def _check_max_images():
         raise UsageError(f'--max_images must be 0 (all) or positive (got {FLAGS.max_images}).')
 
 
-def _progress(done, total):
+def _show_count(done, total):
     """A one-line counter on stderr, rewritten in place; logs (not a terminal) are spared it."""
     if sys.stderr.isatty():
         print(f'\r{done}/{total} images', end='\n' if done == total else '', file=sys.stderr,
@@ -341,7 +337,7 @@ def run_infer():
                                                   FLAGS.generator_weights)
     summary = srez_infer.upscale_files(
         generator, root, paths[:FLAGS.max_images or None], FLAGS.output, compare=FLAGS.compare,
-        batch_size=FLAGS.batch_size, progress=_progress)
+        batch_size=FLAGS.batch_size, report_count=_show_count)
     print(f'Wrote {len(summary.written)} upscaled images to {FLAGS.output}/.')
     if summary.failed:
         for path, reason in summary.failed:
@@ -382,7 +378,8 @@ def run_eval():
     os.makedirs(FLAGS.train_dir, exist_ok=True)
     print(f'Evaluating on {len(keys)} images: {source}.')
     results = srez_eval.evaluate(generator, keys, load, info['sample_size'], FLAGS.train_dir,
-                                 info, source, batch_size=FLAGS.batch_size, progress=_progress)
+                                 info, source, batch_size=FLAGS.batch_size,
+                                 report_count=_show_count)
     print(srez_eval.table(results))
     print(f'Wrote eval.json and eval.png to {FLAGS.train_dir}/.')
 

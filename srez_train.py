@@ -17,12 +17,12 @@ import tensorflow as tf
 
 import srez_checkpoint
 import srez_devices
+import srez_images
 import srez_input
 import srez_model
 from srez_errors import UsageError
 
 PROGRESS_PERIOD = 10
-GRID_MAX_ROWS = 8
 # Batches whose statistics the generator's batch norm is given before each grid and checkpoint.
 STATISTICS_BATCHES = 8
 NOISE_STDDEV = 0.03  # The original srez adds this noise to the generator's input in training.
@@ -439,7 +439,7 @@ class _Outputs:
         output = self.session.upscale(self.test_inputs).numpy()
         if not self.chief:
             return
-        grid = sample_grid(self.test_inputs, output, self.test_truth)
+        grid = srez_images.sample_grid(self.test_inputs, output, self.test_truth)
         path = _unused_path(os.path.join(self.config.train_dir, f'batch{batch:06d}_out.png'))
         _write_atomically(path, tf.io.encode_png(grid).numpy())
         with self.summaries.as_default(step=batch):
@@ -453,21 +453,6 @@ class _Outputs:
         if not self.chief:
             tf.io.gfile.rmtree(self.manager.directory)
         return path
-
-
-def sample_grid(inputs, output, truth, max_rows=GRID_MAX_ROWS):
-    """One row per test vector: nearest | bicubic | output | truth, each sample_size square.
-
-    inputs: [n, s/4, s/4, 3]; output, truth: [n, s, s, 3], floats in [0, 1].
-    Returns uint8 [min(n, max_rows) * s, 4 * s, 3].
-    """
-    inputs, output, truth = inputs[:max_rows], output[:max_rows], truth[:max_rows]
-    size = truth.shape[1:3]
-    nearest = tf.image.resize(inputs, size, method='nearest')
-    bicubic = tf.image.resize(inputs, size, method='bicubic')
-    rows = tf.concat([nearest, bicubic, output, truth], axis=2)
-    grid = tf.reshape(rows, [-1, rows.shape[2], 3])
-    return tf.image.convert_image_dtype(tf.clip_by_value(grid, 0.0, 1.0), tf.uint8, saturate=True)
 
 
 def _unused_path(path):

@@ -34,22 +34,6 @@ def test_a_few_dozen_batches_lower_the_l1_term(tmp_path):
     assert np.mean(l1_terms[-5:]) < 0.85 * np.mean(l1_terms[:5])
 
 
-def test_sample_grid_layout():
-    rng = np.random.default_rng(0)
-    inputs = rng.uniform(size=[10, 16, 16, 3]).astype(np.float32)
-    output = rng.uniform(-0.5, 1.5, size=[10, 64, 64, 3]).astype(np.float32)
-    truth = rng.uniform(size=[10, 64, 64, 3]).astype(np.float32)
-    grid = srez_train.sample_grid(inputs, output, truth).numpy()
-    assert grid.shape == (8 * 64, 4 * 64, 3) and grid.dtype == np.uint8  # At most 8 rows.
-    row = 2
-    cell = lambda column: grid[row * 64:(row + 1) * 64, column * 64:(column + 1) * 64]
-    np.testing.assert_allclose(cell(0)[::4, ::4], inputs[row] * 255, atol=1)  # nearest
-    np.testing.assert_allclose(cell(2), np.clip(output[row], 0, 1) * 255, atol=1)  # clipped
-    np.testing.assert_allclose(cell(3), truth[row] * 255, atol=1)
-    bicubic = tf.image.resize(inputs[row:row + 1], [64, 64], method='bicubic')[0]
-    np.testing.assert_allclose(cell(1), np.clip(bicubic, 0, 1) * 255, atol=1)
-
-
 def summaries(train_dir):
     """{tag: [(step, tf.compat.v1.Summary.Value)]} from the event files in `train_dir`."""
     values = {}
