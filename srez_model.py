@@ -310,8 +310,11 @@ class Adam(tf.Module):
         self.first_moments = [tf.Variable(tf.zeros(v.shape), trainable=False) for v in variables]
         self.second_moments = [tf.Variable(tf.zeros(v.shape), trainable=False) for v in variables]
 
-    def apply(self, gradients, variables, rate, finite=True):
-        """Steps `variables` (a list) with this replica's `gradients`; skips when not `finite`."""
+    def apply(self, gradients, variables, rate, finite):
+        """Steps `variables` (a list) with this replica's `gradients`; skips when not `finite`.
+
+        finite: a bool tensor (LossScale.update's), constant True when there is no loss scaling.
+        """
         context = tf.distribute.get_replica_context()
         gradients = context.all_reduce(tf.distribute.ReduceOp.SUM, gradients)
         step = tf.cast(self.iterations + 1, tf.float32)
@@ -334,14 +337,14 @@ class Adam(tf.Module):
             second.assign(self.beta2 * second + (1 - self.beta2) * tf.square(gradient))
             variable.assign_sub(corrected_rate * first / (tf.sqrt(second) + self.epsilon))
 
-        if finite is True:
+        if tf.get_static_value(finite):  # Known when tracing (no loss scaling): no branch.
             update()
         else:
             tf.cond(finite, update, lambda: None)
 
 
 def _count_step(iterations, finite):
-    iterations.assign_add(1 if finite is True else tf.cast(finite, tf.int64))
+    iterations.assign_add(tf.cast(finite, tf.int64))
 
 
 def average_decay(decay, batch):
@@ -394,9 +397,9 @@ class LossScale(tf.Module):
         return [g / self.value for g in gradients] if self.enabled else gradients
 
     def update(self, gradients):
-        """Adjusts the scale for this step's gradients; returns whether to apply them."""
+        """Adjusts the scale for this step's gradients; returns whether to apply them (bool)."""
         if not self.enabled:
-            return True
+            return tf.constant(True)
         local_finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in gradients])
         # Every replica must agree, so a step is applied only where all gradients are finite.
         bad_replicas = tf.distribute.get_replica_context().all_reduce(

@@ -93,7 +93,7 @@ class TrainingSession:
                                              config.sample_size))
         self.checkpoint = tf.train.Checkpoint(**self.checkpointed)
         # XLA compiles the per-replica work; the outer train_step only feeds it and reduces.
-        self._replica_step = tf.function(self._replica_step, jit_compile=config.xla)
+        self._traced_replica_step = tf.function(self._replica_step, jit_compile=config.xla)
         self.upscale = tf.function(self._upscale, jit_compile=config.xla)
 
     def restore_latest(self):
@@ -168,7 +168,7 @@ class TrainingSession:
         """Trains one global batch from `iterator`; returns the losses averaged over replicas."""
         inputs, truth = next(iterator)
         batch = self.progress.batch.assign_add(1)
-        losses = self.strategy.run(self._replica_step, args=(inputs, truth, batch))
+        losses = self.strategy.run(self._traced_replica_step, args=(inputs, truth, batch))
         return [self.strategy.reduce(tf.distribute.ReduceOp.MEAN, loss, axis=None)
                 for loss in losses]
 
@@ -211,9 +211,9 @@ class TrainingSession:
 def train(config, data, strategy=None, log=print, startup=()):
     """Trains srez; resumes from config.checkpoint_dir. Returns the final batch number.
 
-    data: a srez_input.TrainingData. strategy: a tf.distribute.Strategy (default: the current one).
-    startup: (phase, seconds) pairs the caller spent before; with the phases here they make the
-    one line, after the first batch, that says where the start-up time went.
+    data: a srez_input.TrainingData. strategy: a tf.distribute.Strategy (default: the current
+    one). startup: (phase, seconds) pairs the caller spent before; with the phases here they make
+    the one line, after the first batch, that says where the start-up time went.
     Raises Diverged when a loss or weight becomes NaN/Inf (the last good checkpoint is kept), and
     UsageError for a checkpoint of another model, for data or settings TensorFlow cannot use, and
     for a worker lost in multi-worker training.
@@ -229,19 +229,32 @@ def train(config, data, strategy=None, log=print, startup=()):
     stopwatch.lap('building the model')
     resumed = session.restore_latest()
     stopwatch.lap('restoring the checkpoint')
-    start_batch = int(session.progress.batch.numpy())
-    spent_seconds = float(session.progress.train_seconds.numpy())
-    budget_seconds = config.train_time * 60
+    loop = _Loop(config, session, log)
     if resumed:
-        log(f'Resuming from {resumed} at batch {start_batch} '
-            f'({spent_seconds / 60:.1f} of {config.train_time:g} minutes trained).')
-    if spent_seconds >= budget_seconds or 0 < config.max_batches <= start_batch:
+        log(f'Resuming from {resumed} at batch {loop.batch} '
+            f'({loop.spent_seconds / 60:.1f} of {config.train_time:g} minutes trained).')
+    if loop.budget_spent():
         log(f'Training already reached --train_time {config.train_time:g} or --max_batches '
-            f'{config.max_batches} at batch {start_batch}: raise one to train further.')
-        return start_batch
+            f'{config.max_batches} at batch {loop.batch}: raise one to train further.')
+        return loop.batch
+    iterator, outputs = _inputs_and_outputs(config, data, session, chief, loop.batch)
+    stopwatch.lap('input pipeline and test vectors')
+    stop = _StopRequest(log)
+    lost_workers = _lost_worker_errors(strategy, config, lambda: loop.batch, log)
+    with stop.installed(), _user_errors(config), lost_workers:
+        loop.run(iterator, outputs, stop, stopwatch)
+    where = 'Stopped' if stop.requested else 'Finished training'
+    again = ' Run the same command to continue.' if stop.requested else ''
+    written = (f'sample grids in {config.train_dir}/, checkpoint in {config.checkpoint_dir}/'
+               if chief else 'the chief wrote the sample grids and the checkpoint')
+    log(f'{where} at batch {loop.batch}: {written}.{again}')
+    return loop.batch
 
+
+def _inputs_and_outputs(config, data, session, chief, start_batch):
+    """(iterator of distributed training batches, _Outputs holding the test vectors)."""
+    strategy = session.strategy
     global_batch = config.batch_size * strategy.num_replicas_in_sync
-    several_workers = srez_devices.several_workers(strategy)
     # A resumed session draws a new image order and augmentation: replaying the first session's
     # would train on the same images again after every interruption.
     dataset = srez_input.training_dataset(
@@ -249,59 +262,79 @@ def train(config, data, strategy=None, log=print, startup=()):
         config.random_seed + start_batch, cache=config.cache, cache_file=config.cache_file)
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
     test_inputs, test_truth = srez_input.test_pairs(data.test_keys, data.load, config.sample_size)
-    outputs = _Outputs(config, session, strategy, chief, test_inputs, test_truth)
-    stopwatch.lap('input pipeline and test vectors')
+    return iterator, _Outputs(config, session, chief, test_inputs, test_truth)
 
-    stop = _StopRequest(log)
-    batch = start_batch
-    window_start, window_batch = time.perf_counter(), batch
-    session_start = time.monotonic()
-    recent_losses = []
-    lost_workers = _lost_worker_errors(strategy, config, lambda: batch, log)
-    with stop.installed(), _user_errors(config), lost_workers:
+
+class _Loop:
+    """The training loop of one session: a batch at a time until a budget is spent or a stop is
+    asked for, with progress lines, grids and checkpoints when they are due."""
+
+    def __init__(self, config, session, log):
+        self.config, self.session, self.log = config, session, log
+        self.strategy = session.strategy
+        self.batch = self.start_batch = int(session.progress.batch.numpy())  # The last trained.
+        self.spent_seconds = float(session.progress.train_seconds.numpy())  # By earlier sessions.
+        self.global_batch = config.batch_size * self.strategy.num_replicas_in_sync
+
+    def budget_spent(self, elapsed=None):
+        """Whether --train_time or --max_batches is used up (elapsed: seconds over all runs)."""
+        elapsed = self.spent_seconds if elapsed is None else elapsed
+        return (elapsed >= self.config.train_time * 60
+                or 0 < self.config.max_batches <= self.batch)
+
+    def run(self, iterator, outputs, stop, stopwatch):
+        several_workers = srez_devices.several_workers(self.strategy)
+        self._window_start, self._window_batch = time.perf_counter(), self.batch
+        session_start = time.monotonic()
+        self._recent_losses = []
         while True:
-            recent_losses.append(session.train_step(iterator))
-            batch += 1
-            if batch == start_batch + 1:
-                float(recent_losses[0][0])  # Waits for the batch, so it is counted.
+            self._recent_losses.append(self.session.train_step(iterator))
+            self.batch += 1
+            if self.batch == self.start_batch + 1:
+                float(self._recent_losses[0][0])  # Waits for the batch, so it is counted.
                 stopwatch.lap('first batch (tracing, XLA compilation)')
-                log(stopwatch.summary())
-            elapsed = spent_seconds + time.monotonic() - session_start
-            done = elapsed >= budget_seconds or batch == config.max_batches or stop.requested
+                self.log(stopwatch.summary())
+            elapsed = self.spent_seconds + time.monotonic() - session_start
+            done = self.budget_spent(elapsed) or stop.requested
             if several_workers:
                 # Clocks and signals differ between machines; a worker that stopped alone would
                 # leave the others waiting forever in the next all-reduce.
-                done = srez_devices.any_worker(strategy, done)
-            if batch % PROGRESS_PERIOD == 0 or done:
-                losses = _check_finite(recent_losses, batch, config)
-                recent_losses = []
-                now = time.perf_counter()
-                images_per_second = (batch - window_batch) * global_batch / (now - window_start)
-                window_start, window_batch = now, batch
-                fraction = _fraction_done(elapsed, budget_seconds, batch, config.max_batches)
-                log(f'Progress[{int(100 * fraction):3d}%], '
-                    f'ETA[{_eta_minutes(elapsed, fraction):4d}m], Batch [{batch:4d}], '
-                    f'G_Loss[{losses[0]:3.3f}], D_Real_Loss[{losses[1]:3.3f}], '
-                    f'D_Fake_Loss[{losses[2]:3.3f}], {images_per_second:.1f} images/s')
-                outputs.write_scalars(batch, losses, images_per_second)
-            grid_due = batch % config.summary_period == 0 or done
-            checkpoint_due = batch % config.checkpoint_period == 0 or done
-            if grid_due or checkpoint_due:
-                session.refresh_statistics(iterator)
-            if grid_due:
-                outputs.write_grid(batch)
-            if checkpoint_due:
-                # Only checkpoints read it: no per-batch device op for the clock.
-                session.progress.train_seconds.assign(elapsed)
-                outputs.save_checkpoint(batch)
+                done = srez_devices.any_worker(self.strategy, done)
+            if self.batch % PROGRESS_PERIOD == 0 or done:
+                self._report_progress(elapsed, outputs)
+            self._write_due_outputs(iterator, outputs, elapsed, done)
             if done:
-                break
-    where = 'Stopped' if stop.requested else 'Finished training'
-    again = ' Run the same command to continue.' if stop.requested else ''
-    written = (f'sample grids in {config.train_dir}/, checkpoint in {config.checkpoint_dir}/'
-               if chief else 'the chief wrote the sample grids and the checkpoint')
-    log(f'{where} at batch {batch}: {written}.{again}')
-    return batch
+                return
+
+    def _report_progress(self, elapsed, outputs):
+        """Logs the progress line (the newest losses, images/s since the last line) and writes
+        the scalar summaries; raises Diverged if a loss since the last line is NaN or Inf."""
+        losses = _check_finite(self._recent_losses, self.batch, self.config)
+        self._recent_losses = []
+        now = time.perf_counter()
+        images_per_second = ((self.batch - self._window_batch) * self.global_batch
+                             / (now - self._window_start))
+        self._window_start, self._window_batch = now, self.batch
+        fraction = _fraction_done(elapsed, self.config.train_time * 60, self.batch,
+                                  self.config.max_batches)
+        self.log(f'Progress[{int(100 * fraction):3d}%], '
+                 f'ETA[{_eta_minutes(elapsed, fraction):4d}m], Batch [{self.batch:4d}], '
+                 f'G_Loss[{losses[0]:3.3f}], D_Real_Loss[{losses[1]:3.3f}], '
+                 f'D_Fake_Loss[{losses[2]:3.3f}], {images_per_second:.1f} images/s')
+        outputs.write_scalars(self.batch, losses, images_per_second)
+
+    def _write_due_outputs(self, iterator, outputs, elapsed, done):
+        """The grid and the checkpoint, each when its period comes round or training ends."""
+        grid_due = self.batch % self.config.summary_period == 0 or done
+        checkpoint_due = self.batch % self.config.checkpoint_period == 0 or done
+        if grid_due or checkpoint_due:
+            self.session.refresh_statistics(iterator)
+        if grid_due:
+            outputs.write_grid(self.batch)
+        if checkpoint_due:
+            # Only checkpoints read it: no per-batch device op for the clock.
+            self.session.progress.train_seconds.assign(elapsed)
+            outputs.save_checkpoint(self.batch)
 
 
 class _Stopwatch:
@@ -407,7 +440,7 @@ def _user_errors(config):
 class _Outputs:
     """Writes what training leaves behind: grids, TensorBoard summaries, checkpoints."""
 
-    def __init__(self, config, session, strategy, chief, test_inputs, test_truth):
+    def __init__(self, config, session, chief, test_inputs, test_truth):
         self.config, self.session, self.chief = config, session, chief
         self.test_inputs, self.test_truth = test_inputs, test_truth
         if chief:
