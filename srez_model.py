@@ -47,6 +47,9 @@ class Conv2D(tf.Module):
 class BatchNorm(tf.Module):
     """Batch normalisation with a learned offset and no scale, as srez used it.
 
+    Hand-written, not Keras's layer: its two-pass moments and debiased averages were measured to
+    be needed (N replicas match one device; inference is right from the first batch).
+
     Training normalises with the statistics of the whole global batch (synchronised across
     replicas, so N devices train exactly like one device on N times the batch) and updates moving
     averages, which inference uses. The averages start at zero and are divided by their total
@@ -299,6 +302,11 @@ def learning_rate(batch, start, half_life):
 class Adam(tf.Module):
     """Adam as TF1's AdamOptimizer computes it, replica-aware.
 
+    Not keras.optimizers.Adam, though it computes the same steps (tests/test_model.py): Keras
+    saves its moments as `_variables/<2i+1>` and `<2i+2>`, private names in an order of its own,
+    so every existing checkpoint's `first_moments/<i>` and `second_moments/<i>` would need a
+    mapping onto Keras internals that a Keras release may change (tried with Keras 3.15).
+
     `apply` is called from a replica context with this replica's gradients; it sums them over
     replicas, then updates every copy of each variable the same way.
     """
@@ -376,6 +384,10 @@ def _assign_all(strategy, variables, values):
 
 class LossScale(tf.Module):
     """Dynamic loss scaling, so float16 gradients neither underflow nor overflow.
+
+    Not keras.mixed_precision.LossScaleOptimizer: that wraps one optimizer, with its own scale
+    and its own skipped steps, where srez keeps one scale for both networks and skips their step
+    together when any gradient of either overflows.
 
     Disabled (scale 1, every step applied) for float32 and bfloat16, which need none. Enabled, a
     step whose gradients are not finite is skipped and halves the scale; 2000 good steps double it.
