@@ -51,18 +51,21 @@ flags.DEFINE_enum('run', 'demo', RUNS, 'What to do: train a model, make a demo m
                   'sample grids (the default, as in the original), upscale images (infer), measure '
                   'the model against bicubic (eval), export it, or benchmark training and '
                   'inference speed (bench).')
-flags.DEFINE_integer('batch_size', 16, 'Number of samples per batch (per device).')
+flags.DEFINE_integer('batch_size', 16, 'Number of samples per batch (per device).',
+                     lower_bound=1)
 flags.DEFINE_string('checkpoint_dir', 'checkpoint', 'Output folder where checkpoints are dumped.')
-flags.DEFINE_integer('checkpoint_period', 10000, 'Number of batches in between checkpoints.')
+flags.DEFINE_integer('checkpoint_period', 10000, 'Number of batches in between checkpoints.',
+                     lower_bound=1)
 flags.DEFINE_string('dataset', DEFAULT_DATASET,
                     f'Folder of training images (searched recursively), or "{SYNTHETIC}" for the '
                     'built-in synthetic faces.')
 flags.DEFINE_float('epsilon', 1e-8, 'Fuzz term to avoid numerical instability (Adam).')
 flags.DEFINE_float('gene_l1_factor', 0.9,
-                   'Multiplier for generator L1 loss term (the rest is the adversarial loss).')
+                   'Multiplier for generator L1 loss term (the rest is the adversarial loss).',
+                   lower_bound=0, upper_bound=1)
 flags.DEFINE_float('gene_content_factor', 0.0,
                    'Multiplier for a full-resolution L1 term against the truth, added to the '
-                   'generator loss (0 = the original srez loss).')
+                   'generator loss (0 = the original srez loss).', lower_bound=0)
 flags.DEFINE_float('ema_decay', 0.999,
                    'Decay of the average of the generator weights that training keeps beside the '
                    'raw ones (0 = no averaging: the average is the raw weights).')
@@ -72,15 +75,18 @@ flags.DEFINE_enum('generator_weights', 'average', ['average', 'raw'],
 flags.DEFINE_float('learning_beta1', 0.5, 'Beta1 parameter used for AdamOptimizer.')
 flags.DEFINE_float('learning_rate_start', 0.0002, 'Starting learning rate used for AdamOptimizer.')
 flags.DEFINE_integer('learning_rate_half_life', 5000,
-                     'Number of batches until learning rate is halved.')
+                     'Number of batches until learning rate is halved.', lower_bound=1)
 flags.DEFINE_bool('log_device_placement', False, 'Log the device where variables are placed.')
 flags.DEFINE_integer('sample_size', 64, 'Image sample size in pixels (64..128, a multiple of 4).')
-flags.DEFINE_integer('summary_period', 200, 'Number of batches between sample grids.')
+flags.DEFINE_integer('summary_period', 200, 'Number of batches between sample grids.',
+                     lower_bound=1)
 flags.DEFINE_integer('random_seed', 0, 'Seed used to initialize the random generators.')
-flags.DEFINE_integer('test_vectors', 16, 'Number of held-out images used as test vectors.')
+flags.DEFINE_integer('test_vectors', 16, 'Number of held-out images used as test vectors.',
+                     lower_bound=1)
 flags.DEFINE_string('train_dir', 'train', 'Output folder for sample grids and summaries.')
 flags.DEFINE_float('train_time', 20, 'Time in minutes to train the model (fractions allowed).')
-flags.DEFINE_integer('max_batches', 0, 'Stop after this many batches in all (0 = no limit).')
+flags.DEFINE_integer('max_batches', 0, 'Stop after this many batches in all (0 = no limit).',
+                     lower_bound=0)
 flags.DEFINE_string('input', '', 'infer: an image file or a folder of images (searched '
                     'recursively). eval: a folder of ground-truth faces (default: the held-out '
                     'test vectors of --dataset).')
@@ -88,7 +94,7 @@ flags.DEFINE_string('output', '', 'infer: the folder to write the upscaled PNGs 
 flags.DEFINE_bool('compare', False, 'infer: also write <stem>_compare.png, input nearest | '
                   'bicubic | output, side by side.')
 flags.DEFINE_integer('max_images', 0, 'infer, eval: use only the first this many images '
-                     '(0 = all).')
+                     '(0 = all).', lower_bound=0)
 flags.DEFINE_string('export_dir', 'export', 'export: the folder to write the SavedModel into.')
 flags.DEFINE_list('gene_units', ['256', '128', '96'],
                   'Generator widths: one for each of the two 2x upscale stages, then the final '
@@ -112,11 +118,45 @@ flags.DEFINE_bool('cache', False, 'Keep the decoded face boxes in memory (or --c
 flags.DEFINE_string('cache_file', '', 'With --cache: a file to cache the decoded faces in, for '
                     'datasets larger than memory.')
 
-flags.DEFINE_integer('bench_batches', 10, 'With --run bench: batches per timed repeat.')
+flags.DEFINE_integer('bench_batches', 10, 'With --run bench: batches per timed repeat.',
+                     lower_bound=1)
 flags.DEFINE_list('bench_batch_sizes', [], 'With --run bench: batch sizes to measure, e.g. '
                   '16,64,256 (default: --batch_size).')
 
 FLAGS = flags.FLAGS
+
+
+def _positive_integers(values, exactly=None, at_least=0):
+    """Whether the strings `values` are positive integers, `exactly` or `at_least` so many."""
+    if not all(value.isdigit() and int(value) > 0 for value in values):
+        return False
+    return len(values) == exactly if exactly is not None else len(values) >= at_least
+
+
+# Rules on flag values that need no files: absl checks them as it parses, before anything else
+# runs (TensorFlow included), and parse_flags reports the first broken one in a line.
+flags.register_validator('train_time', lambda minutes: minutes > 0, 'must be positive')
+flags.register_validator('learning_rate_start', lambda rate: rate > 0, 'must be positive')
+flags.register_validator('epsilon', lambda epsilon: epsilon > 0, 'must be positive')
+flags.register_validator('learning_beta1', lambda beta: 0 <= beta < 1, 'must be in [0, 1)')
+flags.register_validator('ema_decay', lambda decay: 0 <= decay < 1, 'must be in [0, 1)')
+flags.register_validator('sample_size', lambda size: 64 <= size <= 128 and size % 4 == 0,
+                         'must be a multiple of 4 from 64 to 128')
+# Two 2x stages make the 4x upscale that the input pipeline, losses, eval and infer assume.
+flags.register_validator('gene_units', lambda units: _positive_integers(units, exactly=3),
+                         'must be exactly 3 positive integers separated by commas, e.g. '
+                         '--gene_units 256,128,96')
+flags.register_validator('disc_units', lambda units: _positive_integers(units, at_least=1),
+                         'must be positive integers separated by commas, e.g. '
+                         '--disc_units 64,128,256,512')
+flags.register_validator('bench_batch_sizes', _positive_integers,
+                         'must be positive integers separated by commas, e.g. '
+                         '--bench_batch_sizes 16,64,256')
+flags.register_multi_flags_validator(
+    ['run', 'input', 'output'],
+    lambda values: values['run'] != 'infer' or bool(values['input'] and values['output']),
+    '--run infer needs --input (an image file or a folder of images) and --output (the folder '
+    'to write the upscaled PNGs into)')
 
 
 def import_tensorflow_quietly():
@@ -157,23 +197,9 @@ def use_xla_cache(folder):
                                   f'--tf_xla_persistent_cache_directory={folder}').strip()
 
 
-def _units(name, values, minimum_count, example=None, exact=False):
-    """The comma-separated positive integers of flag `name`, at least (or exactly) minimum_count."""
-    try:
-        units = tuple(int(v) for v in values)
-    except ValueError:
-        units = ()
-    if len(units) < minimum_count or (exact and len(units) > minimum_count) or min(units) < 1:
-        count = f'{"exactly" if exact else "at least"} {minimum_count}'
-        raise UsageError(f'--{name} must be {count} positive integers separated by commas, e.g. '
-                         f'--{name} {example or ",".join(FLAGS[name].default)}')
-    return units
-
-
-def _check_positive(*names):
-    for name in names:
-        if FLAGS[name].value <= 0:
-            raise UsageError(f'--{name} must be positive (got {FLAGS[name].value}).')
+def _integers(values):
+    """The comma-separated values of a list flag that a validator passed, as a tuple of ints."""
+    return tuple(int(value) for value in values)
 
 
 def _check_writable(name, path):
@@ -228,31 +254,11 @@ def cpu_devices():
 
 
 def train_config(outputs=('train_dir', 'checkpoint_dir')):
-    """Validates the training flags, creates the output folders and returns a TrainConfig.
+    """Checks what the flag validators cannot, creates the output folders, returns a TrainConfig.
 
     outputs: the flags naming the folders this mode writes (--cache_file's folder is added when
-    given). Every check runs before TensorFlow loads, so a mistyped flag is reported in a moment.
+    given). Every check runs before TensorFlow loads, so a mistake is reported in a moment.
     """
-    _check_positive('batch_size', 'checkpoint_period', 'summary_period', 'test_vectors',
-                    'train_time', 'learning_rate_start', 'learning_rate_half_life', 'epsilon')
-    if FLAGS.max_batches < 0:
-        raise UsageError(f'--max_batches must be 0 (no limit) or positive (got '
-                         f'{FLAGS.max_batches}).')
-    if not 64 <= FLAGS.sample_size <= 128 or FLAGS.sample_size % 4:
-        raise UsageError(f'--sample_size must be a multiple of 4 from 64 to 128 (got '
-                         f'{FLAGS.sample_size}).')
-    if not 0 <= FLAGS.gene_l1_factor <= 1:
-        raise UsageError(f'--gene_l1_factor must be between 0 and 1 (got {FLAGS.gene_l1_factor}).')
-    if FLAGS.gene_content_factor < 0:
-        raise UsageError(f'--gene_content_factor must be 0 or positive (got '
-                         f'{FLAGS.gene_content_factor}).')
-    if not 0 <= FLAGS.ema_decay < 1:
-        raise UsageError(f'--ema_decay must be in [0, 1) (got {FLAGS.ema_decay}).')
-    if not 0 <= FLAGS.learning_beta1 < 1:
-        raise UsageError(f'--learning_beta1 must be in [0, 1) (got {FLAGS.learning_beta1}).')
-    # Two 2x stages make the 4x upscale that the input pipeline, losses, eval and infer assume.
-    gene_units = _units('gene_units', FLAGS.gene_units, 3, exact=True)
-    disc_units = _units('disc_units', FLAGS.disc_units, 1)
     cpu_devices()  # Checks SREZ_CPU_DEVICES too.
     _make_output_folders(outputs)
     use_xla_cache(FLAGS.xla_cache_dir)
@@ -267,7 +273,8 @@ def train_config(outputs=('train_dir', 'checkpoint_dir')):
         learning_rate_half_life=FLAGS.learning_rate_half_life, sample_size=FLAGS.sample_size,
         summary_period=FLAGS.summary_period, random_seed=FLAGS.random_seed,
         test_vectors=FLAGS.test_vectors, train_dir=FLAGS.train_dir, train_time=FLAGS.train_time,
-        max_batches=FLAGS.max_batches, gene_units=gene_units, disc_units=disc_units,
+        max_batches=FLAGS.max_batches, gene_units=_integers(FLAGS.gene_units),
+        disc_units=_integers(FLAGS.disc_units),
         precision=srez_devices.resolve_precision(FLAGS.precision),
         xla=srez_devices.resolve_xla(FLAGS.xla, FLAGS.strategy),
         cache=FLAGS.cache or bool(FLAGS.cache_file), cache_file=FLAGS.cache_file,
@@ -306,11 +313,6 @@ def run_demo():
     srez_demo.make_movie(FLAGS.train_dir)
 
 
-def _check_max_images():
-    if FLAGS.max_images < 0:
-        raise UsageError(f'--max_images must be 0 (all) or positive (got {FLAGS.max_images}).')
-
-
 def _show_count(done, total):
     """A one-line counter on stderr, rewritten in place; logs (not a terminal) are spared it."""
     if sys.stderr.isatty():
@@ -318,17 +320,8 @@ def _show_count(done, total):
               flush=True)
 
 
-def _check_infer_flags():
-    if not FLAGS.input or not FLAGS.output:
-        raise UsageError('--run infer needs --input (an image file or a folder of images) and '
-                         '--output (the folder to write the upscaled PNGs into).')
-    _check_positive('batch_size')
-    _check_max_images()
-    _check_writable('output', FLAGS.output)
-
-
 def run_infer():
-    _check_infer_flags()
+    _check_writable('output', FLAGS.output)
     import_tensorflow_quietly()
     import srez_checkpoint
     import srez_infer
@@ -348,8 +341,6 @@ def run_infer():
 
 
 def run_eval():
-    _check_positive('batch_size', 'test_vectors')
-    _check_max_images()
     if FLAGS.input and not os.path.isdir(FLAGS.input):
         raise UsageError(f'--input {FLAGS.input} is not a folder: give a folder of ground-truth '
                          f'face images.')
@@ -406,13 +397,12 @@ def parse_flags(argv):
     try:
         return FLAGS(argv)
     except flags.Error as error:
-        _exit_with_error(f'{error} (see --helpshort).')
+        # absl lists every broken rule, a line each; the first says what to fix first.
+        _exit_with_error(f'{str(error).splitlines()[0]} (see --helpshort).')
 
 
 def run_bench():
-    _check_positive('bench_batches')
-    batch_sizes = _units('bench_batch_sizes', FLAGS.bench_batch_sizes or [FLAGS.batch_size], 1,
-                         example='16,64,256')
+    batch_sizes = _integers(FLAGS.bench_batch_sizes) or (FLAGS.batch_size,)
     config = train_config(outputs=())  # Bench writes no grids and no checkpoints.
     import json
     import srez_bench
