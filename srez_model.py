@@ -48,7 +48,7 @@ class BatchNorm(tf.Module):
     """Batch normalisation with a learned offset and no scale, as srez used it.
 
     Hand-written, not Keras's layer: its two-pass moments and debiased averages were measured to
-    be needed (N replicas match one device; inference is right from the first batch).
+    be needed (N replicas match one device; the averages are right from the first batch).
 
     Training normalises with the statistics of the whole global batch (synchronised across
     replicas, so N devices train exactly like one device on N times the batch) and updates moving
