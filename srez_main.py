@@ -245,7 +245,11 @@ def _check_dataset_folder(dataset):
 
 
 def cpu_devices():
-    """The number of logical CPU devices that SREZ_CPU_DEVICES asks for (default 1)."""
+    """The number of logical CPU devices that SREZ_CPU_DEVICES asks for (default 1).
+
+    Read here, like a flag, and checked before TensorFlow loads; srez_devices.make_strategy
+    makes the devices.
+    """
     value = os.environ.get(CPU_DEVICES_VARIABLE, '1')
     if not value.isdigit() or int(value) < 1:
         raise UsageError(f'{CPU_DEVICES_VARIABLE} must be a positive number of logical CPU devices '

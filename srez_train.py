@@ -1,4 +1,4 @@
-"""srez training: the loop, its progress lines, sample grids, summaries and checkpoints.
+"""srez training: the loop, its progress lines, and writing sample grids, summaries and checkpoints.
 
 `train(config, data, strategy)` runs one training session: it resumes from the newest checkpoint in
 `config.checkpoint_dir` when there is one, trains until the time or batch budget (counted over all
