@@ -1,8 +1,9 @@
 """Demo: turn the sample grids written during training into a movie.
 
 Training writes a grid of faces, a row per test face with 4 columns (nearest | bicubic | srez
-output | truth), to `train_dir/batchNNNNNN_out.png` every few hundred batches. `make_movie` stitches those grids, in batch order, into
-`train_dir/demo1.mp4`, so one can watch the generator learn. It needs no dataset, no checkpoint
+output | truth), to `train_dir/batchNNNNNN_out.png` every few hundred batches. `make_movie`
+stitches those grids, in batch order, into `train_dir/demo1.mp4`, so one can watch the generator
+learn. It needs no dataset, no checkpoint
 and no TensorFlow: only the PNGs that training left behind.
 
     python srez_main.py --run demo
