@@ -39,7 +39,7 @@ def run(config, data, strategy, batch_sizes, batches, repeats=REPEATS, log=print
     """Measures every batch size; returns the report as a JSON-ready dict.
 
     config: a srez_train.TrainConfig (its batch_size is replaced by each of `batch_sizes`, per
-    replica). data: a srez_train.TrainingData. batches: timed batches per repeat; the median
+    replica). data: a srez_input.TrainingData. batches: timed batches per repeat; the median
     repeat is reported. log: where progress lines go.
     """
     configured = dict(precision=config.precision, xla=config.xla)
@@ -63,34 +63,43 @@ def run(config, data, strategy, batch_sizes, batches, repeats=REPEATS, log=print
         'results': [],
     }
     for batch_size in batch_sizes:
-        sized = dataclasses.replace(config, batch_size=batch_size)
-        global_batch = batch_size * strategy.num_replicas_in_sync
-        log(f'Batch size {batch_size}: timing the input pipeline...')
-        pipeline, pair = _pipeline(sized, data, global_batch, batches, repeats)
-        result = {'batch_size': batch_size, 'global_batch_size': global_batch,
-                  'pipeline_images_per_second': pipeline}
-        log(f'Batch size {batch_size}: timing the device peak...')
-        result.update(_peak_gflops(sized, batches, repeats))
-        for name, variant in (('configured', configured), ('plain', PLAIN)):
-            if name == 'plain' and configured == PLAIN:
-                result['plain'] = result['configured']  # Same variant: no need to time it twice.
-                continue
-            log(f'Batch size {batch_size}: timing {variant["precision"]}, '
-                f'{"XLA" if variant["xla"] else "no XLA"}...')
-            figures = _time_variant(dataclasses.replace(sized, **variant), strategy, pair,
-                                    batches, repeats)
-            for task in ('train', 'inference'):
-                achieved = figures[f'{task}_images_per_second'] * report[f'{task}_gflop_per_image']
-                figures[f'{task}_gflops'] = achieved
-                figures[f'{task}_fraction_of_peak'] = achieved / result['peak_gflops']
-            result[name] = figures
-        for key in ('train_images_per_second', 'inference_images_per_second'):
-            result[key.replace('images_per_second', 'speedup')] = (
-                result['configured'][key] / result['plain'][key])
-        # How many times faster the pipeline delivers batches than training consumes them.
-        result['pipeline_headroom'] = pipeline / result['configured']['train_images_per_second']
-        report['results'].append(result)
+        report['results'].append(_measure_batch_size(
+            dataclasses.replace(config, batch_size=batch_size), data, strategy, batches, repeats,
+            report, log))
     return report
+
+
+def _measure_batch_size(config, data, strategy, batches, repeats, report, log):
+    """The result of one batch size (config.batch_size, per replica): the pipeline, the device's
+    peak, and the configured and plain variants with their ratios."""
+    batch_size = config.batch_size
+    configured = report['configured']
+    global_batch = batch_size * strategy.num_replicas_in_sync
+    log(f'Batch size {batch_size}: timing the input pipeline...')
+    pipeline, pair = _pipeline(config, data, global_batch, batches, repeats)
+    result = {'batch_size': batch_size, 'global_batch_size': global_batch,
+              'pipeline_images_per_second': pipeline}
+    log(f'Batch size {batch_size}: timing the device peak...')
+    result.update(_peak_gflops(config, batches, repeats))
+    for name, variant in (('configured', configured), ('plain', PLAIN)):
+        if name == 'plain' and configured == PLAIN:
+            result['plain'] = result['configured']  # Same variant: no need to time it twice.
+            continue
+        log(f'Batch size {batch_size}: timing {variant["precision"]}, '
+            f'{"XLA" if variant["xla"] else "no XLA"}...')
+        figures = _time_variant(dataclasses.replace(config, **variant), strategy, pair,
+                                batches, repeats)
+        for task in ('train', 'inference'):
+            achieved = figures[f'{task}_images_per_second'] * report[f'{task}_gflop_per_image']
+            figures[f'{task}_gflops'] = achieved
+            figures[f'{task}_fraction_of_peak'] = achieved / result['peak_gflops']
+        result[name] = figures
+    for key in ('train_images_per_second', 'inference_images_per_second'):
+        result[key.replace('images_per_second', 'speedup')] = (
+            result['configured'][key] / result['plain'][key])
+    # How many times faster the pipeline delivers batches than training consumes them.
+    result['pipeline_headroom'] = pipeline / result['configured']['train_images_per_second']
+    return result
 
 
 def _pipeline(config, data, global_batch, batches, repeats):

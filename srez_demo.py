@@ -1,8 +1,9 @@
 """Demo: turn the sample grids written during training into a movie.
 
-Training writes a grid of (input, output, target) faces to `train_dir/batchNNNNNN_out.png`
-every few hundred batches. `make_movie` stitches those grids, in batch order, into
-`train_dir/demo1.mp4`, so one can watch the generator learn. It needs no dataset, no checkpoint
+Training writes a grid of faces, a row per test face with 4 columns (nearest | bicubic | srez
+output | truth), to `train_dir/batchNNNNNN_out.png` every few hundred batches. `make_movie`
+stitches those grids, in batch order, into `train_dir/demo1.mp4`, so one can watch the generator
+learn. It needs no dataset, no checkpoint
 and no TensorFlow: only the PNGs that training left behind.
 
     python srez_main.py --run demo
@@ -92,7 +93,20 @@ def make_movie(train_dir: str, fps: int = 30) -> str:
             f"No sample grids (batch*_out.png) in {os.path.join(train_dir, '')}: "
             "run `python srez_main.py --run train` first."
         )
+    kept_paths = _grids_sized_like_the_newest(train_dir, grid_paths)
+    clip = ImageSequenceClip([_load_frame(path) for path in kept_paths], fps=fps)
+    movie_path = os.path.join(train_dir, MOVIE_NAME)
+    try:
+        _write_atomically(clip, movie_path, fps)
+    finally:
+        clip.close()
+    width, height = clip.size
+    print(f"Wrote {movie_path}: {len(kept_paths)} frames, {width}x{height}, {fps} fps.")
+    return movie_path
 
+
+def _grids_sized_like_the_newest(train_dir: str, grid_paths: list[str]) -> list[str]:
+    """The grids of `grid_paths` the size of the newest (last modified); says how many are not."""
     # Image.open reads only the header, so sizing every grid is cheap.
     sizes = {}
     for path in grid_paths:
@@ -107,12 +121,15 @@ def make_movie(train_dir: str, fps: int = 30) -> str:
             f"Left out {left_out} of {len(grid_paths)} grids in {train_dir} that are not "
             f"{width}x{height} like the newest grid ({os.path.basename(newest_path)})."
         )
+    return kept_paths
 
-    clip = ImageSequenceClip([_load_frame(path) for path in kept_paths], fps=fps)
-    movie_path = os.path.join(train_dir, MOVIE_NAME)
+
+def _write_atomically(clip: ImageSequenceClip, movie_path: str, fps: int) -> None:
+    """Writes `clip` to a temporary file beside `movie_path`, then renames it: a failed write
+    never replaces a good movie."""
     # Same folder as the movie, so the final rename stays on one filesystem and is atomic. Not
     # mkstemp: its file is private (0600) and ffmpeg keeps that mode when it writes over it.
-    temporary_path = os.path.join(train_dir, f".demo1-{os.getpid()}.mp4")
+    temporary_path = os.path.join(os.path.dirname(movie_path), f".demo1-{os.getpid()}.mp4")
     try:
         clip.write_videofile(
             temporary_path,
@@ -126,10 +143,5 @@ def make_movie(train_dir: str, fps: int = 30) -> str:
         )
         os.replace(temporary_path, movie_path)
     finally:
-        clip.close()
         if os.path.exists(temporary_path):
             os.remove(temporary_path)
-
-    width, height = clip.size
-    print(f"Wrote {movie_path}: {len(kept_paths)} frames, {width}x{height}, {fps} fps.")
-    return movie_path

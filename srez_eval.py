@@ -21,9 +21,9 @@ import os
 import numpy as np
 import tensorflow as tf
 
+import srez_images
 import srez_input
 import srez_model
-import srez_train
 
 PSNR_CAP_DB = 100.0
 SYSTEMS = ('model', 'bicubic')
@@ -31,7 +31,7 @@ FIGURES = ('psnr', 'ssim', 'consistency_l1', 'sharpness')
 
 
 def evaluate(generator, keys, load, sample_size, train_dir, checkpoint, source, batch_size=16,
-             progress=None):
+             report_count=None):
     """Measures the model and bicubic on the faces of `keys`; writes eval.json and eval.png.
 
     Args:
@@ -44,7 +44,7 @@ def evaluate(generator, keys, load, sample_size, train_dir, checkpoint, source, 
             'weights').
         source: one line saying which images these are, for eval.json.
         batch_size: images measured together.
-        progress: called as progress(done, total) after each batch, if given.
+        report_count: called as report_count(done, total) after each batch, if given.
 
     Returns:
         The dict written to eval.json: {'model': figures, 'bicubic': figures, 'images': count,
@@ -56,15 +56,15 @@ def evaluate(generator, keys, load, sample_size, train_dir, checkpoint, source, 
     for start in range(0, len(keys), batch_size):
         inputs, truth = srez_input.test_pairs(keys[start:start + batch_size], load, sample_size)
         outputs = {'model': generator(inputs, training=False).numpy(),
-                   'bicubic': upscale_bicubic(inputs, sample_size)}
+                   'bicubic': srez_images.bicubic_upscale(inputs).numpy()}
         for system in SYSTEMS:
             per_image[system].append(measure_each(outputs[system], inputs, truth))
         truth_gradients.append(gradient_magnitude(truth))
-        if start < srez_train.GRID_MAX_ROWS:
+        if start < srez_images.GRID_MAX_ROWS:
             grid_rows.append((inputs, outputs['model'], truth))
-        if progress:
-            progress(min(start + batch_size, len(keys)), len(keys))
-    grid = srez_train.sample_grid(*(np.concatenate(parts) for parts in zip(*grid_rows)))
+        if report_count:
+            report_count(min(start + batch_size, len(keys)), len(keys))
+    grid = srez_images.sample_grid(*(np.concatenate(parts) for parts in zip(*grid_rows)))
     with open(os.path.join(train_dir, 'eval.png'), 'wb') as file:
         file.write(tf.io.encode_png(grid).numpy())
     truth_gradients = np.concatenate(truth_gradients)
@@ -77,12 +77,6 @@ def evaluate(generator, keys, load, sample_size, train_dir, checkpoint, source, 
     with open(os.path.join(train_dir, 'eval.json'), 'w') as file:
         json.dump(results, file, indent=2)
     return results
-
-
-def upscale_bicubic(inputs, sample_size):
-    """float [n, s/4, s/4, 3] -> float32 numpy [n, s, s, 3], clipped to [0, 1] as an image is."""
-    resized = tf.image.resize(inputs, [sample_size, sample_size], method='bicubic')
-    return tf.clip_by_value(resized, 0.0, 1.0).numpy()
 
 
 def measure_each(output, inputs, truth):

@@ -14,8 +14,10 @@ import os
 import numpy as np
 import tensorflow as tf
 
+import srez_images
 import srez_input
 import srez_model
+import srez_paths
 from srez_errors import UsageError
 
 SCALE = srez_model.UPSCALE_FACTOR
@@ -45,13 +47,6 @@ def upscale(generator, images):
     return tf.image.convert_image_dtype(output, tf.uint8, saturate=True)
 
 
-def bicubic(images):
-    """Bicubic 4x upscale: uint8 [b, h, w, c] -> uint8 numpy [b, 4h, 4w, c]."""
-    size = [SCALE * images.shape[1], SCALE * images.shape[2]]
-    resized = tf.image.resize(tf.image.convert_image_dtype(images, tf.float32), size, 'bicubic')
-    return tf.image.convert_image_dtype(resized, tf.uint8, saturate=True).numpy()
-
-
 def find_inputs(input_path, output_dir):
     """(root, sorted image paths): `input_path` itself if a file, else every JPEG/PNG under it.
 
@@ -63,7 +58,7 @@ def find_inputs(input_path, output_dir):
     if not os.path.isdir(input_path):
         raise UsageError(f'--input {input_path} does not exist: give an image file or a folder '
                          f'of images.')
-    if _is_within(output_dir, input_path):
+    if srez_paths.is_within(output_dir, input_path):
         raise UsageError(f'--output {output_dir} is inside --input {input_path}: choose a folder '
                          f'outside it.')
     paths = srez_input.find_images(input_path)
@@ -74,7 +69,7 @@ def find_inputs(input_path, output_dir):
 
 
 def upscale_files(generator, root, paths, output_dir, compare=False, batch_size=16,
-                  tile_size=TILE_SIZE, progress=None):
+                  tile_size=TILE_SIZE, report_count=None):
     """Upscales image files into PNGs under `output_dir`.
 
     Args:
@@ -85,62 +80,86 @@ def upscale_files(generator, root, paths, output_dir, compare=False, batch_size=
             input nearest | bicubic | output, with `compare`); nothing is written outside it.
         batch_size: most images of equal size run through the generator together.
         tile_size: input pixels per window side, not counting margins (tests make it small).
-        progress: called as progress(done, total) after each image, if given.
+        report_count: called as report_count(done, total) after each image, if given.
 
     Returns:
         A Summary. An unreadable image, or one whose output name is taken, is skipped and listed
         in `failed`; the others are still written.
     """
-    upscale_rgb = tf.function(
-        lambda images: upscale(generator, images),
-        input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8)])
     jobs, failed = _plan(root, paths, output_dir, compare)
     failed += srez_input.scan_images([job.source for job in jobs]).skipped
-    skipped = {path for path, _ in failed}
-    written = []
-    run_pixels = (tile_size + 2 * TILE_MARGIN) ** 2
-
-    def report():
-        if progress:
-            progress(len(written) + len(failed), len(paths))
-
-    def run(batch):
-        results = _upscale_batch(np.stack([image for _, image in batch]), upscale_rgb, tile_size)
-        for (job, image), result in zip(batch, results):
-            outputs = [(job.target, result)]
-            if compare:
-                nearest = np.repeat(np.repeat(image[..., :3], SCALE, 0), SCALE, 1)
-                smooth = _in_windows(image[np.newaxis, ..., :3], bicubic, tile_size)[0]
-                outputs.append((job.compare, np.concatenate([nearest, smooth, result[..., :3]], 1)))
-            try:
-                for target, pixels in outputs:
-                    os.makedirs(os.path.dirname(target), exist_ok=True)
-                    with open(target, 'wb') as file:
-                        file.write(tf.io.encode_png(pixels).numpy())
-                written.append(job.target)
-            except OSError as error:
-                failed.append((job.source, f'cannot write {target} ({error.strerror})'))
-            report()
-
-    batch = []
+    unreadable = {path for path, _ in failed}
+    writer = _Writer(generator, tile_size, Summary([], failed), len(paths), report_count)
+    group = []  # Images of one shape that run through the generator together.
     for job in jobs:
-        if job.source in skipped:
+        if job.source in unreadable:
             continue
         try:
             image = _read_rgb_or_rgba(job.source)
         except tf.errors.OpError:
-            failed.append((job.source, 'cannot be decoded'))
-            report()
+            writer.fail(job.source, 'cannot be decoded')
             continue
-        # Equal shapes batch together, up to the pixels one window holds.
-        if batch and (image.shape != batch[0][1].shape or len(batch) == batch_size
-                      or (len(batch) + 1) * image.shape[0] * image.shape[1] > run_pixels):
-            run(batch)
-            batch = []
-        batch.append((job, image))
-    if batch:
-        run(batch)
-    return Summary(written, failed)
+        if group and not _joins(group, image, batch_size, (tile_size + 2 * TILE_MARGIN) ** 2):
+            writer.write(group)
+            group = []
+        group.append((job, image))
+    if group:
+        writer.write(group)
+    return writer.summary
+
+
+def _joins(group, image, batch_size, window_pixels):
+    """Whether `image` can run with `group` ([(job, image)]): the same shape, at most batch_size
+    images, and no more pixels than one window holds."""
+    return (image.shape == group[0][1].shape and len(group) < batch_size
+            and (len(group) + 1) * image.shape[0] * image.shape[1] <= window_pixels)
+
+
+class _Writer:
+    """Upscales groups of decoded images and writes their PNGs, keeping the Summary and the
+    count of images done."""
+
+    def __init__(self, generator, tile_size, summary, total, report_count):
+        self.upscale_rgb = tf.function(
+            lambda images: upscale(generator, images),
+            input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8)])
+        self.tile_size, self.summary = tile_size, summary
+        self.total, self.report_count = total, report_count
+
+    def fail(self, source, reason):
+        self.summary.failed.append((source, reason))
+        self._count()
+
+    def write(self, group):
+        """Upscales `group`, [(job, uint8 image)] of one shape, and writes each job's files."""
+        images = np.stack([image for _, image in group])
+        results = _upscale_batch(images, self.upscale_rgb, self.tile_size)
+        for (job, image), result in zip(group, results):
+            files = [(job.target, result)]
+            if job.compare:
+                files.append((job.compare, self._comparison(image, result)))
+            try:
+                for target, pixels in files:
+                    os.makedirs(os.path.dirname(target), exist_ok=True)
+                    with open(target, 'wb') as file:
+                        file.write(tf.io.encode_png(pixels).numpy())
+                self.summary.written.append(job.target)
+            except OSError as error:
+                self.summary.failed.append((job.source,
+                                            f'cannot write {target} ({error.strerror})'))
+            self._count()
+
+    def _comparison(self, image, result):
+        """input nearest | bicubic | output, side by side: uint8 [4h, 12w, 3]."""
+        rgb = image[np.newaxis, ..., :3]
+        nearest = srez_model.nearest_upscale(rgb, SCALE)[0].numpy()
+        smooth = _in_windows(rgb, lambda window: srez_images.bicubic_upscale(window).numpy(),
+                             self.tile_size)[0]
+        return np.concatenate([nearest, smooth, result[..., :3]], 1)
+
+    def _count(self):
+        if self.report_count:
+            self.report_count(len(self.summary.written) + len(self.summary.failed), self.total)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,7 +180,7 @@ def _plan(root, paths, output_dir, compare):
         clash = next((taken[t] for t in targets if t in taken), None)
         if clash:
             failed.append((path, f'its output name is taken by {clash}; rename one of them'))
-        elif not all(_is_within(t, output_dir) for t in targets):
+        elif not all(srez_paths.is_within(t, output_dir) for t in targets):
             failed.append((path, f'its output would land outside {output_dir} (a symbolic link?)'))
         elif any(os.path.realpath(t) == os.path.realpath(path) for t in targets):
             failed.append((path, 'its output would overwrite it; choose another --output'))
@@ -169,12 +188,6 @@ def _plan(root, paths, output_dir, compare):
             taken.update((t, path) for t in targets)
             jobs.append(job)
     return jobs, failed
-
-
-def _is_within(path, folder):
-    """Whether `path` is `folder` or lies under it, after resolving symbolic links."""
-    path, folder = os.path.realpath(path), os.path.realpath(folder)
-    return os.path.commonpath([path, folder]) == folder
 
 
 def _read_rgb_or_rgba(path):
@@ -192,7 +205,8 @@ def _upscale_batch(images, upscale_rgb, tile_size):
         rgb = upscale_rgb(windows[..., :3]).numpy()
         if windows.shape[-1] == 3:
             return rgb
-        return np.concatenate([rgb, bicubic(windows[..., 3:])], axis=-1)
+        alpha = srez_images.bicubic_upscale(windows[..., 3:]).numpy()
+        return np.concatenate([rgb, alpha], axis=-1)
 
     return _in_windows(images, upscale_window, tile_size)
 

@@ -1,8 +1,9 @@
-"""srez input: finding images, the tf.data pipeline, and built-in synthetic faces.
+"""srez input: finding, scanning and decoding images, the crop arithmetic, the tf.data pipeline.
 
-Every training image becomes a 144x144 "face box" (uint8) around where CelebA's aligned faces sit;
-augmentation takes a random 128x128 crop of it, and area-resizing gives the truth (sample_size
-square) and the generator input (a quarter of that).
+`training_data` picks what a run trains on: the usable images of a folder, or built-in synthetic
+faces (srez_synthetic). Every training image becomes a 144x144 "face box" (uint8) around where
+CelebA's aligned faces sit; augmentation takes a random 128x128 crop of it, and area-resizing
+gives the truth (sample_size square) and the generator input (a quarter of that).
 """
 import dataclasses
 import os
@@ -13,6 +14,9 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
+import srez_synthetic
+from srez_errors import UsageError
+
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
 # CelebA "Align&Cropped" geometry: every image is normalised to this size first.
 ALIGNED_HEIGHT, ALIGNED_WIDTH = 218, 178
@@ -21,7 +25,6 @@ JITTER = 8
 BOX_SIZE = CROP_SIZE + 2 * JITTER
 # The 128x128 face box sits at x=25, y=60; the jitter margin widens it to 144x144 at x=17, y=52.
 BOX_X, BOX_Y = 25 - JITTER, 60 - JITTER
-SYNTHETIC_TRAIN_FACES = 1024
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 # JPEG start-of-frame markers (they carry the size): C0-CF except DHT (C4), JPG (C8), DAC (CC).
 JPEG_FRAME_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
@@ -32,6 +35,76 @@ class ImageScan:
     """What `scan_images` found: usable paths, and (path, reason) for the files it skipped."""
     usable: list
     skipped: list
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingData:
+    """Where the faces come from: keys that `load` turns into uint8 images, for training and held
+    out as test vectors (file paths and `load_file`, or indices of synthetic faces)."""
+    train_keys: list
+    test_keys: list
+    load: object
+
+
+def training_data(folder, test_vectors, seed, log=print, synthetic_if_empty=False):
+    """What a run trains on: the usable images under `folder`, or synthetic faces.
+
+    folder: a folder of images (searched recursively), or None for the built-in synthetic faces.
+    synthetic_if_empty: fall back to synthetic faces when `folder` is missing or holds no images
+    (srez_main's default --dataset); otherwise fewer than test_vectors + 1 usable images is a
+    UsageError. The last `test_vectors` of a shuffle by `seed` are held out. Returns TrainingData.
+    """
+    if folder is not None:
+        paths = find_images(folder) if os.path.isdir(folder) else []
+        if paths or not synthetic_if_empty:
+            return _file_data(folder, paths, test_vectors, seed, log)
+    reason = 'As asked' if folder is None else f'No images in {folder}/'
+    log('=' * 78)
+    log(f'{reason}: training on built-in synthetic faces. For real faces, download')
+    log('CelebA "Align&Cropped" (img_align_celeba.zip) and unzip it into dataset/; see')
+    log('dataset/README.md.')
+    log('=' * 78)
+    first = seed * 1_000_000
+    keys, load = srez_synthetic.synthetic_faces(
+        range(first, first + srez_synthetic.SYNTHETIC_TRAIN_FACES + test_vectors))
+    return TrainingData(keys[:-test_vectors], keys[-test_vectors:], load)
+
+
+def _file_data(folder, paths, test_vectors, seed, log):
+    """TrainingData of the image files `paths` under `folder`; logs what it skipped and uses."""
+    scan = scan_images(paths)
+    usable, skipped = scan.usable, scan.skipped
+    while len(usable) > test_vectors:
+        train_keys, test_keys = split_train_test(usable, test_vectors, seed)
+        # Test vectors are decoded before training starts, where a corrupt one would end the run
+        # (training drops its own): set such files aside and draw the test vectors again.
+        corrupt = [path for path in test_keys if not decodes(path)]
+        if not corrupt:
+            break
+        skipped = skipped + [(path, 'corrupt image data') for path in corrupt]
+        usable = [path for path in usable if path not in corrupt]
+    _report_skipped(folder, skipped, len(paths), log)
+    if len(usable) <= test_vectors:
+        raise UsageError(f'--dataset {folder} has {len(usable)} usable images; it needs at '
+                         f'least --test_vectors + 1 = {test_vectors + 1}.')
+    log(f'Training on {len(train_keys)} images from {folder} '
+        f'({test_vectors} held out as test vectors).')
+    return TrainingData(train_keys, test_keys, load_file)
+
+
+def usable_images(folder, paths, log=print):
+    """The `paths` (under `folder`) whose headers say they decode; logs the ones skipped."""
+    scan = scan_images(paths)
+    _report_skipped(folder, scan.skipped, len(paths), log)
+    return scan.usable
+
+
+def _report_skipped(folder, skipped, total, log):
+    """One line naming the first few (path, reason) pairs in `skipped`, if any."""
+    if skipped:
+        shown = ', '.join(f'{os.path.relpath(p, folder)} ({why})' for p, why in skipped[:5])
+        more = f' and {len(skipped) - 5} more' if len(skipped) > 5 else ''
+        log(f'Skipping {len(skipped)} of {total} image files that cannot be used: {shown}{more}.')
 
 
 def find_images(folder):
@@ -59,7 +132,7 @@ def scan_images(paths):
 
     Reads just the header of each file (catching empty, non-image, unreadable and oversized files)
     and checks that JPEGs are complete (they end with the EOI marker), so training never meets a
-    bad file mid-run. About 0.1 ms a file: a few seconds for CelebA's 200,000 images.
+    bad file mid-run. About 0.1 ms a file: about 20 s for CelebA's 200,000 images.
     """
     usable, skipped = [], []
     for path in paths:
@@ -95,8 +168,8 @@ def _unusable_reason(path):
 def _image_header(file):
     """(format, width, height) of a JPEG or PNG from its first bytes; (None, 0, 0) otherwise.
 
-    Reads only the bytes that hold the size: Pillow's full header parse costs ~7x more per file,
-    which matters on CelebA's 200,000 images.
+    Hand-written rather than Pillow's Image.open because it was measured 7x faster per file:
+    it reads only the bytes that hold the size, which matters on CelebA's 200,000 images.
     """
     head = file.read(24)
     if head.startswith(PNG_SIGNATURE) and head[12:16] == b'IHDR':
@@ -206,23 +279,13 @@ def load_file(path):
     return decode_image(tf.io.read_file(path))
 
 
-def synthetic_faces(seeds):
-    """Draws the built-in synthetic faces for `seeds`; returns (keys, load) for training_dataset.
-
-    They are drawn up front (about 5 ms a face), not inside tf.data: a Python function in the
-    pipeline can hang TensorFlow's iterator teardown at exit, whose threads wait for the GIL the
-    main thread holds. keys: indices; load: index tensor -> uint8 [218, 178, 3].
-    """
-    faces = tf.constant(np.stack([draw_synthetic_face(int(seed)) for seed in seeds]))
-    return list(range(len(faces))), lambda index: tf.gather(faces, index)
-
-
 def training_dataset(keys, load, batch_size, sample_size, seed, cache=False, cache_file=''):
     """Endless, shuffled, augmented batches (input [b, s/4, s/4, 3], truth [b, s, s, 3]), float32.
 
     keys: what `load` turns into a uint8 image (file paths for `load_file`, indices for the load
-    of `synthetic_faces`). cache: keep the decoded face boxes (in memory, or in `cache_file`), so every
-    epoch after the first only augments; without it each epoch decodes again, in a new order.
+    of srez_synthetic.synthetic_faces). cache: keep the decoded face boxes (in memory, or in
+    `cache_file`), so every epoch after the first only augments; without it each epoch decodes
+    again, in a new order.
     """
     keys = tf.data.Dataset.from_tensor_slices(keys)
     if not cache:
@@ -251,178 +314,3 @@ def test_pairs(keys, load, sample_size):
     """
     faces = [centre_crop(face_box(load(tf.constant(key)))) for key in keys]
     return tuple(np.asarray(t) for t in to_training_pair(tf.stack(faces), sample_size))
-
-
-# Built-in synthetic faces, so srez trains and tests with no download.
-
-# CelebA "Align&Cropped" frame. Features are placed in face-local pixel
-# coordinates (u right, v down) whose origin sits between the eyes and mouth.
-FACE_CENTRE_X, FACE_CENTRE_Y = 89.0, 122.0
-_GRID_Y, _GRID_X = np.mgrid[0:ALIGNED_HEIGHT, 0:ALIGNED_WIDTH].astype(np.float32)
-
-SKIN_LIGHT, SKIN_DARK = np.array([245, 210, 185]), np.array([85, 52, 35])
-HAIR_COLOURS = np.array([[25, 20, 18], [62, 40, 26], [112, 74, 44],
-                         [215, 180, 115], [150, 62, 30], [172, 170, 166]])
-IRIS_COLOURS = np.array([[70, 45, 25], [60, 110, 160], [70, 110, 60], [120, 90, 45]])
-EYE_WHITE = np.float32([235, 232, 225]).reshape(3, 1, 1)
-
-
-def _window(pose, centre, radius):
-    """Image-space slices covering a disc of the face-local plane.
-
-    Shading only the pixels near a feature keeps small features cheap.
-
-    Args:
-        pose: (cos, sin, scale, x, y) mapping face-local to image coordinates.
-        centre: (u, v) face-local centre of the disc.
-        radius: disc radius in face-local pixels.
-
-    Returns:
-        (row slice, column slice), clipped to the image.
-    """
-    cos, sin, scale, x, y = pose
-    image_x = x + scale * (cos * centre[0] - sin * centre[1])
-    image_y = y + scale * (sin * centre[0] + cos * centre[1])
-    reach = scale * radius + 2  # +2 px keeps the soft edge inside the window.
-    return (slice(max(int(image_y - reach), 0), max(int(image_y + reach) + 1, 0)),
-            slice(max(int(image_x - reach), 0), max(int(image_x + reach) + 1, 0)))
-
-
-def _ellipse_mask(u, v, centre, radii, softness=1.5):
-    """Soft-edged ellipse coverage.
-
-    Args:
-        u, v: float32 arrays [h, w], face-local pixel coordinates.
-        centre: (u, v) of the ellipse centre.
-        radii: (ru, rv) semi-axes in pixels.
-        softness: width in pixels of the anti-aliased edge ramp.
-
-    Returns:
-        float32 array [h, w] in [0, 1]; 1 inside, 0 outside.
-    """
-    du, dv = (u - centre[0]) / radii[0], (v - centre[1]) / radii[1]
-    distance = np.sqrt(du * du + dv * dv)  # np.hypot is ~5x slower.
-    # (1 - distance) * min radius approximates the signed pixel distance to the edge.
-    return np.clip((1 - distance) * (min(radii) / softness) + 0.5, 0, 1)
-
-
-def _paint(image, mask, colour, opacity=1.0):
-    """Alpha-blends `colour` into `image` in place.
-
-    Args:
-        image: float32 array [3, h, w], channel-first (broadcasting over a
-            trailing axis of 3 is ~10x slower in numpy), values in [0, 255].
-        mask: float32 array [h, w] in [0, 1], coverage of the shape.
-        colour: float32 array [3, 1, 1] or [3, h, w], values in [0, 255].
-        opacity: scalar in [0, 1] scaling the mask.
-    """
-    image += (mask * np.float32(opacity)) * (colour - image)
-
-
-def _random_colour(rng, colour, amount):
-    """Returns `colour` (RGB, 3 values) plus uniform noise of +-`amount` as float32 [3, 1, 1] in [0, 255]."""
-    colour = np.clip(np.reshape(colour, 3) + rng.uniform(-amount, amount, 3), 0, 255)
-    return colour.astype(np.float32).reshape(3, 1, 1)
-
-
-def draw_synthetic_face(seed: int) -> np.ndarray:
-    """Draws a random cartoon face framed like an aligned CelebA image.
-
-    Eyes land near (x, y) = (68, 112) and (110, 112), the mouth near y = 150
-    and the chin near y = 180, so the 128x128 crop at x=25, y=60 holds the face.
-
-    Args:
-        seed: seed for `np.random.default_rng`; equal seeds give equal images.
-
-    Returns:
-        uint8 array [218, 178, 3], RGB.
-    """
-    rng = np.random.default_rng(seed)
-    # Pose: small roll, shift and scale, applied by mapping every pixel into face space.
-    angle, scale = np.deg2rad(rng.uniform(-6, 6)), rng.uniform(0.92, 1.08)
-    pose = (np.cos(angle), np.sin(angle), scale,
-            FACE_CENTRE_X + rng.uniform(-4, 4), FACE_CENTRE_Y + rng.uniform(-4, 4))
-    dx, dy = _GRID_X - np.float32(pose[3]), _GRID_Y - np.float32(pose[4])
-    u = np.float32(pose[0] / scale) * dx + np.float32(pose[1] / scale) * dy
-    v = np.float32(-pose[1] / scale) * dx + np.float32(pose[0] / scale) * dy
-
-    # Background: muted linear gradient between two colours in a random direction.
-    direction = rng.uniform(0, 2 * np.pi)
-    ramp = np.clip(np.float32(np.cos(direction) / 220) * dx
-                   + np.float32(np.sin(direction) / 220) * dy + 0.5, 0, 1)
-    bg_start, bg_end = (_random_colour(rng, np.full(3, rng.uniform(40, 215)), 70) for _ in range(2))
-    image = bg_start + ramp * (bg_end - bg_start)
-
-    skin = _random_colour(rng, SKIN_LIGHT + rng.uniform() ** 1.6 * (SKIN_DARK - SKIN_LIGHT), 10)
-    hair = _random_colour(rng, HAIR_COLOURS[rng.integers(len(HAIR_COLOURS))], 15)
-    # Strands fanning out from the crown give the hair fine detail to super-resolve.
-    hair_texture = hair * (0.93 + 0.07 * np.sin(90 * u / np.maximum(v + 130, 1)))
-    hair_length = rng.uniform(-10, 70)
-    _paint(image, _ellipse_mask(u, v, (0, hair_length / 2 - 12),
-                                (rng.uniform(49, 62), 66 + hair_length / 2)), hair_texture)
-
-    rows, cols = _window(pose, (0, 100), 100)
-    body_u, body_v, body_image = u[rows, cols], v[rows, cols], image[:, rows, cols]
-    _paint(body_image, _ellipse_mask(body_u, body_v, (0, 128), (rng.uniform(70, 95), 50)),
-           rng.uniform(0, 255, (3, 1, 1)).astype(np.float32))
-    _paint(body_image, _ellipse_mask(body_u, body_v, (0, 58), (25, 40)), skin * 0.8)
-
-    # Egg-shaped head: widen u towards the chin so the jaw narrows; darken the rim for volume.
-    for ear_centre in ((-47, -6), (47, -6)):
-        rows, cols = _window(pose, ear_centre, 13)
-        ear = _ellipse_mask(u[rows, cols], v[rows, cols], ear_centre, (7, 13))
-        _paint(image[:, rows, cols], ear, skin * 0.9)
-    rows, cols = _window(pose, (0, -4), 64)
-    head_u, head_v, head_image = u[rows, cols], v[rows, cols], image[:, rows, cols]
-    face_du, face_dv = head_u * (1 + 0.25 * np.clip(head_v / 58, 0, 1)) / 48, head_v / 58
-    face_distance = np.sqrt(face_du * face_du + face_dv * face_dv)
-    face_shade = skin * (1 - 0.3 * np.minimum(face_distance, 1) ** 4)
-    _paint(head_image, np.clip((1 - face_distance) * 32 + 0.5, 0, 1), face_shade)
-
-    # Fringe: the hair cap covers the face above a hairline that dips towards the temples.
-    hairline = (rng.uniform(-42, -26) + rng.uniform(8, 30) * (head_u / 48) ** 2
-                + rng.uniform(-8, 8) * head_u / 48)
-    fringe = _ellipse_mask(head_u, head_v, (0, -6), (51, 63)) * np.clip(hairline - head_v + 0.5, 0, 1)
-    _paint(head_image, fringe, hair_texture[:, rows, cols])
-
-    iris = _random_colour(rng, IRIS_COLOURS[rng.integers(len(IRIS_COLOURS))], 15)
-    gaze_u, gaze_v = rng.uniform(-2, 2), rng.uniform(-0.8, 0.8)
-    brow_height, brow_arch = rng.uniform(-24, -19), rng.uniform(0.01, 0.04)
-    for eye_centre in (-21, 21):
-        rows, cols = _window(pose, (eye_centre, -14), 16)
-        eye_u, eye_v, eye_image = u[rows, cols], v[rows, cols], image[:, rows, cols]
-        _paint(eye_image, _ellipse_mask(eye_u, eye_v, (eye_centre, -10), (10, 5.5)), skin * 0.45)
-        white = _ellipse_mask(eye_u, eye_v, (eye_centre, -10), (9, 4.5), softness=1)
-        _paint(eye_image, white, EYE_WHITE)
-        iris_centre = (eye_centre + gaze_u, -10 + gaze_v)
-        _paint(eye_image, white * _ellipse_mask(eye_u, eye_v, iris_centre, (4.5, 4.5)), iris)
-        _paint(eye_image, white * _ellipse_mask(eye_u, eye_v, iris_centre, (1.8, 1.8), 0.8), np.float32(10))
-        glint = (iris_centre[0] + 1.2, iris_centre[1] - 1.2)
-        _paint(eye_image, _ellipse_mask(eye_u, eye_v, glint, (0.8, 0.8), 0.6), np.float32(255))
-        # Arched brow: drop the ends by bending v with a parabola before testing a thin ellipse.
-        brow_v = eye_v - brow_arch * (eye_u - eye_centre) ** 2
-        _paint(eye_image, _ellipse_mask(eye_u, brow_v, (eye_centre, brow_height), (12, 2.2)), hair * 0.8, 0.9)
-
-    # Nose: a shadow along the bridge, a darker tip and two nostrils.
-    rows, cols = _window(pose, (0, 6), 15)
-    nose_u, nose_v, nose_image = u[rows, cols], v[rows, cols], image[:, rows, cols]
-    _paint(nose_image, _ellipse_mask(nose_u, nose_v, (rng.choice([-4, 4]), 5), (2.5, 12), 3), skin * 0.7, 0.5)
-    _paint(nose_image, _ellipse_mask(nose_u, nose_v, (0, 14), (7, 5), 3), skin * 0.8, 0.4)
-    for side in (-1, 1):
-        _paint(nose_image, _ellipse_mask(nose_u, nose_v, (side * 3.5, 16), (2, 1.2), 1), skin * 0.35, 0.8)
-
-    # Mouth: bending v by a parabola lifts (smile) or drops (frown) the corners.
-    rows, cols = _window(pose, (0, 30), 18)
-    mouth_u, mouth_image = u[rows, cols], image[:, rows, cols]
-    mouth_v = v[rows, cols] + rng.uniform(-0.01, 0.03) * mouth_u ** 2
-    mouth_width = rng.uniform(11, 16)
-    lip = _random_colour(rng, 0.6 * skin + 0.4 * np.array([200, 60, 70]).reshape(3, 1, 1), 12)
-    _paint(mouth_image, _ellipse_mask(mouth_u, mouth_v, (0, 30), (mouth_width, rng.uniform(3, 5.5))), lip)
-    _paint(mouth_image, _ellipse_mask(mouth_u, mouth_v, (0, 30), (mouth_width - 1, 0.9), 0.8), lip * 0.4)
-
-    # Directional lighting across the whole picture, then fine uniform noise (std ~3).
-    light, strength = rng.uniform(0, 2 * np.pi), rng.uniform(0, 0.25) / 70
-    image *= 1 + np.float32(strength * np.cos(light)) * u + np.float32(strength * np.sin(light)) * v
-    image += (rng.random((ALIGNED_HEIGHT, ALIGNED_WIDTH), dtype=np.float32) - 0.5) * 10
-    # Stacking uint8 planes is the cheapest way back to a contiguous [H, W, 3].
-    return np.dstack(np.clip(image, 0, 255).astype(np.uint8))

@@ -37,6 +37,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 
 from absl import app, flags, logging  # noqa: E402
 
+import srez_paths  # noqa: E402
 from srez_errors import UsageError  # noqa: E402
 
 RUNS = ('train', 'demo', 'infer', 'eval', 'export', 'bench')
@@ -50,18 +51,21 @@ flags.DEFINE_enum('run', 'demo', RUNS, 'What to do: train a model, make a demo m
                   'sample grids (the default, as in the original), upscale images (infer), measure '
                   'the model against bicubic (eval), export it, or benchmark training and '
                   'inference speed (bench).')
-flags.DEFINE_integer('batch_size', 16, 'Number of samples per batch (per device).')
+flags.DEFINE_integer('batch_size', 16, 'Number of samples per batch (per device).',
+                     lower_bound=1)
 flags.DEFINE_string('checkpoint_dir', 'checkpoint', 'Output folder where checkpoints are dumped.')
-flags.DEFINE_integer('checkpoint_period', 10000, 'Number of batches in between checkpoints.')
+flags.DEFINE_integer('checkpoint_period', 10000, 'Number of batches in between checkpoints.',
+                     lower_bound=1)
 flags.DEFINE_string('dataset', DEFAULT_DATASET,
                     f'Folder of training images (searched recursively), or "{SYNTHETIC}" for the '
                     'built-in synthetic faces.')
 flags.DEFINE_float('epsilon', 1e-8, 'Fuzz term to avoid numerical instability (Adam).')
 flags.DEFINE_float('gene_l1_factor', 0.9,
-                   'Multiplier for generator L1 loss term (the rest is the adversarial loss).')
+                   'Multiplier for generator L1 loss term (the rest is the adversarial loss).',
+                   lower_bound=0, upper_bound=1)
 flags.DEFINE_float('gene_content_factor', 0.0,
                    'Multiplier for a full-resolution L1 term against the truth, added to the '
-                   'generator loss (0 = the original srez loss).')
+                   'generator loss (0 = the original srez loss).', lower_bound=0)
 flags.DEFINE_bool('gene_residual', False,
                   'The generator corrects a bilinear upscale of its input instead of painting the '
                   'face from nothing (off = the original srez generator).')
@@ -74,15 +78,18 @@ flags.DEFINE_enum('generator_weights', 'average', ['average', 'raw'],
 flags.DEFINE_float('learning_beta1', 0.5, 'Beta1 parameter used for AdamOptimizer.')
 flags.DEFINE_float('learning_rate_start', 0.0002, 'Starting learning rate used for AdamOptimizer.')
 flags.DEFINE_integer('learning_rate_half_life', 5000,
-                     'Number of batches until learning rate is halved.')
+                     'Number of batches until learning rate is halved.', lower_bound=1)
 flags.DEFINE_bool('log_device_placement', False, 'Log the device where variables are placed.')
 flags.DEFINE_integer('sample_size', 64, 'Image sample size in pixels (64..128, a multiple of 4).')
-flags.DEFINE_integer('summary_period', 200, 'Number of batches between sample grids.')
+flags.DEFINE_integer('summary_period', 200, 'Number of batches between sample grids.',
+                     lower_bound=1)
 flags.DEFINE_integer('random_seed', 0, 'Seed used to initialize the random generators.')
-flags.DEFINE_integer('test_vectors', 16, 'Number of held-out images used as test vectors.')
+flags.DEFINE_integer('test_vectors', 16, 'Number of held-out images used as test vectors.',
+                     lower_bound=1)
 flags.DEFINE_string('train_dir', 'train', 'Output folder for sample grids and summaries.')
 flags.DEFINE_float('train_time', 20, 'Time in minutes to train the model (fractions allowed).')
-flags.DEFINE_integer('max_batches', 0, 'Stop after this many batches in all (0 = no limit).')
+flags.DEFINE_integer('max_batches', 0, 'Stop after this many batches in all (0 = no limit).',
+                     lower_bound=0)
 flags.DEFINE_string('input', '', 'infer: an image file or a folder of images (searched '
                     'recursively). eval: a folder of ground-truth faces (default: the held-out '
                     'test vectors of --dataset).')
@@ -90,7 +97,7 @@ flags.DEFINE_string('output', '', 'infer: the folder to write the upscaled PNGs 
 flags.DEFINE_bool('compare', False, 'infer: also write <stem>_compare.png, input nearest | '
                   'bicubic | output, side by side.')
 flags.DEFINE_integer('max_images', 0, 'infer, eval: use only the first this many images '
-                     '(0 = all).')
+                     '(0 = all).', lower_bound=0)
 flags.DEFINE_string('export_dir', 'export', 'export: the folder to write the SavedModel into.')
 flags.DEFINE_list('gene_units', ['256', '128', '96'],
                   'Generator widths: one for each of the two 2x upscale stages, then the final '
@@ -114,11 +121,45 @@ flags.DEFINE_bool('cache', False, 'Keep the decoded face boxes in memory (or --c
 flags.DEFINE_string('cache_file', '', 'With --cache: a file to cache the decoded faces in, for '
                     'datasets larger than memory.')
 
-flags.DEFINE_integer('bench_batches', 10, 'With --run bench: batches per timed repeat.')
+flags.DEFINE_integer('bench_batches', 10, 'With --run bench: batches per timed repeat.',
+                     lower_bound=1)
 flags.DEFINE_list('bench_batch_sizes', [], 'With --run bench: batch sizes to measure, e.g. '
                   '16,64,256 (default: --batch_size).')
 
 FLAGS = flags.FLAGS
+
+
+def _positive_integers(values, exactly=None, at_least=0):
+    """Whether the strings `values` are positive integers, `exactly` or `at_least` so many."""
+    if not all(value.isdigit() and int(value) > 0 for value in values):
+        return False
+    return len(values) == exactly if exactly is not None else len(values) >= at_least
+
+
+# Rules on flag values that need no files: absl checks them as it parses, before anything else
+# runs (TensorFlow included), and parse_flags reports the first broken one in a line.
+flags.register_validator('train_time', lambda minutes: minutes > 0, 'must be positive')
+flags.register_validator('learning_rate_start', lambda rate: rate > 0, 'must be positive')
+flags.register_validator('epsilon', lambda epsilon: epsilon > 0, 'must be positive')
+flags.register_validator('learning_beta1', lambda beta: 0 <= beta < 1, 'must be in [0, 1)')
+flags.register_validator('ema_decay', lambda decay: 0 <= decay < 1, 'must be in [0, 1)')
+flags.register_validator('sample_size', lambda size: 64 <= size <= 128 and size % 4 == 0,
+                         'must be a multiple of 4 from 64 to 128')
+# Two 2x stages make the 4x upscale that the input pipeline, losses, eval and infer assume.
+flags.register_validator('gene_units', lambda units: _positive_integers(units, exactly=3),
+                         'must be exactly 3 positive integers separated by commas, e.g. '
+                         '--gene_units 256,128,96')
+flags.register_validator('disc_units', lambda units: _positive_integers(units, at_least=1),
+                         'must be positive integers separated by commas, e.g. '
+                         '--disc_units 64,128,256,512')
+flags.register_validator('bench_batch_sizes', _positive_integers,
+                         'must be positive integers separated by commas, e.g. '
+                         '--bench_batch_sizes 16,64,256')
+flags.register_multi_flags_validator(
+    ['run', 'input', 'output'],
+    lambda values: values['run'] != 'infer' or bool(values['input'] and values['output']),
+    '--run infer needs --input (an image file or a folder of images) and --output (the folder '
+    'to write the upscaled PNGs into)')
 
 
 def import_tensorflow_quietly():
@@ -159,23 +200,9 @@ def use_xla_cache(folder):
                                   f'--tf_xla_persistent_cache_directory={folder}').strip()
 
 
-def _units(name, values, minimum_count, example=None, exact=False):
-    """The comma-separated positive integers of flag `name`, at least (or exactly) minimum_count."""
-    try:
-        units = tuple(int(v) for v in values)
-    except ValueError:
-        units = ()
-    if len(units) < minimum_count or (exact and len(units) > minimum_count) or min(units) < 1:
-        count = f'{"exactly" if exact else "at least"} {minimum_count}'
-        raise UsageError(f'--{name} must be {count} positive integers separated by commas, e.g. '
-                         f'--{name} {example or ",".join(FLAGS[name].default)}')
-    return units
-
-
-def _check_positive(*names):
-    for name in names:
-        if FLAGS[name].value <= 0:
-            raise UsageError(f'--{name} must be positive (got {FLAGS[name].value}).')
+def _integers(values):
+    """The comma-separated values of a list flag that a validator passed, as a tuple of ints."""
+    return tuple(int(value) for value in values)
 
 
 def _check_writable(name, path):
@@ -192,16 +219,11 @@ def _check_writable(name, path):
     raise UsageError(f'--{name}: the folder {path} cannot be used ({problem}): choose another.')
 
 
-def _is_within(path, folder):
-    path, folder = os.path.realpath(path), os.path.realpath(folder)
-    return os.path.commonpath([path, folder]) == folder
-
-
 def _make_output_folders(names):
     """Checks --dataset and the output folders of flags `names` (and --cache_file's), then makes
     them: a refused run leaves nothing."""
     if ('train_dir' in names and FLAGS.dataset != SYNTHETIC
-            and _is_within(FLAGS.train_dir, FLAGS.dataset)):
+            and srez_paths.is_within(FLAGS.train_dir, FLAGS.dataset)):
         raise UsageError(f'--train_dir {FLAGS.train_dir} is inside --dataset {FLAGS.dataset}: its '
                          f'sample grids would become training images; choose a folder outside it.')
     _check_dataset_folder(FLAGS.dataset)
@@ -226,7 +248,11 @@ def _check_dataset_folder(dataset):
 
 
 def cpu_devices():
-    """The number of logical CPU devices that SREZ_CPU_DEVICES asks for (default 1)."""
+    """The number of logical CPU devices that SREZ_CPU_DEVICES asks for (default 1).
+
+    Read here, like a flag, and checked before TensorFlow loads; srez_devices.make_strategy
+    makes the devices.
+    """
     value = os.environ.get(CPU_DEVICES_VARIABLE, '1')
     if not value.isdigit() or int(value) < 1:
         raise UsageError(f'{CPU_DEVICES_VARIABLE} must be a positive number of logical CPU devices '
@@ -235,35 +261,16 @@ def cpu_devices():
 
 
 def train_config(outputs=('train_dir', 'checkpoint_dir')):
-    """Validates the training flags, creates the output folders and returns a TrainConfig.
+    """Checks what the flag validators cannot, creates the output folders, returns a TrainConfig.
 
     outputs: the flags naming the folders this mode writes (--cache_file's folder is added when
-    given). Every check runs before TensorFlow loads, so a mistyped flag is reported in a moment.
+    given). Every check runs before TensorFlow loads, so a mistake is reported in a moment.
     """
-    _check_positive('batch_size', 'checkpoint_period', 'summary_period', 'test_vectors',
-                    'train_time', 'learning_rate_start', 'learning_rate_half_life', 'epsilon')
-    if FLAGS.max_batches < 0:
-        raise UsageError(f'--max_batches must be 0 (no limit) or positive (got '
-                         f'{FLAGS.max_batches}).')
-    if not 64 <= FLAGS.sample_size <= 128 or FLAGS.sample_size % 4:
-        raise UsageError(f'--sample_size must be a multiple of 4 from 64 to 128 (got '
-                         f'{FLAGS.sample_size}).')
-    if not 0 <= FLAGS.gene_l1_factor <= 1:
-        raise UsageError(f'--gene_l1_factor must be between 0 and 1 (got {FLAGS.gene_l1_factor}).')
-    if FLAGS.gene_content_factor < 0:
-        raise UsageError(f'--gene_content_factor must be 0 or positive (got '
-                         f'{FLAGS.gene_content_factor}).')
-    if not 0 <= FLAGS.ema_decay < 1:
-        raise UsageError(f'--ema_decay must be in [0, 1) (got {FLAGS.ema_decay}).')
-    if not 0 <= FLAGS.learning_beta1 < 1:
-        raise UsageError(f'--learning_beta1 must be in [0, 1) (got {FLAGS.learning_beta1}).')
-    # Two 2x stages make the 4x upscale that the input pipeline, losses, eval and infer assume.
-    gene_units = _units('gene_units', FLAGS.gene_units, 3, exact=True)
-    disc_units = _units('disc_units', FLAGS.disc_units, 1)
     cpu_devices()  # Checks SREZ_CPU_DEVICES too.
     _make_output_folders(outputs)
     use_xla_cache(FLAGS.xla_cache_dir)
     import_tensorflow_quietly()
+    import srez_devices
     import srez_train
     return srez_train.TrainConfig(
         batch_size=FLAGS.batch_size, checkpoint_dir=FLAGS.checkpoint_dir,
@@ -273,88 +280,34 @@ def train_config(outputs=('train_dir', 'checkpoint_dir')):
         learning_rate_half_life=FLAGS.learning_rate_half_life, sample_size=FLAGS.sample_size,
         summary_period=FLAGS.summary_period, random_seed=FLAGS.random_seed,
         test_vectors=FLAGS.test_vectors, train_dir=FLAGS.train_dir, train_time=FLAGS.train_time,
-        max_batches=FLAGS.max_batches, gene_units=gene_units, disc_units=disc_units,
-        precision=srez_train.resolve_precision(FLAGS.precision),
-        xla=srez_train.resolve_xla(FLAGS.xla, FLAGS.strategy),
+        max_batches=FLAGS.max_batches, gene_units=_integers(FLAGS.gene_units),
+        disc_units=_integers(FLAGS.disc_units),
+        precision=srez_devices.resolve_precision(FLAGS.precision),
+        xla=srez_devices.resolve_xla(FLAGS.xla, FLAGS.strategy),
         cache=FLAGS.cache or bool(FLAGS.cache_file), cache_file=FLAGS.cache_file,
         ema_decay=FLAGS.ema_decay, content_factor=FLAGS.gene_content_factor,
         gene_residual=FLAGS.gene_residual)
 
 
-def training_data(dataset, test_vectors, seed, log=print):
-    """Finds the training images and returns a srez_train.TrainingData.
-
-    The default dataset folder falls back to synthetic faces when it holds no images; an explicitly
-    chosen folder that is missing or empty is an error.
-    """
+def _training_data(log=print):
+    """--dataset's usable images (or synthetic faces) as a srez_input.TrainingData."""
     import srez_input
-    import srez_train
-    if dataset != SYNTHETIC:
-        _check_dataset_folder(dataset)
-        paths = srez_input.find_images(dataset) if os.path.isdir(dataset) else []
-        if paths or dataset != DEFAULT_DATASET:
-            return _file_data(dataset, paths, test_vectors, seed, log)
-    log('=' * 78)
-    reason = 'As asked' if dataset == SYNTHETIC else 'No images in dataset/'
-    log(f'{reason}: training on built-in synthetic faces. For real faces, download')
-    log('CelebA "Align&Cropped" (img_align_celeba.zip) and unzip it into dataset/; see')
-    log('dataset/README.md.')
-    log('=' * 78)
-    first = seed * 1_000_000
-    keys, load = srez_input.synthetic_faces(
-        range(first, first + srez_input.SYNTHETIC_TRAIN_FACES + test_vectors))
-    return srez_train.TrainingData(keys[:-test_vectors], keys[-test_vectors:], load)
-
-
-def _file_data(dataset, paths, test_vectors, seed, log):
-    import srez_input
-    import srez_train
-    scan = srez_input.scan_images(paths)
-    usable, skipped = scan.usable, scan.skipped
-    while len(usable) > test_vectors:
-        train_keys, test_keys = srez_input.split_train_test(usable, test_vectors, seed)
-        # Test vectors are decoded before training starts, where a corrupt one would end the run
-        # (training drops its own): set such files aside and draw the test vectors again.
-        corrupt = [path for path in test_keys if not srez_input.decodes(path)]
-        if not corrupt:
-            break
-        skipped = skipped + [(path, 'corrupt image data') for path in corrupt]
-        usable = [path for path in usable if path not in corrupt]
-    _report_skipped(dataset, skipped, len(paths), log)
-    if len(usable) <= test_vectors:
-        raise UsageError(f'--dataset {dataset} has {len(usable)} usable images; it needs at '
-                         f'least --test_vectors + 1 = {test_vectors + 1}.')
-    log(f'Training on {len(train_keys)} images from {dataset} '
-        f'({test_vectors} held out as test vectors).')
-    return srez_train.TrainingData(train_keys, test_keys, srez_input.load_file)
-
-
-def _usable_images(folder, paths, log):
-    """The `paths` (under `folder`) that decode; logs the ones skipped."""
-    import srez_input
-    scan = srez_input.scan_images(paths)
-    _report_skipped(folder, scan.skipped, len(paths), log)
-    return scan.usable
-
-
-def _report_skipped(folder, skipped, total, log):
-    """One line naming the first few (path, reason) pairs in `skipped`, if any."""
-    if skipped:
-        shown = ', '.join(f'{os.path.relpath(p, folder)} ({why})' for p, why in skipped[:5])
-        more = f' and {len(skipped) - 5} more' if len(skipped) > 5 else ''
-        log(f'Skipping {len(skipped)} of {total} image files that cannot be used: {shown}{more}.')
+    return srez_input.training_data(
+        None if FLAGS.dataset == SYNTHETIC else FLAGS.dataset, FLAGS.test_vectors,
+        FLAGS.random_seed, log, synthetic_if_empty=FLAGS.dataset == DEFAULT_DATASET)
 
 
 def run_train():
     config = train_config()
     import tensorflow as tf
+    import srez_devices
     import srez_train
     imported = time.perf_counter()
     # A multi-worker strategy configures the runtime, which must happen before any TensorFlow op
     # (finding and test-decoding the images runs some).
-    strategy = srez_train.make_strategy(FLAGS.strategy, cpu_devices())
+    strategy = srez_devices.make_strategy(FLAGS.strategy, cpu_devices())
     tf.debugging.set_log_device_placement(FLAGS.log_device_placement)
-    data = training_data(FLAGS.dataset, config.test_vectors, config.random_seed)
+    data = _training_data()
     startup = [('importing TensorFlow', imported - LAUNCHED),
                ('finding devices and images', time.perf_counter() - imported)]
     try:
@@ -368,29 +321,15 @@ def run_demo():
     srez_demo.make_movie(FLAGS.train_dir)
 
 
-def _check_max_images():
-    if FLAGS.max_images < 0:
-        raise UsageError(f'--max_images must be 0 (all) or positive (got {FLAGS.max_images}).')
-
-
-def _progress(done, total):
+def _show_count(done, total):
     """A one-line counter on stderr, rewritten in place; logs (not a terminal) are spared it."""
     if sys.stderr.isatty():
         print(f'\r{done}/{total} images', end='\n' if done == total else '', file=sys.stderr,
               flush=True)
 
 
-def _check_infer_flags():
-    if not FLAGS.input or not FLAGS.output:
-        raise UsageError('--run infer needs --input (an image file or a folder of images) and '
-                         '--output (the folder to write the upscaled PNGs into).')
-    _check_positive('batch_size')
-    _check_max_images()
-    _check_writable('output', FLAGS.output)
-
-
 def run_infer():
-    _check_infer_flags()
+    _check_writable('output', FLAGS.output)
     import_tensorflow_quietly()
     import srez_checkpoint
     import srez_infer
@@ -399,7 +338,7 @@ def run_infer():
                                                   FLAGS.generator_weights)
     summary = srez_infer.upscale_files(
         generator, root, paths[:FLAGS.max_images or None], FLAGS.output, compare=FLAGS.compare,
-        batch_size=FLAGS.batch_size, progress=_progress)
+        batch_size=FLAGS.batch_size, report_count=_show_count)
     print(f'Wrote {len(summary.written)} upscaled images to {FLAGS.output}/.')
     if summary.failed:
         for path, reason in summary.failed:
@@ -410,8 +349,6 @@ def run_infer():
 
 
 def run_eval():
-    _check_positive('batch_size', 'test_vectors')
-    _check_max_images()
     if FLAGS.input and not os.path.isdir(FLAGS.input):
         raise UsageError(f'--input {FLAGS.input} is not a folder: give a folder of ground-truth '
                          f'face images.')
@@ -424,11 +361,10 @@ def run_eval():
     import srez_input
     if FLAGS.input:
         paths = srez_input.find_images(FLAGS.input)[:FLAGS.max_images or None]
-        keys = _usable_images(FLAGS.input, paths, print)
+        keys = srez_input.usable_images(FLAGS.input, paths)
         load, source = srez_input.load_file, f'the images of {FLAGS.input}'
     else:
-        data = training_data(FLAGS.dataset, FLAGS.test_vectors, FLAGS.random_seed,
-                             log=lambda line: None)
+        data = _training_data(log=lambda line: None)
         keys, load = data.test_keys[:FLAGS.max_images or None], data.load
         faces = ' (built-in synthetic faces)' if load is not srez_input.load_file else ''
         source = (f'the held-out test vectors of --dataset {FLAGS.dataset}{faces}, '
@@ -441,7 +377,8 @@ def run_eval():
     os.makedirs(FLAGS.train_dir, exist_ok=True)
     print(f'Evaluating on {len(keys)} images: {source}.')
     results = srez_eval.evaluate(generator, keys, load, info['sample_size'], FLAGS.train_dir,
-                                 info, source, batch_size=FLAGS.batch_size, progress=_progress)
+                                 info, source, batch_size=FLAGS.batch_size,
+                                 report_count=_show_count)
     print(srez_eval.table(results))
     print(f'Wrote eval.json and eval.png to {FLAGS.train_dir}/.')
 
@@ -468,22 +405,21 @@ def parse_flags(argv):
     try:
         return FLAGS(argv)
     except flags.Error as error:
-        _exit_with_error(f'{error} (see --helpshort).')
+        # absl lists every broken rule, a line each; the first says what to fix first.
+        _exit_with_error(f'{str(error).splitlines()[0]} (see --helpshort).')
 
 
 def run_bench():
-    _check_positive('bench_batches')
-    batch_sizes = _units('bench_batch_sizes', FLAGS.bench_batch_sizes or [FLAGS.batch_size], 1,
-                         example='16,64,256')
+    batch_sizes = _integers(FLAGS.bench_batch_sizes) or (FLAGS.batch_size,)
     config = train_config(outputs=())  # Bench writes no grids and no checkpoints.
     import json
     import srez_bench
-    import srez_train
+    import srez_devices
     # Before any TensorFlow op, as in run_train.
-    strategy = srez_train.make_strategy(FLAGS.strategy, cpu_devices())
+    strategy = srez_devices.make_strategy(FLAGS.strategy, cpu_devices())
     # stdout carries only the JSON, so `--run bench > bench.json` keeps it clean.
     log = functools.partial(print, file=sys.stderr)
-    data = training_data(FLAGS.dataset, config.test_vectors, config.random_seed, log)
+    data = _training_data(log)
     report = srez_bench.run(config, data, strategy, batch_sizes, FLAGS.bench_batches, log=log)
     log(srez_bench.table(report))
     print(json.dumps(report))

@@ -47,6 +47,9 @@ class Conv2D(tf.Module):
 class BatchNorm(tf.Module):
     """Batch normalisation with a learned offset and no scale, as srez used it.
 
+    Hand-written, not Keras's layer: its two-pass moments and debiased averages were measured to
+    be needed (N replicas match one device; the averages are right from the first batch).
+
     Training normalises with the statistics of the whole global batch (synchronised across
     replicas, so N devices train exactly like one device on N times the batch) and updates moving
     averages, which inference uses. The averages start at zero and are divided by their total
@@ -318,6 +321,11 @@ def learning_rate(batch, start, half_life):
 class Adam(tf.Module):
     """Adam as TF1's AdamOptimizer computes it, replica-aware.
 
+    Not keras.optimizers.Adam, though it computes the same steps (tests/test_model.py): Keras
+    saves its moments as `_variables/<2i+1>` and `<2i+2>`, private names in an order of its own,
+    so every existing checkpoint's `first_moments/<i>` and `second_moments/<i>` would need a
+    mapping onto Keras internals that a Keras release may change (tried with Keras 3.15).
+
     `apply` is called from a replica context with this replica's gradients; it sums them over
     replicas, then updates every copy of each variable the same way.
     """
@@ -329,8 +337,11 @@ class Adam(tf.Module):
         self.first_moments = [tf.Variable(tf.zeros(v.shape), trainable=False) for v in variables]
         self.second_moments = [tf.Variable(tf.zeros(v.shape), trainable=False) for v in variables]
 
-    def apply(self, gradients, variables, rate, finite=True):
-        """Steps `variables` (a list) with this replica's `gradients`; skips when not `finite`."""
+    def apply(self, gradients, variables, rate, finite):
+        """Steps `variables` (a list) with this replica's `gradients`; skips when not `finite`.
+
+        finite: a bool tensor (LossScale.update's), constant True when there is no loss scaling.
+        """
         context = tf.distribute.get_replica_context()
         gradients = context.all_reduce(tf.distribute.ReduceOp.SUM, gradients)
         step = tf.cast(self.iterations + 1, tf.float32)
@@ -353,14 +364,14 @@ class Adam(tf.Module):
             second.assign(self.beta2 * second + (1 - self.beta2) * tf.square(gradient))
             variable.assign_sub(corrected_rate * first / (tf.sqrt(second) + self.epsilon))
 
-        if finite is True:
+        if tf.get_static_value(finite):  # Known when tracing (no loss scaling): no branch.
             update()
         else:
             tf.cond(finite, update, lambda: None)
 
 
 def _count_step(iterations, finite):
-    iterations.assign_add(1 if finite is True else tf.cast(finite, tf.int64))
+    iterations.assign_add(tf.cast(finite, tf.int64))
 
 
 def average_decay(decay, batch):
@@ -393,6 +404,10 @@ def _assign_all(strategy, variables, values):
 class LossScale(tf.Module):
     """Dynamic loss scaling, so float16 gradients neither underflow nor overflow.
 
+    Not keras.mixed_precision.LossScaleOptimizer: that wraps one optimizer, with its own scale
+    and its own skipped steps, where srez keeps one scale for both networks and skips their step
+    together when any gradient of either overflows.
+
     Disabled (scale 1, every step applied) for float32 and bfloat16, which need none. Enabled, a
     step whose gradients are not finite is skipped and halves the scale; 2000 good steps double it.
     """
@@ -413,9 +428,9 @@ class LossScale(tf.Module):
         return [g / self.value for g in gradients] if self.enabled else gradients
 
     def update(self, gradients):
-        """Adjusts the scale for this step's gradients; returns whether to apply them."""
+        """Adjusts the scale for this step's gradients; returns whether to apply them (bool)."""
         if not self.enabled:
-            return True
+            return tf.constant(True)
         local_finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in gradients])
         # Every replica must agree, so a step is applied only where all gradients are finite.
         bad_replicas = tf.distribute.get_replica_context().all_reduce(

@@ -1,4 +1,4 @@
-"""srez training: the loop, its progress lines, sample grids, summaries and checkpoints.
+"""srez training: the loop, its progress lines, and writing sample grids, summaries and checkpoints.
 
 `train(config, data, strategy)` runs one training session: it resumes from the newest checkpoint in
 `config.checkpoint_dir` when there is one, trains until the time or batch budget (counted over all
@@ -7,7 +7,6 @@ sessions) is spent or it is interrupted, and always ends with a checkpoint and a
 import contextlib
 import dataclasses
 import os
-import re
 import signal
 import tempfile
 import threading
@@ -17,12 +16,13 @@ import numpy as np
 import tensorflow as tf
 
 import srez_checkpoint
+import srez_devices
+import srez_images
 import srez_input
 import srez_model
 from srez_errors import UsageError
 
 PROGRESS_PERIOD = 10
-GRID_MAX_ROWS = 8
 # Batches whose statistics the generator's batch norm is given before each grid and checkpoint.
 STATISTICS_BATCHES = 8
 NOISE_STDDEV = 0.03  # The original srez adds this noise to the generator's input in training.
@@ -56,14 +56,6 @@ class TrainConfig:
     ema_decay: float = 0.999
     content_factor: float = 0.0
     gene_residual: bool = False
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainingData:
-    """Where the faces come from: keys that `load` turns into uint8 images (see srez_input)."""
-    train_keys: list
-    test_keys: list
-    load: object
 
 
 class Diverged(Exception):
@@ -103,7 +95,7 @@ class TrainingSession:
                                              config.sample_size, config.gene_residual))
         self.checkpoint = tf.train.Checkpoint(**self.checkpointed)
         # XLA compiles the per-replica work; the outer train_step only feeds it and reduces.
-        self._replica_step = tf.function(self._replica_step, jit_compile=config.xla)
+        self._traced_replica_step = tf.function(self._replica_step, jit_compile=config.xla)
         # Not compiled: it runs once per grid, where compiling would cost more than it saves.
         self.upscale = tf.function(self._upscale)
 
@@ -184,7 +176,7 @@ class TrainingSession:
         """Trains one global batch from `iterator`; returns the losses averaged over replicas."""
         inputs, truth = next(iterator)
         batch = self.progress.batch.assign_add(1)
-        losses = self.strategy.run(self._replica_step, args=(inputs, truth, batch))
+        losses = self.strategy.run(self._traced_replica_step, args=(inputs, truth, batch))
         return [self.strategy.reduce(tf.distribute.ReduceOp.MEAN, loss, axis=None)
                 for loss in losses]
 
@@ -224,123 +216,53 @@ class TrainingSession:
                 + self.discriminator.variables)
 
 
-def make_strategy(name, cpu_devices=1):
-    """The tf.distribute strategy for --strategy: auto, one, mirrored or multiworker.
-
-    Call it before any TensorFlow op: a multi-worker strategy, and splitting the CPU, configure
-    the runtime, which only works before it starts. cpu_devices: split the CPU into this many
-    logical devices; on a machine without GPUs, mirrored then trains on all of them.
-    """
-    if cpu_devices > 1:
-        cpu = tf.config.list_physical_devices('CPU')[0]
-        tf.config.set_logical_device_configuration(
-            cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_devices)
-    if name == 'auto':
-        name = 'mirrored' if len(tf.config.list_logical_devices('GPU')) > 1 else 'one'
-    if name == 'mirrored':
-        # MirroredStrategy's default is every GPU, or the first CPU device when there is none.
-        gpus = tf.config.list_logical_devices('GPU')
-        return tf.distribute.MirroredStrategy(
-            None if gpus else [device.name for device in tf.config.list_logical_devices('CPU')])
-    if name == 'multiworker':
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    return tf.distribute.get_strategy()
-
-
-def resolve_precision(requested):
-    """--precision auto -> bfloat16 on GPUs that have it, float16 on older GPUs, float32 on CPU.
-
-    On CPU `--run bench` measured bfloat16 no faster than float32 (it is emulated without native
-    support), see README "Speed".
-    """
-    if requested != 'auto':
-        return requested
-    gpus = tf.config.list_physical_devices('GPU')
-    if not gpus:
-        return 'float32'
-    capability = tf.config.experimental.get_device_details(gpus[0]).get('compute_capability')
-    return 'bfloat16' if capability and capability >= (8, 0) else 'float16'
-
-
-def resolve_xla(requested, strategy_name):
-    """--xla unset -> on for a single device (CPU or one GPU); off for several replicas.
-
-    On a quiet 2-core CPU `--run bench` measured XLA 1.16x faster for training at the default
-    widths and 1.18x at widths 32 (README "Speed"). Several replicas run the step uncompiled:
-    MirroredStrategy unwraps the compiled function on CPUs, and multi-GPU XLA with merge_call is
-    untested here.
-    """
-    if requested is not None:
-        return requested
-    gpus = tf.config.list_physical_devices('GPU')
-    if strategy_name == 'auto':
-        return len(gpus) <= 1
-    return strategy_name == 'one'
-
-
-def is_chief(strategy):
-    """Whether this process writes the outputs (the only one, unless training multi-worker)."""
-    cluster = _cluster(strategy)
-    if not cluster:
-        return True
-    resolver = strategy.cluster_resolver
-    return resolver.task_type in ('chief', None) or (
-        resolver.task_type == 'worker' and resolver.task_id == 0 and 'chief' not in cluster)
-
-
-def _cluster(strategy):
-    """{job: [addresses]} of a multi-worker strategy's TF_CONFIG; {} for one process."""
-    resolver = getattr(strategy, 'cluster_resolver', None)
-    return resolver.cluster_spec().as_dict() if resolver is not None else {}
-
-
-def _several_workers(strategy):
-    return sum(len(tasks) for tasks in _cluster(strategy).values()) > 1
-
-
-def _any_worker(strategy, flag):
-    """Whether `flag` (a bool) is true on any worker; every worker must call it."""
-    return bool(_sum_of_votes(strategy, tf.constant(float(flag))) > 0)
-
-
-@tf.function
-def _sum_of_votes(strategy, vote):
-    # In a tf.function: run eagerly, the collective costs about half a second a call.
-    return strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(lambda: vote), axis=None)
-
-
 def train(config, data, strategy=None, log=print, startup=()):
     """Trains srez; resumes from config.checkpoint_dir. Returns the final batch number.
 
-    data: a TrainingData. strategy: a tf.distribute.Strategy (default: the current one).
-    startup: (phase, seconds) pairs the caller spent before; with the phases here they make the
-    one line, after the first batch, that says where the start-up time went.
+    data: a srez_input.TrainingData. strategy: a tf.distribute.Strategy (default: the current
+    one). startup: (phase, seconds) pairs the caller spent before; with the phases here they make
+    the one line, after the first batch, that says where the start-up time went.
     Raises Diverged when a loss or weight becomes NaN/Inf (the last good checkpoint is kept), and
     UsageError for a checkpoint of another model, for data or settings TensorFlow cannot use, and
     for a worker lost in multi-worker training.
     """
     strategy = strategy or tf.distribute.get_strategy()
     stopwatch = _Stopwatch(startup)
-    chief = is_chief(strategy)
+    # The chief (or worker 0 without one) writes grids, summaries and checkpoints; with one
+    # process, that process.
+    chief = strategy.extended.should_checkpoint
     if chief:
         _remove_unfinished(config.checkpoint_dir, log)
     session = TrainingSession(config, strategy)
     stopwatch.lap('building the model')
     resumed = session.restore_latest()
     stopwatch.lap('restoring the checkpoint')
-    start_batch = int(session.progress.batch.numpy())
-    spent_seconds = float(session.progress.train_seconds.numpy())
-    budget_seconds = config.train_time * 60
+    loop = _Loop(config, session, log)
     if resumed:
-        log(f'Resuming from {resumed} at batch {start_batch} '
-            f'({spent_seconds / 60:.1f} of {config.train_time:g} minutes trained).')
-    if spent_seconds >= budget_seconds or 0 < config.max_batches <= start_batch:
+        log(f'Resuming from {resumed} at batch {loop.batch} '
+            f'({loop.spent_seconds / 60:.1f} of {config.train_time:g} minutes trained).')
+    if loop.budget_spent():
         log(f'Training already reached --train_time {config.train_time:g} or --max_batches '
-            f'{config.max_batches} at batch {start_batch}: raise one to train further.')
-        return start_batch
+            f'{config.max_batches} at batch {loop.batch}: raise one to train further.')
+        return loop.batch
+    iterator, outputs = _inputs_and_outputs(config, data, session, chief, loop.batch)
+    stopwatch.lap('input pipeline and test vectors')
+    stop = _StopRequest(log)
+    lost_workers = _lost_worker_errors(strategy, config, lambda: loop.batch, log)
+    with stop.installed(), _user_errors(config), lost_workers:
+        loop.run(iterator, outputs, stop, stopwatch)
+    where = 'Stopped' if stop.requested else 'Finished training'
+    again = ' Run the same command to continue.' if stop.requested else ''
+    written = (f'sample grids in {config.train_dir}/, checkpoint in {config.checkpoint_dir}/'
+               if chief else 'the chief wrote the sample grids and the checkpoint')
+    log(f'{where} at batch {loop.batch}: {written}.{again}')
+    return loop.batch
 
+
+def _inputs_and_outputs(config, data, session, chief, start_batch):
+    """(iterator of distributed training batches, _Outputs holding the test vectors)."""
+    strategy = session.strategy
     global_batch = config.batch_size * strategy.num_replicas_in_sync
-    several_workers = _several_workers(strategy)
     # A resumed session draws a new image order and augmentation: replaying the first session's
     # would train on the same images again after every interruption.
     dataset = srez_input.training_dataset(
@@ -348,59 +270,79 @@ def train(config, data, strategy=None, log=print, startup=()):
         config.random_seed + start_batch, cache=config.cache, cache_file=config.cache_file)
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
     test_inputs, test_truth = srez_input.test_pairs(data.test_keys, data.load, config.sample_size)
-    outputs = _Outputs(config, session, strategy, chief, test_inputs, test_truth)
-    stopwatch.lap('input pipeline and test vectors')
+    return iterator, _Outputs(config, session, chief, test_inputs, test_truth)
 
-    stop = _StopRequest(log)
-    batch = start_batch
-    window_start, window_batch = time.perf_counter(), batch
-    session_start = time.monotonic()
-    recent_losses = []
-    lost_workers = _lost_worker_errors(strategy, config, lambda: batch, log)
-    with stop.installed(), _user_errors(config), lost_workers:
+
+class _Loop:
+    """The training loop of one session: a batch at a time until a budget is spent or a stop is
+    asked for, with progress lines, grids and checkpoints when they are due."""
+
+    def __init__(self, config, session, log):
+        self.config, self.session, self.log = config, session, log
+        self.strategy = session.strategy
+        self.batch = self.start_batch = int(session.progress.batch.numpy())  # The last trained.
+        self.spent_seconds = float(session.progress.train_seconds.numpy())  # By earlier sessions.
+        self.global_batch = config.batch_size * self.strategy.num_replicas_in_sync
+
+    def budget_spent(self, elapsed=None):
+        """Whether --train_time or --max_batches is used up (elapsed: seconds over all runs)."""
+        elapsed = self.spent_seconds if elapsed is None else elapsed
+        return (elapsed >= self.config.train_time * 60
+                or 0 < self.config.max_batches <= self.batch)
+
+    def run(self, iterator, outputs, stop, stopwatch):
+        several_workers = srez_devices.several_workers(self.strategy)
+        self._window_start, self._window_batch = time.perf_counter(), self.batch
+        session_start = time.monotonic()
+        self._recent_losses = []
         while True:
-            recent_losses.append(session.train_step(iterator))
-            batch += 1
-            if batch == start_batch + 1:
-                float(recent_losses[0][0])  # Waits for the batch, so it is counted.
+            self._recent_losses.append(self.session.train_step(iterator))
+            self.batch += 1
+            if self.batch == self.start_batch + 1:
+                float(self._recent_losses[0][0])  # Waits for the batch, so it is counted.
                 stopwatch.lap('first batch (tracing, XLA compilation)')
-                log(stopwatch.summary())
-            elapsed = spent_seconds + time.monotonic() - session_start
-            done = elapsed >= budget_seconds or batch == config.max_batches or stop.requested
+                self.log(stopwatch.summary())
+            elapsed = self.spent_seconds + time.monotonic() - session_start
+            done = self.budget_spent(elapsed) or stop.requested
             if several_workers:
                 # Clocks and signals differ between machines; a worker that stopped alone would
                 # leave the others waiting forever in the next all-reduce.
-                done = _any_worker(strategy, done)
-            if batch % PROGRESS_PERIOD == 0 or done:
-                losses = _check_finite(recent_losses, batch, config)
-                recent_losses = []
-                now = time.perf_counter()
-                images_per_second = (batch - window_batch) * global_batch / (now - window_start)
-                window_start, window_batch = now, batch
-                fraction = _fraction_done(elapsed, budget_seconds, batch, config.max_batches)
-                log(f'Progress[{int(100 * fraction):3d}%], '
-                    f'ETA[{_eta_minutes(elapsed, fraction):4d}m], Batch [{batch:4d}], '
-                    f'G_Loss[{losses[0]:3.3f}], D_Real_Loss[{losses[1]:3.3f}], '
-                    f'D_Fake_Loss[{losses[2]:3.3f}], {images_per_second:.1f} images/s')
-                outputs.write_scalars(batch, losses, images_per_second)
-            grid_due = batch % config.summary_period == 0 or done
-            checkpoint_due = batch % config.checkpoint_period == 0 or done
-            if grid_due or checkpoint_due:
-                session.refresh_statistics(iterator)
-            if grid_due:
-                outputs.write_grid(batch)
-            if checkpoint_due:
-                # Only checkpoints read it: no per-batch device op for the clock.
-                session.progress.train_seconds.assign(elapsed)
-                outputs.save_checkpoint(batch)
+                done = srez_devices.any_worker(self.strategy, done)
+            if self.batch % PROGRESS_PERIOD == 0 or done:
+                self._report_progress(elapsed, outputs)
+            self._write_due_outputs(iterator, outputs, elapsed, done)
             if done:
-                break
-    where = 'Stopped' if stop.requested else 'Finished training'
-    again = ' Run the same command to continue.' if stop.requested else ''
-    written = (f'sample grids in {config.train_dir}/, checkpoint in {config.checkpoint_dir}/'
-               if chief else 'the chief wrote the sample grids and the checkpoint')
-    log(f'{where} at batch {batch}: {written}.{again}')
-    return batch
+                return
+
+    def _report_progress(self, elapsed, outputs):
+        """Logs the progress line (the newest losses, images/s since the last line) and writes
+        the scalar summaries; raises Diverged if a loss since the last line is NaN or Inf."""
+        losses = _check_finite(self._recent_losses, self.batch, self.config)
+        self._recent_losses = []
+        now = time.perf_counter()
+        images_per_second = ((self.batch - self._window_batch) * self.global_batch
+                             / (now - self._window_start))
+        self._window_start, self._window_batch = now, self.batch
+        fraction = _fraction_done(elapsed, self.config.train_time * 60, self.batch,
+                                  self.config.max_batches)
+        self.log(f'Progress[{int(100 * fraction):3d}%], '
+                 f'ETA[{_eta_minutes(elapsed, fraction):4d}m], Batch [{self.batch:4d}], '
+                 f'G_Loss[{losses[0]:3.3f}], D_Real_Loss[{losses[1]:3.3f}], '
+                 f'D_Fake_Loss[{losses[2]:3.3f}], {images_per_second:.1f} images/s')
+        outputs.write_scalars(self.batch, losses, images_per_second)
+
+    def _write_due_outputs(self, iterator, outputs, elapsed, done):
+        """The grid and the checkpoint, each when its period comes round or training ends."""
+        grid_due = self.batch % self.config.summary_period == 0 or done
+        checkpoint_due = self.batch % self.config.checkpoint_period == 0 or done
+        if grid_due or checkpoint_due:
+            self.session.refresh_statistics(iterator)
+        if grid_due:
+            outputs.write_grid(self.batch)
+        if checkpoint_due:
+            # Only checkpoints read it: no per-batch device op for the clock.
+            self.session.progress.train_seconds.assign(elapsed)
+            outputs.save_checkpoint(self.batch)
 
 
 class _Stopwatch:
@@ -474,27 +416,16 @@ def _lost_worker_errors(strategy, config, batch, log):
         yield
     except (tf.errors.UnavailableError, tf.errors.AbortedError,
             tf.errors.DeadlineExceededError) as error:
-        if not _several_workers(strategy):
+        if not srez_devices.several_workers(strategy):
             raise  # One process: not a lost worker.
-        if is_chief(strategy):  # A save the error cut short must not be left behind.
+        if strategy.extended.should_checkpoint:  # The chief: a save cut short must not stay.
             _remove_unfinished(config.checkpoint_dir, log)
         kept = srez_checkpoint.latest(config.checkpoint_dir)
         kept = (f'continue from {kept}' if kept else 'start again (no checkpoint was saved yet)')
-        raise UsageError(f'Lost {_lost_worker(strategy, error.message)} after batch {batch()}: it '
+        lost = srez_devices.lost_worker_name(strategy, error.message)
+        raise UsageError(f'Lost {lost} after batch {batch()}: it '
                          f'stopped responding (it crashed, was stopped, or cannot be reached). '
                          f'Start every worker again with the same command to {kept}.') from None
-
-
-def _lost_worker(strategy, message):
-    """'worker 1 (host:port)': the first task of the cluster, other than this one, that an error
-    `message` of TensorFlow's names; 'another worker' when it names none."""
-    cluster, resolver = _cluster(strategy), strategy.cluster_resolver
-    for job, index in re.findall(r'/job:(\w+)(?:/replica:\d+)?/task:(\d+)', message):
-        index = int(index)
-        if (job, index) != (resolver.task_type, resolver.task_id) and index < len(
-                cluster.get(job, ())):
-            return f'{job} {index} ({cluster[job][index]})'
-    return 'another worker'
 
 
 @contextlib.contextmanager
@@ -517,7 +448,7 @@ def _user_errors(config):
 class _Outputs:
     """Writes what training leaves behind: grids, TensorBoard summaries, checkpoints."""
 
-    def __init__(self, config, session, strategy, chief, test_inputs, test_truth):
+    def __init__(self, config, session, chief, test_inputs, test_truth):
         self.config, self.session, self.chief = config, session, chief
         self.test_inputs, self.test_truth = test_inputs, test_truth
         if chief:
@@ -549,7 +480,7 @@ class _Outputs:
         output = self.session.upscale(self.test_inputs).numpy()
         if not self.chief:
             return
-        grid = sample_grid(self.test_inputs, output, self.test_truth)
+        grid = srez_images.sample_grid(self.test_inputs, output, self.test_truth)
         path = _unused_path(os.path.join(self.config.train_dir, f'batch{batch:06d}_out.png'))
         _write_atomically(path, tf.io.encode_png(grid).numpy())
         with self.summaries.as_default(step=batch):
@@ -563,21 +494,6 @@ class _Outputs:
         if not self.chief:
             tf.io.gfile.rmtree(self.manager.directory)
         return path
-
-
-def sample_grid(inputs, output, truth, max_rows=GRID_MAX_ROWS):
-    """One row per test vector: nearest | bicubic | output | truth, each sample_size square.
-
-    inputs: [n, s/4, s/4, 3]; output, truth: [n, s, s, 3], floats in [0, 1].
-    Returns uint8 [min(n, max_rows) * s, 4 * s, 3].
-    """
-    inputs, output, truth = inputs[:max_rows], output[:max_rows], truth[:max_rows]
-    size = truth.shape[1:3]
-    nearest = tf.image.resize(inputs, size, method='nearest')
-    bicubic = tf.image.resize(inputs, size, method='bicubic')
-    rows = tf.concat([nearest, bicubic, output, truth], axis=2)
-    grid = tf.reshape(rows, [-1, rows.shape[2], 3])
-    return tf.image.convert_image_dtype(tf.clip_by_value(grid, 0.0, 1.0), tf.uint8, saturate=True)
 
 
 def _unused_path(path):

@@ -52,4 +52,4 @@ def test_bench_refuses_a_bad_batch_size_list_with_one_line(tmp_path):
     result = bench(tmp_path, '--bench_batch_sizes', '16,x')
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith(
-        'srez: error: --bench_batch_sizes must be')
+        "srez: error: flag --bench_batch_sizes=['16', 'x']: must be positive integers")

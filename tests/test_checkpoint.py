@@ -1,5 +1,6 @@
 """srez_checkpoint: after an interrupted save, delete what is provably unfinished and nothing else."""
 import os
+import re
 
 import tensorflow as tf
 
@@ -68,3 +69,66 @@ def test_a_named_checkpoint_is_never_removed_even_when_damaged(tmp_path):
 
     assert cleanup.removed == [] and cleanup.left_alone == []
     assert files(tmp_path) == ['checkpoint', 'notes.txt', 'srez-10.index']
+
+
+# What a training checkpoint held before srez_devices, srez_images and srez_synthetic existed
+# (layer indices as N): moving code between modules must not rename any of it, or checkpoints
+# written before would no longer restore. New entries are fine; a missing one is a rename.
+CHECKPOINT_KEYS_BEFORE = {
+    'disc_optimizer/first_moments/N',
+    'disc_optimizer/iterations',
+    'disc_optimizer/second_moments/N',
+    'discriminator/layers/N/bias',
+    'discriminator/layers/N/kernel',
+    'discriminator/layers/N/moving_mean',
+    'discriminator/layers/N/moving_variance',
+    'discriminator/layers/N/moving_weight',
+    'discriminator/layers/N/offset',
+    'gene_optimizer/first_moments/N',
+    'gene_optimizer/iterations',
+    'gene_optimizer/second_moments/N',
+    'generator/layers/N/bias',
+    'generator/layers/N/kernel',
+    'generator/layers/N/layers/N/bias',
+    'generator/layers/N/layers/N/kernel',
+    'generator/layers/N/layers/N/moving_mean',
+    'generator/layers/N/layers/N/moving_variance',
+    'generator/layers/N/layers/N/moving_weight',
+    'generator/layers/N/layers/N/offset',
+    'generator/layers/N/moving_mean',
+    'generator/layers/N/moving_variance',
+    'generator/layers/N/moving_weight',
+    'generator/layers/N/offset',
+    'generator/layers/N/projection/bias',
+    'generator/layers/N/projection/kernel',
+    'generator_average/layers/N/bias',
+    'generator_average/layers/N/kernel',
+    'generator_average/layers/N/layers/N/bias',
+    'generator_average/layers/N/layers/N/kernel',
+    'generator_average/layers/N/layers/N/moving_mean',
+    'generator_average/layers/N/layers/N/moving_variance',
+    'generator_average/layers/N/layers/N/moving_weight',
+    'generator_average/layers/N/layers/N/offset',
+    'generator_average/layers/N/moving_mean',
+    'generator_average/layers/N/moving_variance',
+    'generator_average/layers/N/moving_weight',
+    'generator_average/layers/N/offset',
+    'generator_average/layers/N/projection/bias',
+    'generator_average/layers/N/projection/kernel',
+    'loss_scale/good_steps',
+    'loss_scale/value',
+    'progress/batch',
+    'progress/train_seconds',
+    'shape/disc_units',
+    'shape/gene_units',
+    'shape/sample_size',
+}
+
+
+def test_checkpoints_keep_the_keys_they_had(tmp_path):
+    config = srez_train.TrainConfig(gene_units=(8, 8, 8), disc_units=(8, 8))
+    session = srez_train.TrainingSession(config, tf.distribute.get_strategy())
+    path = session.checkpoint.save(str(tmp_path / srez_checkpoint.NAME))
+    keys = {re.sub(r'/\d+(?=/)', '/N', name).replace('/.ATTRIBUTES/VARIABLE_VALUE', '')
+            for name, _ in tf.train.list_variables(path)}
+    assert not CHECKPOINT_KEYS_BEFORE - keys, sorted(CHECKPOINT_KEYS_BEFORE - keys)

@@ -9,6 +9,7 @@ from PIL import Image
 
 import srez_eval
 import srez_input
+import srez_synthetic
 import srez_model
 
 def figures(output, truth):
@@ -60,7 +61,7 @@ def test_evaluate_writes_json_and_grid(tmp_path, generator):
     faces = tmp_path / 'faces'
     faces.mkdir()
     for seed in range(3):
-        Image.fromarray(srez_input.draw_synthetic_face(seed)).save(faces / f'{seed}.png')
+        Image.fromarray(srez_synthetic.draw_synthetic_face(seed)).save(faces / f'{seed}.png')
     keys = srez_input.find_images(str(faces))
     checkpoint = {'path': 'ckpt/srez-10', 'batch': 10, 'weights': 'average'}
 
@@ -115,7 +116,7 @@ def test_cli_uses_the_average_unless_raw_is_asked(tmp_path, averaged_checkpoint_
     assert figures['average']['weights'] == 'average' and figures['raw']['weights'] == 'raw'
     assert figures['average']['model'] != figures['raw']['model']
     # Each is the figure of its own network on the same held-out faces.
-    keys, load = srez_input.synthetic_faces(range(1_024, 1_026))
+    keys, load = srez_synthetic.synthetic_faces(range(1_024, 1_026))
     inputs, truth = srez_input.test_pairs(keys, load, 64)
     for weights, network in (('average', average), ('raw', raw)):
         expected = srez_eval.summarise(

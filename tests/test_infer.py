@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import srez_images
 import srez_infer
 import srez_input
 
@@ -109,7 +110,7 @@ def test_grey_palette_and_alpha_inputs(tmp_path, generator):
     upscaled = read(outputs / 'rgba.png')
     assert upscaled.shape == (64, 64, 4)
     np.testing.assert_array_equal(upscaled[..., 3:],
-                                  srez_infer.bicubic(rgba[np.newaxis, ..., 3:])[0])
+                                  srez_images.bicubic_upscale(rgba[np.newaxis, ..., 3:])[0])
     # The colours do not depend on the alpha channel.
     save(str(tmp_path / 'opaque' / 'rgba.png'), rgba[..., :3])
     upscale(generator, str(tmp_path / 'opaque'), str(tmp_path / 'opaque_out'))

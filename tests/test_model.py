@@ -168,7 +168,7 @@ def test_adam_matches_keras_adam():
     keras_adam = tf.keras.optimizers.Adam(0.01, beta_1=0.5, epsilon=1e-8)
     for step in range(3):
         gradient = tf.constant([0.1, -0.3, 0.7]) * (step + 1)
-        adam.apply([gradient], [variable], 0.01)
+        adam.apply([gradient], [variable], 0.01, finite=tf.constant(True))
         keras_adam.apply_gradients([(gradient, reference)])
     np.testing.assert_allclose(variable, reference, rtol=1e-5)
 

@@ -28,6 +28,7 @@ from PIL import Image
 import srez_checkpoint
 import srez_input
 import srez_main
+import srez_synthetic
 import srez_train
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -221,7 +222,7 @@ def test_corrupt_test_vector_is_replaced_and_reported(tmp_path):
                 if corrupt in srez_input.split_train_test(goods + [corrupt], 2, seed)[1])
     lines = []
 
-    data = srez_main.training_data(str(tmp_path), test_vectors=2, seed=seed, log=lines.append)
+    data = srez_input.training_data(str(tmp_path), test_vectors=2, seed=seed, log=lines.append)
 
     assert len(data.test_keys) == 2 and corrupt not in data.test_keys + data.train_keys
     assert sorted(data.test_keys + data.train_keys) == goods
@@ -236,7 +237,7 @@ def test_too_few_usable_images_is_a_one_line_error(tmp_path):
     lines = []
 
     with pytest.raises(ValueError) as error:
-        srez_main.training_data(str(tmp_path), test_vectors=2, seed=0, log=lines.append)
+        srez_input.training_data(str(tmp_path), test_vectors=2, seed=0, log=lines.append)
 
     assert str(error.value) == (f'--dataset {tmp_path} has 2 usable images; it needs at least '
                                 f'--test_vectors + 1 = 3.')
@@ -246,8 +247,8 @@ def test_too_few_usable_images_is_a_one_line_error(tmp_path):
 # Training in-process: resume, refusal, divergence.
 
 def synthetic_data(config):
-    keys, load = srez_input.synthetic_faces(range(10 ** 6, 10 ** 6 + 64 + config.test_vectors))
-    return srez_train.TrainingData(keys[:64], keys[64:], load)
+    keys, load = srez_synthetic.synthetic_faces(range(10 ** 6, 10 ** 6 + 64 + config.test_vectors))
+    return srez_input.TrainingData(keys[:64], keys[64:], load)
 
 
 def train(tmp_path, log=None, **changes):
@@ -421,15 +422,18 @@ def assert_one_line_error(status, stderr, fragment):
     # The original's default, --run demo, with no grids yet.
     ([], 'No sample grids (batch*_out.png) in train/: run `python srez_main.py --run train` '
          'first.'),
-    (['--run', 'train', '--sample_size', '62'], '--sample_size must be a multiple of 4'),
-    (['--run', 'train', '--sample_size', '132'], 'from 64 to 128 (got 132)'),
-    (['--run', 'train', '--batch_size', '0'], '--batch_size must be positive (got 0)'),
+    (['--run', 'train', '--sample_size', '62'], 'flag --sample_size=62: must be a multiple of 4'),
+    (['--run', 'train', '--sample_size', '132'], '--sample_size=132: must be a multiple of 4 from '
+     '64 to 128'),
+    (['--run', 'train', '--batch_size', '0'], 'flag --batch_size=0: 0 is not a positive integer'),
     (['--run', 'train', '--batch_size', 'x'], 'flag --batch_size=x: invalid literal'),
-    (['--run', 'train', '--checkpoint_period', '0'], '--checkpoint_period must be positive'),
-    (['--run', 'train', '--summary_period', '-5'], '--summary_period must be positive (got -5)'),
-    (['--run', 'train', '--gene_units', '8,8'], '--gene_units must be exactly 3 positive '
-     'integers separated by commas, e.g. --gene_units 256,128,96'),
-    (['--run', 'train', '--gene_units', '8,8,8,8'], '--gene_units must be exactly 3'),
+    (['--run', 'train', '--checkpoint_period', '0'], '--checkpoint_period=0: 0 is not a positive'),
+    (['--run', 'train', '--summary_period', '-5'], '--summary_period=-5: -5 is not a positive'),
+    (['--run', 'train', '--train_time', '0'], 'flag --train_time=0.0: must be positive'),
+    (['--run', 'train', '--ema_decay', '1'], 'flag --ema_decay=1.0: must be in [0, 1)'),
+    (['--run', 'train', '--gene_units', '8,8'], "--gene_units=['8', '8']: must be exactly 3 "
+     'positive integers separated by commas, e.g. --gene_units 256,128,96'),
+    (['--run', 'train', '--gene_units', '8,8,8,8'], ': must be exactly 3'),
     (['--run', 'train', '--train_dir', 'file.txt/train'], '--train_dir: the folder '
      'file.txt/train cannot be used ('),
     (['--run', 'train', '--checkpoint_dir', 'file.txt'], '--checkpoint_dir: the folder file.txt '
@@ -438,15 +442,16 @@ def assert_one_line_error(status, stderr, fragment):
      'inside --dataset faces'),
     (['--run', 'train', '--dataset', 'faces', '--train_dir', 'faces/out'], '--train_dir '
      'faces/out is inside --dataset faces'),
-    (['--run', 'bench', '--bench_batches', '0'], '--bench_batches must be positive (got 0)'),
-    (['--run', 'bench', '--bench_batch_sizes', '16,0'], '--bench_batch_sizes must be at least 1'),
+    (['--run', 'bench', '--bench_batches', '0'], 'flag --bench_batches=0: 0 is not a positive'),
+    (['--run', 'bench', '--bench_batch_sizes', '16,0'], "--bench_batch_sizes=['16', '0']: must "
+     'be positive integers'),
     (['--run', 'bench', '--dataset', 'no/such/folder'], '--dataset no/such/folder is not a folder'),
     (['--run', 'infer', '--input', 'file.txt'], '--run infer needs --input'),
     (['--run', 'infer', '--input', 'file.txt', '--output', 'out', '--max_images', '-1'],
-     '--max_images must be 0 (all) or positive (got -1)'),
+     'flag --max_images=-1: -1 is not a non-negative integer'),
     (['--run', 'infer', '--input', 'file.txt', '--output', 'file.txt/out'], '--output: the '
      'folder file.txt/out cannot be used ('),
-    (['--run', 'eval', '--batch_size', '0'], '--batch_size must be positive (got 0)'),
+    (['--run', 'eval', '--batch_size', '0'], 'flag --batch_size=0: 0 is not a positive integer'),
     (['--run', 'eval', '--input', 'file.txt'], '--input file.txt is not a folder'),
     (['--run', 'export', '--export_dir', 'file.txt/export'], '--export_dir: the folder '
      'file.txt/export cannot be used ('),

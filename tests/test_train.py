@@ -7,6 +7,7 @@ import tensorflow as tf
 
 import srez_checkpoint
 import srez_input
+import srez_synthetic
 import srez_train
 
 
@@ -19,8 +20,8 @@ def tiny_config(tmp_path, **overrides):
 
 
 def synthetic_data(count=8):
-    keys, load = srez_input.synthetic_faces(range(count + 4))
-    return srez_train.TrainingData(keys[:count], keys[count:], load)
+    keys, load = srez_synthetic.synthetic_faces(range(count + 4))
+    return srez_input.TrainingData(keys[:count], keys[count:], load)
 
 
 def test_a_few_dozen_batches_lower_the_l1_term(tmp_path):
@@ -31,22 +32,6 @@ def test_a_few_dozen_batches_lower_the_l1_term(tmp_path):
     iterator = iter(srez_input.training_dataset(data.train_keys, data.load, 4, 64, seed=0))
     l1_terms = [float(session.train_step(iterator)[3]) for _ in range(40)]
     assert np.mean(l1_terms[-5:]) < 0.85 * np.mean(l1_terms[:5])
-
-
-def test_sample_grid_layout():
-    rng = np.random.default_rng(0)
-    inputs = rng.uniform(size=[10, 16, 16, 3]).astype(np.float32)
-    output = rng.uniform(-0.5, 1.5, size=[10, 64, 64, 3]).astype(np.float32)
-    truth = rng.uniform(size=[10, 64, 64, 3]).astype(np.float32)
-    grid = srez_train.sample_grid(inputs, output, truth).numpy()
-    assert grid.shape == (8 * 64, 4 * 64, 3) and grid.dtype == np.uint8  # At most 8 rows.
-    row = 2
-    cell = lambda column: grid[row * 64:(row + 1) * 64, column * 64:(column + 1) * 64]
-    np.testing.assert_allclose(cell(0)[::4, ::4], inputs[row] * 255, atol=1)  # nearest
-    np.testing.assert_allclose(cell(2), np.clip(output[row], 0, 1) * 255, atol=1)  # clipped
-    np.testing.assert_allclose(cell(3), truth[row] * 255, atol=1)
-    bicubic = tf.image.resize(inputs[row:row + 1], [64, 64], method='bicubic')[0]
-    np.testing.assert_allclose(cell(1), np.clip(bicubic, 0, 1) * 255, atol=1)
 
 
 def summaries(train_dir):
