@@ -247,6 +247,9 @@ def train(config, data, strategy=None, log=print, startup=()):
         return loop.batch
     iterator, outputs = _inputs_and_outputs(config, data, session, chief, loop.batch)
     stopwatch.lap('input pipeline and test vectors')
+    # Traced on its own, so that the start-up line tells tracing from compiling.
+    session.train_step.get_concrete_function(iterator)
+    stopwatch.lap('tracing the training step')
     stop = _StopRequest(log)
     lost_workers = _lost_worker_errors(strategy, config, lambda: loop.batch, log)
     with stop.installed(), _user_errors(config), lost_workers:
@@ -300,7 +303,7 @@ class _Loop:
             self.batch += 1
             if self.batch == self.start_batch + 1:
                 float(self._recent_losses[0][0])  # Waits for the batch, so it is counted.
-                stopwatch.lap('first batch (tracing, XLA compilation)')
+                stopwatch.lap('first batch (XLA compilation, or loading it from the cache)')
                 self.log(stopwatch.summary())
             elapsed = self.spent_seconds + time.monotonic() - session_start
             done = self.budget_spent(elapsed) or stop.requested

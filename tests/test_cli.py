@@ -29,7 +29,8 @@ def test_train_then_demo_on_builtin_faces(tmp_path):
     assert 'training on built-in synthetic faces' in trained.stdout
     # Once, after the first batch: where the start-up time went.
     assert re.search(r'Started in [\d.]+ s: importing TensorFlow [\d.]+ s, finding devices and '
-                     r'images [\d.]+ s, .*first batch \(tracing, XLA compilation\) [\d.]+ s\.',
+                     r'images [\d.]+ s, .*tracing the training step [\d.]+ s, first batch '
+                     r'\(XLA compilation, or loading it from the cache\) [\d.]+ s\.',
                      trained.stdout)
     assert re.search(r'Progress\[ *\d+%\], ETA\[ *\d+m\], Batch \[  10\], G_Loss\[\d+\.\d{3}\], '
                      r'D_Real_Loss\[\d+\.\d{3}\], D_Fake_Loss\[\d+\.\d{3}\], [\d.]+ images/s',
