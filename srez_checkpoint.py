@@ -135,7 +135,8 @@ def saved_shape(path):
         reader = tf.train.load_checkpoint(path)
         values = {key: reader.get_tensor(f'shape/{key}/.ATTRIBUTES/VARIABLE_VALUE')
                   for key in SHAPE_KEYS
-                  if key != 'gene_residual' or holds(path, 'shape/gene_residual')}
+                  if key != 'gene_residual'
+                  or reader.has_tensor('shape/gene_residual/.ATTRIBUTES/VARIABLE_VALUE')}
     except Exception as error:  # TF's reader fails in many ways, all about this file.
         raise unreadable(path, error) from None
     return {'gene_units': tuple(int(u) for u in values['gene_units']),

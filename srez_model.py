@@ -184,10 +184,7 @@ def box_downscale(images, factor=UPSCALE_FACTOR):
 
 def bilinear_upscale(images, factor=UPSCALE_FACTOR):
     """Bilinear upscale by an integer factor (XLA has no kernel for bicubic). images: [b, h, w, c]."""
-    height, width = images.shape[1], images.shape[2]
-    if height is None or width is None:  # Fully convolutional callers may not know the size.
-        height, width = tf.shape(images)[1], tf.shape(images)[2]
-    return tf.image.resize(images, [factor * height, factor * width], method='bilinear')
+    return tf.image.resize(images, factor * tf.shape(images)[1:3], method='bilinear')
 
 
 class _Network(tf.Module):
