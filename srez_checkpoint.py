@@ -145,10 +145,17 @@ def saved_shape(path):
             'gene_residual': bool(values.get('gene_residual', False))}
 
 
-def saved_batch(path):
-    """The batch count stored in checkpoint `path`."""
-    return int(tf.train.load_checkpoint(path).get_tensor(
-        'progress/batch/.ATTRIBUTES/VARIABLE_VALUE'))
+def saved_progress(path):
+    """(batch count, training seconds) stored in checkpoint `path`.
+
+    Raises UsageError when `path` cannot be read.
+    """
+    try:
+        reader = tf.train.load_checkpoint(path)
+        return (int(reader.get_tensor('progress/batch/.ATTRIBUTES/VARIABLE_VALUE')),
+                float(reader.get_tensor('progress/train_seconds/.ATTRIBUTES/VARIABLE_VALUE')))
+    except Exception as error:  # TF's reader fails in many ways, all about this file.
+        raise unreadable(path, error) from None
 
 
 def check_shape(path, **expected):
@@ -208,4 +215,4 @@ def load_generator(checkpoint_dir, weights='average'):
     key = 'generator_average' if weights == 'average' else 'generator'
     status = tf.train.Checkpoint(**{key: generator}).restore(path).expect_partial()
     status.assert_existing_objects_matched()
-    return generator, dict(info, batch=saved_batch(path), path=path, weights=weights)
+    return generator, dict(info, batch=saved_progress(path)[0], path=path, weights=weights)

@@ -284,20 +284,39 @@ class Discriminator(_Network):
 
 
 def generator_loss(fake_logits, gene_output, clean_input, l1_factor, truth=None,
-                   content_factor=0.0):
+                   content_factor=0.0, relativistic_real_logits=None):
     """srez's generator loss, float32 scalars (total, adversarial, l1).
 
     fake_logits: [b, 1]; gene_output: [b, 4h, 4w, 3]; clean_input: [b, h, w, 3].
     content_factor > 0 adds content_factor * mean|gene_output - truth| (truth: [b, 4h, 4w, 3]),
     the full-resolution content term of SRGAN/ESRGAN, to the total.
+    relativistic_real_logits: with relativistic_logits' pair (fake_logits being the other), the
+    adversarial term is the mean of labelling generated faces real and real faces generated.
     """
     adversarial = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
         labels=tf.ones_like(fake_logits), logits=fake_logits))
+    if relativistic_real_logits is not None:
+        # The mean, not ESRGAN's sum, keeps the term's scale for --gene_l1_factor.
+        adversarial = (adversarial + tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
+            labels=tf.zeros_like(relativistic_real_logits),
+            logits=relativistic_real_logits))) / 2
     l1 = tf.reduce_mean(tf.abs(box_downscale(gene_output) - tf.cast(clean_input, tf.float32)))
     total = (1.0 - l1_factor) * adversarial + l1_factor * l1
     if content_factor:
         total += content_factor * tf.reduce_mean(tf.abs(gene_output - tf.cast(truth, tf.float32)))
     return total, adversarial, l1
+
+
+def relativistic_logits(real_logits, fake_logits, real_mean, fake_mean):
+    """The relativistic average GAN's logits (ESRGAN): how much more real each real face looks
+    than the generated ones on average, and each generated face than the real ones.
+
+    real_mean, fake_mean: the means of real_logits and fake_logits over the global batch.
+    Returns (real_logits - fake_mean, fake_logits - real_mean), to feed both losses with
+    generator_loss(..., relativistic_real_logits=) so that the generator sees both terms.
+    """
+    real_logits, fake_logits = tf.cast(real_logits, tf.float32), tf.cast(fake_logits, tf.float32)
+    return real_logits - fake_mean, fake_logits - real_mean
 
 
 def discriminator_loss(real_logits, fake_logits):
@@ -342,24 +361,27 @@ class Adam(tf.Module):
         context = tf.distribute.get_replica_context()
         gradients = context.all_reduce(tf.distribute.ReduceOp.SUM, gradients)
         step = tf.cast(self.iterations + 1, tf.float32)
-        corrected_rate = rate * tf.sqrt(1 - self.beta2 ** step) / (1 - self.beta1 ** step)
+        powers = (self.beta1 ** step, self.beta2 ** step)
         # What each replica computed (gradients, rate, finite) is handed to `update` per replica,
         # so every copy of a variable steps on its own device with its own equal values.
-        context.merge_call(self._update_all, args=(gradients, variables, corrected_rate, finite))
+        context.merge_call(self._update_all, args=(gradients, variables, rate, powers, finite))
 
-    def _update_all(self, strategy, gradients, variables, corrected_rate, finite):
+    def _update_all(self, strategy, gradients, variables, rate, powers, finite):
         for gradient, variable, first, second in zip(
                 gradients, variables, self.first_moments, self.second_moments):
             strategy.extended.update(variable, self._update_one,
-                                     args=(gradient, first, second, corrected_rate, finite),
+                                     args=(gradient, first, second, rate, powers, finite),
                                      group=False)
         strategy.extended.update(self.iterations, _count_step, args=(finite,), group=False)
 
-    def _update_one(self, variable, gradient, first, second, corrected_rate, finite):
+    def _update_one(self, variable, gradient, first, second, rate, powers, finite):
         def update():
-            first.assign(self.beta1 * first + (1 - self.beta1) * gradient)
-            second.assign(self.beta2 * second + (1 - self.beta2) * tf.square(gradient))
-            variable.assign_sub(corrected_rate * first / (tf.sqrt(second) + self.epsilon))
+            # TF1's AdamOptimizer runs this kernel: one op per variable instead of a dozen keeps
+            # the traced step small, and tracing and compiling it quick.
+            tf.raw_ops.ResourceApplyAdam(
+                var=variable.handle, m=first.handle, v=second.handle, beta1_power=powers[0],
+                beta2_power=powers[1], lr=rate, beta1=self.beta1, beta2=self.beta2,
+                epsilon=self.epsilon, grad=gradient)
 
         if tf.get_static_value(finite):  # Known when tracing (no loss scaling): no branch.
             update()

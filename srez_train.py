@@ -56,6 +56,7 @@ class TrainConfig:
     ema_decay: float = 0.999
     content_factor: float = 0.0
     gene_residual: bool = False
+    relativistic: bool = False
 
 
 class Diverged(Exception):
@@ -95,15 +96,17 @@ class TrainingSession:
                                              config.sample_size, config.gene_residual))
         self.checkpoint = tf.train.Checkpoint(**self.checkpointed)
         # XLA compiles the per-replica work; the outer train_step only feeds it and reduces.
-        self._traced_replica_step = tf.function(self._replica_step, jit_compile=config.xla)
+        # No autograph in the steps (their loops are over layers, not tensors): converting the
+        # model's code took a third of the tracing time.
+        self._traced_replica_step = tf.function(self._replica_step, jit_compile=config.xla,
+                                                autograph=False)
         # Not compiled: it runs once per grid, where compiling would cost more than it saves.
         self.upscale = tf.function(self._upscale)
 
-    def restore_latest(self):
-        """Restores the newest checkpoint of checkpoint_dir, if any; returns its path or None.
+    def checkpoint_to_resume(self):
+        """Path of the newest checkpoint of checkpoint_dir, or None; restores nothing.
 
-        Raises UsageError, and restores nothing, for a checkpoint of another model or one that
-        cannot be read.
+        Raises UsageError for a checkpoint of another model or one that cannot be read.
         """
         path = srez_checkpoint.latest(self.config.checkpoint_dir)
         if path is not None:
@@ -111,23 +114,29 @@ class TrainingSession:
                                         disc_units=tuple(self.config.disc_units),
                                         sample_size=self.config.sample_size,
                                         gene_residual=self.config.gene_residual)
-            has_average = srez_checkpoint.holds(path, 'generator_average')
-            objects = {name: value for name, value in self.checkpointed.items()
-                       if has_average or name != 'generator_average'}
-            if not srez_checkpoint.holds(path, 'shape/gene_residual'):
-                config = self.config  # From before --gene_residual: check_shape found it off.
-                objects['shape'] = srez_checkpoint.ModelShape(
-                    config.gene_units, config.disc_units, config.sample_size, gene_residual=None)
-            try:
-                tf.train.Checkpoint(**objects).restore(path).assert_consumed()
-            except Exception as error:  # TF's reader fails in many ways, all about this file.
-                raise srez_checkpoint.unreadable(path, error) from None
-            if not has_average:
-                # Checkpoints from before weight averaging: the average starts from here.
-                for average, variable in zip(self.generator_average.variables,
-                                             self.generator.variables):
-                    average.assign(variable)
         return path
+
+    def restore(self, path):
+        """Restores checkpoint `path` (from checkpoint_to_resume) into this session.
+
+        Raises UsageError, and restores nothing, for a checkpoint that cannot be read.
+        """
+        has_average = srez_checkpoint.holds(path, 'generator_average')
+        objects = {name: value for name, value in self.checkpointed.items()
+                   if has_average or name != 'generator_average'}
+        if not srez_checkpoint.holds(path, 'shape/gene_residual'):
+            config = self.config  # From before --gene_residual: check_shape found it off.
+            objects['shape'] = srez_checkpoint.ModelShape(
+                config.gene_units, config.disc_units, config.sample_size, gene_residual=None)
+        try:
+            tf.train.Checkpoint(**objects).restore(path).assert_consumed()
+        except Exception as error:  # TF's reader fails in many ways, all about this file.
+            raise srez_checkpoint.unreadable(path, error) from None
+        if not has_average:
+            # Checkpoints from before weight averaging: the average starts from here.
+            for average, variable in zip(self.generator_average.variables,
+                                         self.generator.variables):
+                average.assign(variable)
 
     def _replica_step(self, inputs, truth, batch):
         """One batch on one replica: both networks step from the same forward pass.
@@ -151,9 +160,13 @@ class TrainingSession:
             gene_output = self.generator(tf.cast(noisy, self.compute_dtype), training=True)
             fake_logits = self.discriminator(tf.cast(gene_output, self.compute_dtype), True)
             real_logits = self.discriminator(tf.cast(truth, self.compute_dtype), True)
+            if config.relativistic:
+                real_logits, fake_logits = srez_model.relativistic_logits(
+                    real_logits, fake_logits, _global_mean(real_logits),
+                    _global_mean(fake_logits))
             gene_loss, _, gene_l1 = srez_model.generator_loss(
                 fake_logits, gene_output, inputs, config.gene_l1_factor, truth,
-                config.content_factor)
+                config.content_factor, real_logits if config.relativistic else None)
             disc_real, disc_fake = srez_model.discriminator_loss(real_logits, fake_logits)
             # Optimizers sum gradients over replicas: each replica adds its share of the mean.
             gene_objective = self.loss_scale.scale(gene_loss / replicas)
@@ -171,7 +184,7 @@ class TrainingSession:
                                   srez_model.average_decay(config.ema_decay, batch))
         return gene_loss, disc_real, disc_fake, gene_l1
 
-    @tf.function
+    @tf.function(autograph=False)
     def train_step(self, iterator):
         """Trains one global batch from `iterator`; returns the losses averaged over replicas."""
         inputs, truth = next(iterator)
@@ -192,7 +205,7 @@ class TrainingSession:
         for _ in range(batches):
             self._statistics_step(iterator)
 
-    @tf.function
+    @tf.function(autograph=False)
     def _statistics_step(self, iterator):
         inputs, _ = next(iterator)
 
@@ -235,21 +248,26 @@ def train(config, data, strategy=None, log=print, startup=()):
         _remove_unfinished(config.checkpoint_dir, log)
     session = TrainingSession(config, strategy)
     stopwatch.lap('building the model')
-    resumed = session.restore_latest()
-    stopwatch.lap('restoring the checkpoint')
-    loop = _Loop(config, session, log)
-    if resumed:
-        log(f'Resuming from {resumed} at batch {loop.batch} '
-            f'({loop.spent_seconds / 60:.1f} of {config.train_time:g} minutes trained).')
-    if loop.budget_spent():
+    resume_from = session.checkpoint_to_resume()
+    start_batch, spent_seconds = (srez_checkpoint.saved_progress(resume_from) if resume_from
+                                  else (0, 0.0))
+    if _budget_spent(config, start_batch, spent_seconds):
         log(f'Training already reached --train_time {config.train_time:g} or --max_batches '
-            f'{config.max_batches} at batch {loop.batch}: raise one to train further.')
-        return loop.batch
-    iterator, outputs = _inputs_and_outputs(config, data, session, chief, loop.batch)
+            f'{config.max_batches} at batch {start_batch}: raise one to train further.')
+        return start_batch
+    iterator, outputs = _inputs_and_outputs(config, data, session, chief, start_batch)
     stopwatch.lap('input pipeline and test vectors')
-    # Traced on its own, so that the start-up line tells tracing from compiling.
+    # Traced on its own, so that the start-up line tells tracing from compiling, and before
+    # restoring: restoring creates TensorFlow objects, which would rename the traced step and so
+    # miss the XLA cache that a fresh run of the same model wrote.
     session.train_step.get_concrete_function(iterator)
     stopwatch.lap('tracing the training step')
+    if resume_from:
+        session.restore(resume_from)
+        stopwatch.lap('restoring the checkpoint')
+        log(f'Resuming from {resume_from} at batch {start_batch} '
+            f'({spent_seconds / 60:.1f} of {config.train_time:g} minutes trained).')
+    loop = _Loop(config, session, log)
     stop = _StopRequest(log)
     lost_workers = _lost_worker_errors(strategy, config, lambda: loop.batch, log)
     with stop.installed(), _user_errors(config), lost_workers:
@@ -287,11 +305,6 @@ class _Loop:
         self.spent_seconds = float(session.progress.train_seconds.numpy())  # By earlier sessions.
         self.global_batch = config.batch_size * self.strategy.num_replicas_in_sync
 
-    def budget_spent(self, elapsed=None):
-        """Whether --train_time or --max_batches is used up (elapsed: seconds over all runs)."""
-        elapsed = self.spent_seconds if elapsed is None else elapsed
-        return (elapsed >= self.config.train_time * 60
-                or 0 < self.config.max_batches <= self.batch)
 
     def run(self, iterator, outputs, stop, stopwatch):
         several_workers = srez_devices.several_workers(self.strategy)
@@ -306,7 +319,7 @@ class _Loop:
                 stopwatch.lap('first batch (XLA compilation, or loading it from the cache)')
                 self.log(stopwatch.summary())
             elapsed = self.spent_seconds + time.monotonic() - session_start
-            done = self.budget_spent(elapsed) or stop.requested
+            done = _budget_spent(self.config, self.batch, elapsed) or stop.requested
             if several_workers:
                 # Clocks and signals differ between machines; a worker that stopped alone would
                 # leave the others waiting forever in the next all-reduce.
@@ -346,6 +359,21 @@ class _Loop:
             # Only checkpoints read it: no per-batch device op for the clock.
             self.session.progress.train_seconds.assign(elapsed)
             outputs.save_checkpoint(self.batch)
+
+
+def _global_mean(logits):
+    """The mean of float [b, 1] `logits` over the global batch, from a replica context: the
+    same on every replica, so N replicas train as one device does."""
+    context = tf.distribute.get_replica_context()
+    logits = tf.cast(logits, tf.float32)
+    total, count = context.all_reduce(tf.distribute.ReduceOp.SUM, [
+        tf.reduce_sum(logits), tf.cast(tf.size(logits), tf.float32)])
+    return total / count
+
+
+def _budget_spent(config, batch, seconds):
+    """Whether --train_time or --max_batches is used up at `batch`, `seconds` over all runs."""
+    return seconds >= config.train_time * 60 or 0 < config.max_batches <= batch
 
 
 class _Stopwatch:

@@ -117,17 +117,18 @@ def test_a_bug_keeps_its_traceback_and_a_full_disk_is_one_line(tmp_path, srez_cl
                              'please report it with the traceback above and the command you ran.')
 
 
-def test_compiled_programs_are_reused_and_a_changed_model_compiles_anew(tmp_path):
+def test_compiled_programs_are_reused_on_a_rerun_and_a_resume_and_a_changed_model_compiles_anew(
+        tmp_path):
     import numpy as np
 
     import srez_checkpoint
 
     cache = tmp_path / 'xla'
 
-    def train(name, gene_units, cache_dir):
+    def train(name, gene_units, cache_dir, max_batches=2):
         result = srez(tmp_path, '--run', 'train', '--dataset', 'synthetic', '--gene_units',
                       gene_units, '--disc_units', '8,8', '--batch_size', '4', '--test_vectors',
-                      '4', '--max_batches', '2', '--train_dir', f'{name}/train',
+                      '4', '--max_batches', str(max_batches), '--train_dir', f'{name}/train',
                       '--checkpoint_dir', f'{name}/checkpoint', '--xla_cache_dir', cache_dir)
         assert result.returncode == 0, result.stderr
         return srez_checkpoint.load_generator(str(tmp_path / name / 'checkpoint'), 'raw')[0]
@@ -142,6 +143,8 @@ def test_compiled_programs_are_reused_and_a_changed_model_compiles_anew(tmp_path
     assert cached() > small_programs
     programs = cached()
     again = train('again', '16,8,8', str(cache))  # The same model: every program is found.
+    assert cached() == programs
+    train('again', '16,8,8', str(cache), max_batches=3)  # Resumed: restoring renames nothing.
     assert cached() == programs
     uncached = train('uncached', '16,8,8', '')
     for network in (changed, again):

@@ -140,7 +140,7 @@ def killed(cluster):
 @pytest.fixture(scope='module')
 def restarted(killed):
     """Both workers started again with the same command, for two more batches."""
-    latest_batch = srez_checkpoint.saved_batch(killed.latest)
+    latest_batch = srez_checkpoint.saved_progress(killed.latest)[0]
     workers = killed.start('restarted', '--max_batches', str(latest_batch + 2))
     for run in workers:
         run.status = run.wait()

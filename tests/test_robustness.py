@@ -318,7 +318,7 @@ def test_checkpoint_of_other_model_is_refused(trained_to_10, change, message):
     session = srez_train.TrainingSession(config, tf.distribute.get_strategy())
 
     with pytest.raises(ValueError) as error:
-        session.restore_latest()
+        session.checkpoint_to_resume()
 
     assert str(error.value) == (
         f'The checkpoint {trained_to_10}/checkpoint/srez-10 was made with {message}: use the '

@@ -74,7 +74,7 @@ def test_checkpoint_restore_gives_identical_outputs(tmp_path):
     srez_train.train(config, synthetic_data(), log=lambda line: None)
     inputs = tf.random.uniform([2, 16, 16, 3], seed=5)
     restored = srez_train.TrainingSession(config, tf.distribute.get_strategy())
-    restored.restore_latest()
+    restored.restore(restored.checkpoint_to_resume())
     generator, info = srez_checkpoint.load_generator(config.checkpoint_dir)
     assert info['batch'] == 3 and info['gene_units'] == (8, 8, 8)
     np.testing.assert_array_equal(restored.upscale(inputs), generator(inputs, training=False))
@@ -93,7 +93,7 @@ def test_saved_and_restored_sessions_match_exactly(tmp_path):
     session.checkpoint.save(str(tmp_path / 'checkpoint' / 'srez'))
     inputs = tf.random.uniform([2, 16, 16, 3], seed=6)
     restored = srez_train.TrainingSession(config, tf.distribute.get_strategy())
-    restored.restore_latest()
+    restored.restore(restored.checkpoint_to_resume())
     np.testing.assert_array_equal(session.upscale(inputs), restored.upscale(inputs))
     assert int(restored.progress.batch) == 3
     for a, b in zip(session.gene_optimizer.first_moments, restored.gene_optimizer.first_moments):
@@ -155,7 +155,7 @@ def test_modes_load_the_average_or_the_raw_weights(tmp_path):
     config = tiny_config(tmp_path, max_batches=6, learning_rate_start=0.002)
     srez_train.train(config, synthetic_data(), log=lambda line: None)
     session = srez_train.TrainingSession(config, tf.distribute.get_strategy())
-    session.restore_latest()
+    session.restore(session.checkpoint_to_resume())
     inputs = tf.random.uniform([2, 16, 16, 3], seed=7)
     average, info = srez_checkpoint.load_generator(config.checkpoint_dir)
     raw, raw_info = srez_checkpoint.load_generator(config.checkpoint_dir, 'raw')
@@ -185,7 +185,7 @@ def test_checkpoint_from_before_weight_averaging_resumes_and_loads(tmp_path):
     np.testing.assert_array_equal(generator(inputs, training=False),
                                   session.generator(inputs, training=False))
     resumed = srez_train.TrainingSession(config, tf.distribute.get_strategy())
-    resumed.restore_latest()
+    resumed.restore(resumed.checkpoint_to_resume())
     for average, variable in zip(resumed.generator_average.variables, session.generator.variables):
         np.testing.assert_array_equal(average, variable)  # The average starts from the weights.
     lines = []
@@ -198,7 +198,7 @@ def test_residual_generator_is_saved_as_such_and_checkpoints_without_the_flag_lo
     config = tiny_config(tmp_path, max_batches=2, gene_residual=True)
     srez_train.train(config, synthetic_data(), log=lambda line: None)
     session = srez_train.TrainingSession(config, tf.distribute.get_strategy())
-    session.restore_latest()
+    session.restore(session.checkpoint_to_resume())
     generator, info = srez_checkpoint.load_generator(config.checkpoint_dir)
     assert info['gene_residual'] and generator.residual
     inputs = tf.random.uniform([2, 16, 16, 3], seed=9)
@@ -217,4 +217,6 @@ def test_residual_generator_is_saved_as_such_and_checkpoints_without_the_flag_lo
     generator, info = srez_checkpoint.load_generator(str(old_dir))
     assert not info['gene_residual'] and not generator.residual
     resumed = srez_train.TrainingSession(original.config, tf.distribute.get_strategy())
-    assert resumed.restore_latest() is not None
+    resume_from = resumed.checkpoint_to_resume()
+    assert resume_from is not None
+    resumed.restore(resume_from)
