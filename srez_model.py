@@ -284,39 +284,20 @@ class Discriminator(_Network):
 
 
 def generator_loss(fake_logits, gene_output, clean_input, l1_factor, truth=None,
-                   content_factor=0.0, relativistic_real_logits=None):
+                   content_factor=0.0):
     """srez's generator loss, float32 scalars (total, adversarial, l1).
 
     fake_logits: [b, 1]; gene_output: [b, 4h, 4w, 3]; clean_input: [b, h, w, 3].
     content_factor > 0 adds content_factor * mean|gene_output - truth| (truth: [b, 4h, 4w, 3]),
     the full-resolution content term of SRGAN/ESRGAN, to the total.
-    relativistic_real_logits: with relativistic_logits' pair (fake_logits being the other), the
-    adversarial term is the mean of labelling generated faces real and real faces generated.
     """
     adversarial = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
         labels=tf.ones_like(fake_logits), logits=fake_logits))
-    if relativistic_real_logits is not None:
-        # The mean, not ESRGAN's sum, keeps the term's scale for --gene_l1_factor.
-        adversarial = (adversarial + tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
-            labels=tf.zeros_like(relativistic_real_logits),
-            logits=relativistic_real_logits))) / 2
     l1 = tf.reduce_mean(tf.abs(box_downscale(gene_output) - tf.cast(clean_input, tf.float32)))
     total = (1.0 - l1_factor) * adversarial + l1_factor * l1
     if content_factor:
         total += content_factor * tf.reduce_mean(tf.abs(gene_output - tf.cast(truth, tf.float32)))
     return total, adversarial, l1
-
-
-def relativistic_logits(real_logits, fake_logits, real_mean, fake_mean):
-    """The relativistic average GAN's logits (ESRGAN): how much more real each real face looks
-    than the generated ones on average, and each generated face than the real ones.
-
-    real_mean, fake_mean: the means of real_logits and fake_logits over the global batch.
-    Returns (real_logits - fake_mean, fake_logits - real_mean), to feed both losses with
-    generator_loss(..., relativistic_real_logits=) so that the generator sees both terms.
-    """
-    real_logits, fake_logits = tf.cast(real_logits, tf.float32), tf.cast(fake_logits, tf.float32)
-    return real_logits - fake_mean, fake_logits - real_mean
 
 
 def discriminator_loss(real_logits, fake_logits):

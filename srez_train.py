@@ -56,7 +56,6 @@ class TrainConfig:
     ema_decay: float = 0.999
     content_factor: float = 0.0
     gene_residual: bool = False
-    relativistic: bool = False
 
 
 class Diverged(Exception):
@@ -160,13 +159,9 @@ class TrainingSession:
             gene_output = self.generator(tf.cast(noisy, self.compute_dtype), training=True)
             fake_logits = self.discriminator(tf.cast(gene_output, self.compute_dtype), True)
             real_logits = self.discriminator(tf.cast(truth, self.compute_dtype), True)
-            if config.relativistic:
-                real_logits, fake_logits = srez_model.relativistic_logits(
-                    real_logits, fake_logits, _global_mean(real_logits),
-                    _global_mean(fake_logits))
             gene_loss, _, gene_l1 = srez_model.generator_loss(
                 fake_logits, gene_output, inputs, config.gene_l1_factor, truth,
-                config.content_factor, real_logits if config.relativistic else None)
+                config.content_factor)
             disc_real, disc_fake = srez_model.discriminator_loss(real_logits, fake_logits)
             # Optimizers sum gradients over replicas: each replica adds its share of the mean.
             gene_objective = self.loss_scale.scale(gene_loss / replicas)
@@ -359,16 +354,6 @@ class _Loop:
             # Only checkpoints read it: no per-batch device op for the clock.
             self.session.progress.train_seconds.assign(elapsed)
             outputs.save_checkpoint(self.batch)
-
-
-def _global_mean(logits):
-    """The mean of float [b, 1] `logits` over the global batch, from a replica context: the
-    same on every replica, so N replicas train as one device does."""
-    context = tf.distribute.get_replica_context()
-    logits = tf.cast(logits, tf.float32)
-    total, count = context.all_reduce(tf.distribute.ReduceOp.SUM, [
-        tf.reduce_sum(logits), tf.cast(tf.size(logits), tf.float32)])
-    return total / count
 
 
 def _budget_spent(config, batch, seconds):

@@ -156,25 +156,6 @@ def test_discriminator_loss_as_specified():
     assert float(fake_loss) == pytest.approx(np.mean(np.log1p(np.exp(fake))), rel=1e-5)
 
 
-def test_relativistic_losses_as_specified():
-    real, fake = np.float32([[2.0], [-1.0]]), np.float32([[0.5], [3.0]])
-    real_rel, fake_rel = srez_model.relativistic_logits(real, fake, real.mean(), fake.mean())
-    np.testing.assert_allclose(real_rel, real - 1.75)
-    np.testing.assert_allclose(fake_rel, fake - 0.5)
-    softplus = lambda x: np.log1p(np.exp(x))  # -log(sigmoid(-x))
-    real_loss, fake_loss = srez_model.discriminator_loss(real_rel, fake_rel)
-    assert float(real_loss) == pytest.approx(np.mean(softplus(-(real - 1.75))), rel=1e-5)
-    assert float(fake_loss) == pytest.approx(np.mean(softplus(fake - 0.5)), rel=1e-5)
-    output = tf.fill([2, 8, 8, 3], 0.5)
-    clean = tf.fill([2, 2, 2, 3], 0.25)
-    total, adversarial, l1 = srez_model.generator_loss(
-        fake_rel, output, clean, 0.9, relativistic_real_logits=real_rel)
-    expected = (np.mean(softplus(-(fake - 0.5))) + np.mean(softplus(real - 1.75))) / 2
-    assert float(adversarial) == pytest.approx(expected, rel=1e-5)
-    assert float(l1) == pytest.approx(0.25)
-    assert float(total) == pytest.approx(0.1 * expected + 0.9 * 0.25, rel=1e-5)
-
-
 def test_learning_rate_halves_every_half_life():
     rates = [float(srez_model.learning_rate(b, 0.0002, 100)) for b in (1, 100, 101, 200, 201)]
     assert rates == pytest.approx([0.0002, 0.0002, 0.0001, 0.0001, 0.00005])
