@@ -300,7 +300,6 @@ class _Loop:
         self.spent_seconds = float(session.progress.train_seconds.numpy())  # By earlier sessions.
         self.global_batch = config.batch_size * self.strategy.num_replicas_in_sync
 
-
     def run(self, iterator, outputs, stop, stopwatch):
         several_workers = srez_devices.several_workers(self.strategy)
         self._window_start, self._window_batch = time.perf_counter(), self.batch
