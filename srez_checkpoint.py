@@ -131,18 +131,12 @@ def saved_shape(path):
 
     Raises UsageError when `path` cannot be read or is not a srez training checkpoint.
     """
-    try:
-        reader = tf.train.load_checkpoint(path)
-        values = {key: reader.get_tensor(f'shape/{key}/.ATTRIBUTES/VARIABLE_VALUE')
-                  for key in SHAPE_KEYS
-                  if key != 'gene_residual'
-                  or reader.has_tensor('shape/gene_residual/.ATTRIBUTES/VARIABLE_VALUE')}
-    except Exception as error:  # TF's reader fails in many ways, all about this file.
-        raise unreadable(path, error) from None
-    return {'gene_units': tuple(int(u) for u in values['gene_units']),
-            'disc_units': tuple(int(u) for u in values['disc_units']),
-            'sample_size': int(values['sample_size']),
-            'gene_residual': bool(values.get('gene_residual', False))}
+    values = _saved_values(path, [f'shape/{key}' for key in SHAPE_KEYS],
+                           optional='shape/gene_residual')
+    return {'gene_units': tuple(int(u) for u in values['shape/gene_units']),
+            'disc_units': tuple(int(u) for u in values['shape/disc_units']),
+            'sample_size': int(values['shape/sample_size']),
+            'gene_residual': bool(values.get('shape/gene_residual', False))}
 
 
 def saved_progress(path):
@@ -150,10 +144,21 @@ def saved_progress(path):
 
     Raises UsageError when `path` cannot be read.
     """
+    values = _saved_values(path, ['progress/batch', 'progress/train_seconds'])
+    return int(values['progress/batch']), float(values['progress/train_seconds'])
+
+
+def _saved_values(path, names, optional=None):
+    """{name: numpy value} of the variables `names` (like 'progress/batch') in checkpoint `path`;
+    the one named `optional` is left out when the checkpoint lacks it.
+
+    Raises UsageError when `path` cannot be read or lacks any other of `names`.
+    """
     try:
         reader = tf.train.load_checkpoint(path)
-        return (int(reader.get_tensor('progress/batch/.ATTRIBUTES/VARIABLE_VALUE')),
-                float(reader.get_tensor('progress/train_seconds/.ATTRIBUTES/VARIABLE_VALUE')))
+        keys = {name: f'{name}/.ATTRIBUTES/VARIABLE_VALUE' for name in names}
+        return {name: reader.get_tensor(key) for name, key in keys.items()
+                if name != optional or reader.has_tensor(key)}
     except Exception as error:  # TF's reader fails in many ways, all about this file.
         raise unreadable(path, error) from None
 
