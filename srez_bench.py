@@ -44,7 +44,7 @@ def run(config, data, strategy, batch_sizes, batches, repeats=REPEATS, log=print
     """
     configured = dict(precision=config.precision, xla=config.xla)
     train_flops, inference_flops = srez_model.training_flops_per_image(
-        srez_model.Generator(config.gene_units, residual=config.gene_residual),
+        config.generator(),
         srez_model.Discriminator(config.disc_units), config.sample_size)
     report = {
         'device': device_name(),

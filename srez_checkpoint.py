@@ -15,23 +15,27 @@ import srez_model
 from srez_errors import UsageError
 
 NAME = 'srez'  # Checkpoints are NAME-<batch>.index and NAME-<batch>.data-*.
-SHAPE_KEYS = ('gene_units', 'disc_units', 'sample_size', 'gene_residual')
-SHAPE_FLAGS = {'gene_units': '--gene_units', 'disc_units': '--disc_units',
-               'sample_size': '--sample_size', 'gene_residual': '--gene_residual'}
+# Generator options saved as booleans; checkpoints from before an option lack it (it was off).
+GENERATOR_OPTIONS = ('gene_residual', 'gene_pixel_shuffle')
+SHAPE_KEYS = ('gene_units', 'disc_units', 'sample_size') + GENERATOR_OPTIONS
+SHAPE_FLAGS = {key: '--' + key for key in SHAPE_KEYS}
 
 
 class ModelShape(tf.Module):
     """Network widths, sample size and generator kind, saved so a mismatched checkpoint can be
     named and refused, and every mode can rebuild the generator."""
 
-    def __init__(self, gene_units, disc_units, sample_size, gene_residual=False):
-        """gene_residual=None leaves it out, to restore checkpoints from before the option."""
+    def __init__(self, gene_units, disc_units, sample_size, **generator_options):
+        """generator_options: GENERATOR_OPTIONS as bools (missing ones are off); None leaves
+        one out, to restore checkpoints from before the option."""
         super().__init__(name='shape')
         self.gene_units = tf.Variable(list(gene_units), dtype=tf.int64, trainable=False)
         self.disc_units = tf.Variable(list(disc_units), dtype=tf.int64, trainable=False)
         self.sample_size = tf.Variable(sample_size, dtype=tf.int64, trainable=False)
-        if gene_residual is not None:
-            self.gene_residual = tf.Variable(gene_residual, dtype=tf.bool, trainable=False)
+        for key in GENERATOR_OPTIONS:
+            if generator_options.get(key, False) is not None:
+                setattr(self, key, tf.Variable(generator_options.get(key, False), dtype=tf.bool,
+                                               trainable=False))
 
 
 class Progress(tf.Module):
@@ -126,17 +130,17 @@ def _remove(path):
 
 
 def saved_shape(path):
-    """{'gene_units': tuple, 'disc_units': tuple, 'sample_size': int, 'gene_residual': bool}
-    stored in checkpoint `path` (checkpoints from before --gene_residual say False).
+    """{'gene_units': tuple, 'disc_units': tuple, 'sample_size': int} and a bool for each of
+    GENERATOR_OPTIONS, stored in checkpoint `path` (checkpoints from before an option say False).
 
     Raises UsageError when `path` cannot be read or is not a srez training checkpoint.
     """
     values = _saved_values(path, [f'shape/{key}' for key in SHAPE_KEYS],
-                           optional='shape/gene_residual')
+                           optional={f'shape/{key}' for key in GENERATOR_OPTIONS})
     return {'gene_units': tuple(int(u) for u in values['shape/gene_units']),
             'disc_units': tuple(int(u) for u in values['shape/disc_units']),
             'sample_size': int(values['shape/sample_size']),
-            'gene_residual': bool(values.get('shape/gene_residual', False))}
+            **{key: bool(values.get(f'shape/{key}', False)) for key in GENERATOR_OPTIONS}}
 
 
 def saved_progress(path):
@@ -148,9 +152,9 @@ def saved_progress(path):
     return int(values['progress/batch']), float(values['progress/train_seconds'])
 
 
-def _saved_values(path, names, optional=None):
+def _saved_values(path, names, optional=frozenset()):
     """{name: numpy value} of the variables `names` (like 'progress/batch') in checkpoint `path`;
-    the one named `optional` is left out when the checkpoint lacks it.
+    those in the set `optional` are left out when the checkpoint lacks them.
 
     Raises UsageError when `path` cannot be read or lacks any other of `names`.
     """
@@ -158,7 +162,7 @@ def _saved_values(path, names, optional=None):
         reader = tf.train.load_checkpoint(path)
         keys = {name: f'{name}/.ATTRIBUTES/VARIABLE_VALUE' for name in names}
         return {name: reader.get_tensor(key) for name, key in keys.items()
-                if name != optional or reader.has_tensor(key)}
+                if name not in optional or reader.has_tensor(key)}
     except Exception as error:  # TF's reader fails in many ways, all about this file.
         raise unreadable(path, error) from None
 
@@ -167,7 +171,7 @@ def check_shape(path, **expected):
     """Raises UsageError naming the first setting in which checkpoint `path` differs from `expected`.
 
     expected: any of gene_units, disc_units (tuples of ints), sample_size (int) and
-    gene_residual (bool).
+    GENERATOR_OPTIONS (bools).
     """
     saved = saved_shape(path)
     for key, value in expected.items():
@@ -216,7 +220,8 @@ def load_generator(checkpoint_dir, weights='average'):
     info = saved_shape(path)
     if weights == 'average' and not holds(path, 'generator_average'):
         weights = 'raw'
-    generator = srez_model.Generator(info['gene_units'], residual=info['gene_residual'])
+    generator = srez_model.Generator(info['gene_units'], residual=info['gene_residual'],
+                                     pixel_shuffle=info['gene_pixel_shuffle'])
     key = 'generator_average' if weights == 'average' else 'generator'
     status = tf.train.Checkpoint(**{key: generator}).restore(path).expect_partial()
     status.assert_existing_objects_matched()

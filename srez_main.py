@@ -69,6 +69,10 @@ flags.DEFINE_float('gene_content_factor', 0.0,
 flags.DEFINE_bool('gene_residual', False,
                   'The generator corrects a bilinear upscale of its input instead of painting the '
                   'face from nothing (off = the original srez generator).')
+flags.DEFINE_bool('gene_pixel_shuffle', False,
+                  'The generator learns its 2x upscales as sub-pixel convolutions (pixel shuffle) '
+                  'instead of a nearest-neighbour upscale and a convolution, at the same cost '
+                  '(off = the original srez generator).')
 flags.DEFINE_float('ema_decay', 0.999,
                    'Decay of the average of the generator weights that training keeps beside the '
                    'raw ones (0 = no averaging: the average is the raw weights).')
@@ -286,7 +290,7 @@ def train_config(outputs=('train_dir', 'checkpoint_dir')):
         xla=srez_devices.resolve_xla(FLAGS.xla, FLAGS.strategy),
         cache=FLAGS.cache or bool(FLAGS.cache_file), cache_file=FLAGS.cache_file,
         ema_decay=FLAGS.ema_decay, content_factor=FLAGS.gene_content_factor,
-        gene_residual=FLAGS.gene_residual)
+        gene_residual=FLAGS.gene_residual, gene_pixel_shuffle=FLAGS.gene_pixel_shuffle)
 
 
 def _training_data(log=print):

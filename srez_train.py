@@ -56,6 +56,17 @@ class TrainConfig:
     ema_decay: float = 0.999
     content_factor: float = 0.0
     gene_residual: bool = False
+    gene_pixel_shuffle: bool = False
+
+
+    def generator_options(self):
+        """{option: bool} for each of srez_checkpoint.GENERATOR_OPTIONS."""
+        return {key: getattr(self, key) for key in srez_checkpoint.GENERATOR_OPTIONS}
+
+    def generator(self, seed=0):
+        """A new generator of this configuration's shape."""
+        return srez_model.Generator(self.gene_units, seed=seed, residual=self.gene_residual,
+                                    pixel_shuffle=self.gene_pixel_shuffle)
 
 
 class Diverged(Exception):
@@ -70,12 +81,10 @@ class TrainingSession:
         self.strategy = strategy
         self.compute_dtype = tf.as_dtype(config.precision)
         with strategy.scope():
-            self.generator = srez_model.Generator(config.gene_units, seed=config.random_seed,
-                                                  residual=config.gene_residual)
+            self.generator = config.generator(seed=config.random_seed)
             # The exponential moving average of the generator's weights: what grids, infer, eval
             # and export use. It starts as the same initial weights and never feeds training.
-            self.generator_average = srez_model.Generator(
-                config.gene_units, seed=config.random_seed, residual=config.gene_residual)
+            self.generator_average = config.generator(seed=config.random_seed)
             self.discriminator = srez_model.Discriminator(config.disc_units,
                                                           seed=config.random_seed + 1)
             gene_variables = self.generator.trainable_variables
@@ -92,7 +101,8 @@ class TrainingSession:
             gene_optimizer=self.gene_optimizer, disc_optimizer=self.disc_optimizer,
             loss_scale=self.loss_scale, progress=self.progress,
             shape=srez_checkpoint.ModelShape(config.gene_units, config.disc_units,
-                                             config.sample_size, config.gene_residual))
+                                             config.sample_size,
+                                             **config.generator_options()))
         self.checkpoint = tf.train.Checkpoint(**self.checkpointed)
         # XLA compiles the per-replica work; the outer train_step only feeds it and reduces.
         # No autograph in the steps (their loops are over layers, not tensors): converting the
@@ -112,7 +122,7 @@ class TrainingSession:
             srez_checkpoint.check_shape(path, gene_units=tuple(self.config.gene_units),
                                         disc_units=tuple(self.config.disc_units),
                                         sample_size=self.config.sample_size,
-                                        gene_residual=self.config.gene_residual)
+                                        **self.config.generator_options())
         return path
 
     def restore(self, path):
@@ -123,10 +133,12 @@ class TrainingSession:
         has_average = srez_checkpoint.holds(path, 'generator_average')
         objects = {name: value for name, value in self.checkpointed.items()
                    if has_average or name != 'generator_average'}
-        if not srez_checkpoint.holds(path, 'shape/gene_residual'):
-            config = self.config  # From before --gene_residual: check_shape found it off.
-            objects['shape'] = srez_checkpoint.ModelShape(
-                config.gene_units, config.disc_units, config.sample_size, gene_residual=None)
+        # Options the checkpoint predates (check_shape found them off) are left out of its shape.
+        config = self.config
+        saved_options = {key: value if srez_checkpoint.holds(path, f'shape/{key}') else None
+                         for key, value in config.generator_options().items()}
+        objects['shape'] = srez_checkpoint.ModelShape(config.gene_units, config.disc_units,
+                                                      config.sample_size, **saved_options)
         try:
             tf.train.Checkpoint(**objects).restore(path).assert_consumed()
         except Exception as error:  # TF's reader fails in many ways, all about this file.

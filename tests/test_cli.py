@@ -55,24 +55,25 @@ def test_train_on_real_faces(tmp_path, celeba_folder):
     assert os.path.exists(tmp_path / 'train' / 'batch000003_out.png')
 
 
-def test_residual_recipe_starts_near_bicubic_and_its_checkpoint_keeps_it(tmp_path, celeba_folder):
-    recipe = ['--gene_residual', '--gene_content_factor', '4']
+def test_quality_recipe_starts_near_bicubic_and_its_checkpoint_keeps_it(tmp_path, celeba_folder):
+    recipe = ['--gene_residual', '--gene_content_factor', '4', '--gene_pixel_shuffle']
     trained = srez(tmp_path, '--run', 'train', '--dataset', celeba_folder, *TINY_MODEL_FLAGS,
                    *recipe, '--batch_size', '4', '--test_vectors', '4', '--max_batches', '3')
     assert trained.returncode == 0, trained.stderr
     evaluated = srez(tmp_path, '--run', 'eval', '--input', celeba_folder, '--max_images', '32')
     assert evaluated.returncode == 0, evaluated.stderr
     results = json.loads((tmp_path / 'train' / 'eval.json').read_text())
-    # Eval rebuilt the residual generator from the checkpoint alone: after 3 batches it is still
+    # Eval rebuilt the generator from the checkpoint alone: after 3 batches it is still
     # about the bilinear upscale it starts from (the original generator is near 12 dB here).
     assert results['model']['psnr'] > results['bicubic']['psnr'] - 1.5
 
     resumed = srez(tmp_path, '--run', 'train', '--dataset', celeba_folder, *TINY_MODEL_FLAGS,
-                   '--batch_size', '4', '--test_vectors', '4', '--max_batches', '4')
+                   '--gene_residual', '--batch_size', '4', '--test_vectors', '4',
+                   '--max_batches', '4')
     assert resumed.returncode == 2
     assert resumed.stderr.strip().endswith(
-        'was made with --gene_residual, but this run has --nogene_residual: use the same '
-        'setting, or another --checkpoint_dir to start a new model.')
+        'was made with --gene_pixel_shuffle, but this run has --nogene_pixel_shuffle: use the '
+        'same setting, or another --checkpoint_dir to start a new model.')
 
 
 @pytest.mark.parametrize('args, message', [

@@ -149,6 +149,24 @@ def test_weight_average_matches_a_hand_computation():
     np.testing.assert_array_equal(variable.numpy(), [-1.0, 2.0])  # The trained weights unmoved.
 
 
+def test_pixel_shuffle_upscale_starts_as_nearest_upscale_and_convolution():
+    rng = tf.random.Generator.from_seed(5)
+    shuffle = srez_model.PixelShuffle(rng, 4, 6)
+    plain = srez_model.Conv2D(tf.random.Generator.from_seed(5), 4, 6, mapsize=3)
+    images = tf.random.uniform([2, 5, 7, 4], seed=6)
+    np.testing.assert_allclose(shuffle(images, True),
+                               plain(srez_model.nearest_upscale(images), True), atol=1e-5)
+    assert shuffle.flops(5, 7) == plain.flops(10, 14)
+    # So the whole generator starts as srez's, and costs the same; its upscales then learn each
+    # sub-pixel on its own.
+    inputs = tf.random.uniform([2, 12, 10, 3], seed=7)
+    original = srez_model.Generator((16, 8, 8), seed=3)
+    shuffling = srez_model.Generator((16, 8, 8), seed=3, pixel_shuffle=True)
+    np.testing.assert_allclose(shuffling(inputs, True), original(inputs, True), atol=1e-5)
+    assert shuffling.flops(12, 10) == original.flops(12, 10)
+    assert shuffling.layers[4].kernel.shape == (3, 3, 16, 4 * 16)
+
+
 def test_discriminator_loss_as_specified():
     real, fake = np.float32([[2.0], [-1.0]]), np.float32([[0.5], [3.0]])
     real_loss, fake_loss = srez_model.discriminator_loss(real, fake)

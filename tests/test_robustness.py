@@ -312,6 +312,8 @@ def test_resume_continues_batches_learning_rate_and_time_budget(copy_of_trained_
     (dict(disc_units=(8, 16)), '--disc_units 8,8, but this run has --disc_units 8,16'),
     (dict(sample_size=68), '--sample_size 64, but this run has --sample_size 68'),
     (dict(gene_residual=True), '--nogene_residual, but this run has --gene_residual'),
+    (dict(gene_pixel_shuffle=True),
+     '--nogene_pixel_shuffle, but this run has --gene_pixel_shuffle'),
 ])
 def test_checkpoint_of_other_model_is_refused(trained_to_10, change, message):
     config = dataclasses.replace(TINY, checkpoint_dir=str(trained_to_10 / 'checkpoint'), **change)

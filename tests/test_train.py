@@ -194,13 +194,16 @@ def test_checkpoint_from_before_weight_averaging_resumes_and_loads(tmp_path):
     assert srez_checkpoint.load_generator(config.checkpoint_dir)[1]['weights'] == 'average'
 
 
-def test_residual_generator_is_saved_as_such_and_checkpoints_without_the_flag_load(tmp_path):
-    config = tiny_config(tmp_path, max_batches=2, gene_residual=True)
+@pytest.mark.parametrize('option, attribute', [('gene_residual', 'residual'),
+                                               ('gene_pixel_shuffle', 'pixel_shuffle')])
+def test_generator_option_is_saved_as_such_and_checkpoints_without_it_load(tmp_path, option,
+                                                                           attribute):
+    config = tiny_config(tmp_path, max_batches=2, **{option: True})
     srez_train.train(config, synthetic_data(), log=lambda line: None)
     session = srez_train.TrainingSession(config, tf.distribute.get_strategy())
     session.restore(session.checkpoint_to_resume())
     generator, info = srez_checkpoint.load_generator(config.checkpoint_dir)
-    assert info['gene_residual'] and generator.residual
+    assert info[option] and getattr(generator, attribute)
     inputs = tf.random.uniform([2, 16, 16, 3], seed=9)
     np.testing.assert_array_equal(generator(inputs, training=False),
                                   session.generator_average(inputs, training=False))
@@ -208,14 +211,14 @@ def test_residual_generator_is_saved_as_such_and_checkpoints_without_the_flag_lo
     # Checkpoints from before the option have no such key: they hold the original generator.
     old_dir = tmp_path / 'old'
     shape = srez_checkpoint.ModelShape(config.gene_units, config.disc_units, config.sample_size,
-                                       gene_residual=None)
+                                       **{option: None})
     original = srez_train.TrainingSession(
         tiny_config(tmp_path, checkpoint_dir=str(old_dir)), tf.distribute.get_strategy())
     tf.train.Checkpoint(**dict(original.checkpointed, shape=shape)).save(str(old_dir / 'srez'))
-    assert 'shape/gene_residual/.ATTRIBUTES/VARIABLE_VALUE' not in dict(
+    assert f'shape/{option}/.ATTRIBUTES/VARIABLE_VALUE' not in dict(
         tf.train.list_variables(str(old_dir)))
     generator, info = srez_checkpoint.load_generator(str(old_dir))
-    assert not info['gene_residual'] and not generator.residual
+    assert not info[option] and not getattr(generator, attribute)
     resumed = srez_train.TrainingSession(original.config, tf.distribute.get_strategy())
     resume_from = resumed.checkpoint_to_resume()
     assert resume_from is not None
