@@ -33,9 +33,17 @@ class ModelShape(tf.Module):
         self.disc_units = tf.Variable(list(disc_units), dtype=tf.int64, trainable=False)
         self.sample_size = tf.Variable(sample_size, dtype=tf.int64, trainable=False)
         for key in GENERATOR_OPTIONS:
-            if generator_options.get(key, False) is not None:
-                setattr(self, key, tf.Variable(generator_options.get(key, False), dtype=tf.bool,
-                                               trainable=False))
+            value = generator_options.get(key, False)
+            if value is not None:
+                setattr(self, key, tf.Variable(value, dtype=tf.bool, trainable=False))
+
+
+def new_generator(gene_units, seed=0, **generator_options):
+    """A srez_model.Generator of widths `gene_units`, with GENERATOR_OPTIONS as bools (missing
+    ones are off)."""
+    return srez_model.Generator(gene_units, seed=seed,
+                                residual=generator_options.get('gene_residual', False),
+                                pixel_shuffle=generator_options.get('gene_pixel_shuffle', False))
 
 
 class Progress(tf.Module):
@@ -220,8 +228,8 @@ def load_generator(checkpoint_dir, weights='average'):
     info = saved_shape(path)
     if weights == 'average' and not holds(path, 'generator_average'):
         weights = 'raw'
-    generator = srez_model.Generator(info['gene_units'], residual=info['gene_residual'],
-                                     pixel_shuffle=info['gene_pixel_shuffle'])
+    generator = new_generator(info['gene_units'],
+                              **{key: info[key] for key in GENERATOR_OPTIONS})
     key = 'generator_average' if weights == 'average' else 'generator'
     status = tf.train.Checkpoint(**{key: generator}).restore(path).expect_partial()
     status.assert_existing_objects_matched()

@@ -58,15 +58,14 @@ class TrainConfig:
     gene_residual: bool = False
     gene_pixel_shuffle: bool = False
 
-
     def generator_options(self):
         """{option: bool} for each of srez_checkpoint.GENERATOR_OPTIONS."""
         return {key: getattr(self, key) for key in srez_checkpoint.GENERATOR_OPTIONS}
 
     def generator(self, seed=0):
         """A new generator of this configuration's shape."""
-        return srez_model.Generator(self.gene_units, seed=seed, residual=self.gene_residual,
-                                    pixel_shuffle=self.gene_pixel_shuffle)
+        return srez_checkpoint.new_generator(self.gene_units, seed=seed,
+                                             **self.generator_options())
 
 
 class Diverged(Exception):
