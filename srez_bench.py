@@ -5,7 +5,7 @@ how close they run to the device's own measured peak.
     python srez_main.py --run bench --precision bfloat16 --xla --bench_batch_sizes 16,64,256
 
 For each batch size it times the configured variant (--precision, --xla) and the plain one
-(float32, no XLA) with the real training step of srez_train, in the same process, so the ratio
+(float32, no XLA) with the real training step of srez_session, in the same process, so the ratio
 compares like with like. Training and inference are fed one batch held in memory, so they measure
 the device alone; the input pipeline is timed alone, as training would read it.
 
@@ -25,9 +25,10 @@ import time
 import numpy as np
 import tensorflow as tf
 
+import srez_images
 import srez_input
 import srez_model
-import srez_train
+import srez_session
 
 REPEATS = 5
 WARMUP_CALLS = 2  # The first call traces (and with XLA compiles); the second settles allocators.
@@ -38,21 +39,19 @@ MATMUL_SIZE = 2048
 def run(config, data, strategy, batch_sizes, batches, repeats=REPEATS, log=print):
     """Measures every batch size; returns the report as a JSON-ready dict.
 
-    config: a srez_train.TrainConfig (its batch_size is replaced by each of `batch_sizes`, per
+    config: a srez_config.TrainConfig (its batch_size is replaced by each of `batch_sizes`, per
     replica). data: a srez_input.TrainingData. batches: timed batches per repeat; the median
     repeat is reported. log: where progress lines go.
     """
     configured = dict(precision=config.precision, xla=config.xla)
     train_flops, inference_flops = srez_model.training_flops_per_image(
-        config.generator(),
-        srez_model.Discriminator(config.disc_units), config.sample_size)
+        srez_model.Generator(config.model), srez_model.Discriminator(config.model),
+        config.model.sample_size, adversarial=config.gene_l1_factor < 1)
     report = {
         'device': device_name(),
         'tensorflow': tf.__version__,
         'replicas': strategy.num_replicas_in_sync,
-        'gene_units': list(config.gene_units),
-        'disc_units': list(config.disc_units),
-        'sample_size': config.sample_size,
+        'model': dataclasses.asdict(config.model),
         'cache': config.cache,
         'batches': batches,
         'repeats': repeats,
@@ -105,7 +104,7 @@ def _measure_batch_size(config, data, strategy, batches, repeats, report, log):
 def _pipeline(config, data, global_batch, batches, repeats):
     """Pipeline-alone images/s, and one of its batches (input, truth) to feed the device timings."""
     dataset = srez_input.training_dataset(
-        data.train_keys, data.load, global_batch, config.sample_size, config.random_seed,
+        data.train_keys, data.load, global_batch, config.model.sample_size, config.random_seed,
         cache=config.cache, cache_file=config.cache_file)
     iterator = iter(dataset)
     # With --cache the first epoch decodes and fills the cache; training reads the later ones.
@@ -124,7 +123,7 @@ def _peak_gflops(config, batches, repeats):
     """
     matrix = tf.random.uniform([MATMUL_SIZE, MATMUL_SIZE])
     matmul = tf.function(lambda: tf.linalg.matmul(matrix, matrix))
-    units, side = config.gene_units[0], config.sample_size // srez_model.UPSCALE_FACTOR
+    units, side = config.model.gene_units[0], config.model.sample_size // srez_images.SCALE
     layer = srez_model.Conv2D(tf.random.Generator.from_seed(0), units, units, mapsize=3)
     features = tf.random.uniform([config.batch_size, side, side, units])
     convolution = tf.function(lambda: layer(features, training=False))
@@ -142,11 +141,12 @@ def _time_variant(config, strategy, pair, batches, repeats):
     """Training and inference images/s and peak memory for one precision/XLA variant."""
     gc.collect()
     _reset_peak_memory()
-    session = srez_train.TrainingSession(config, strategy)
+    session = srez_session.TrainingSession(config, strategy)
     feed = tf.data.Dataset.from_tensors(pair).repeat()
     iterator = iter(strategy.experimental_distribute_dataset(feed))
     global_batch = int(pair[0].shape[0])
-    train = _median_seconds(lambda: session.train_step(iterator), batches, repeats)
+    batch = tf.constant(1, tf.int64)
+    train = _median_seconds(lambda: session.train_step(iterator, batch), batches, repeats)
     # The variant's own compilation (training's grids run uncompiled: they run once per grid).
     upscale = tf.function(lambda images: session.generator_average(images, training=False),
                           jit_compile=config.xla)

@@ -1,49 +1,33 @@
-"""srez checkpoints: what they hold, and refusing ones made for another model.
+"""srez checkpoints: what they hold, cleaning up after interrupted saves, refusing ones made for
+another model, and loading the generator.
 
 A training checkpoint holds both networks, both optimizers, the training progress (batch count and
-training seconds) and the model's shape (network widths and sample size), so a run resumes exactly
-and every mode can rebuild the generator it needs from the checkpoint alone.
+training seconds) and the whole srez_config.ModelConfig as JSON, so a run resumes exactly and every
+mode rebuilds the generator it needs from the checkpoint alone. Checkpoints from before the JSON
+held the model's widths and options as `shape/<setting>` variables; those still load.
 """
 import dataclasses
+import json
 import os
 import re
 import shutil
 
 import tensorflow as tf
 
+import srez_config
 import srez_model
 from srez_errors import UsageError
 
 NAME = 'srez'  # Checkpoints are NAME-<batch>.index and NAME-<batch>.data-*.
-# Generator options saved as booleans; checkpoints from before an option lack it (it was off).
-GENERATOR_OPTIONS = ('gene_residual', 'gene_pixel_shuffle')
-SHAPE_KEYS = ('gene_units', 'disc_units', 'sample_size') + GENERATOR_OPTIONS
-SHAPE_FLAGS = {key: '--' + key for key in SHAPE_KEYS}
+CONFIG_KEY = 'model_config'  # The checkpoint object holding the ModelConfig's JSON.
+# Older checkpoints: shape/<setting> variables; the options among them were added over time.
+LEGACY_SHAPE_KEYS = ('gene_units', 'disc_units', 'sample_size')
+LEGACY_SHAPE_OPTIONS = ('gene_residual', 'gene_pixel_shuffle')
 
 
-class ModelShape(tf.Module):
-    """Network widths, sample size and generator kind, saved so a mismatched checkpoint can be
-    named and refused, and every mode can rebuild the generator."""
-
-    def __init__(self, gene_units, disc_units, sample_size, **generator_options):
-        """generator_options: GENERATOR_OPTIONS as bools (missing ones are off); None leaves
-        one out, to restore checkpoints from before the option."""
-        super().__init__(name='shape')
-        self.gene_units = tf.Variable(list(gene_units), dtype=tf.int64, trainable=False)
-        self.disc_units = tf.Variable(list(disc_units), dtype=tf.int64, trainable=False)
-        self.sample_size = tf.Variable(sample_size, dtype=tf.int64, trainable=False)
-        for key in GENERATOR_OPTIONS:
-            value = generator_options.get(key, False)
-            if value is not None:
-                setattr(self, key, tf.Variable(value, dtype=tf.bool, trainable=False))
-
-
-def new_generator(gene_units, seed=0, **generator_options):
-    """A srez_model.Generator of widths `gene_units`, with GENERATOR_OPTIONS as bools (missing
-    ones are off)."""
-    return srez_model.Generator(gene_units, seed=seed,
-                                residual=generator_options.get('gene_residual', False),
-                                pixel_shuffle=generator_options.get('gene_pixel_shuffle', False))
+def config_variable(model_config):
+    """What a checkpoint saves of `model_config` (a srez_config.ModelConfig): its JSON."""
+    return tf.Variable(model_config.to_json(), trainable=False, name=CONFIG_KEY)
 
 
 class Progress(tf.Module):
@@ -67,7 +51,7 @@ class Cleanup:
     left_alone: list
 
 
-def remove_unfinished(checkpoint_dir):
+def remove_unfinished(checkpoint_dir, log=None):
     """Deletes what a save cut short (by kill -9 or a crash) left in `checkpoint_dir`, and only that.
 
     A save writes NAME-<batch>_temp/, moves its data out as NAME-<batch>.data-*, writes
@@ -78,10 +62,23 @@ def remove_unfinished(checkpoint_dir):
     `checkpoint` file does not name (another run's, say, in a shared folder) is left alone, and so
     is everything the `checkpoint` file names (restoring it says what is wrong).
 
+    log: if given, called with a line saying what was removed and one naming what was left alone.
     Returns a Cleanup: the file names removed and the unnamed complete checkpoints left alone.
     """
     if not os.path.isdir(checkpoint_dir):
         return Cleanup([], [])  # Nothing saved yet.
+    cleanup = _remove_unfinished(checkpoint_dir)
+    if log and cleanup.removed:
+        log(f'Removed what an interrupted save left in {checkpoint_dir}/: '
+            f'{", ".join(cleanup.removed)}.')
+    if log and cleanup.left_alone:
+        log(f'Left alone in {checkpoint_dir}/: {", ".join(cleanup.left_alone)} (complete, but not '
+            f'named in its checkpoint file, so not this run\'s to resume or delete).')
+    return cleanup
+
+
+def _remove_unfinished(checkpoint_dir):
+    """remove_unfinished's work, on an existing folder: returns the Cleanup."""
     named = {os.path.basename(path) for path in _named_checkpoints(checkpoint_dir)}
     pattern = re.compile(rf'^(?:checkpoint\.tmp[0-9a-f]+|({NAME}-\d+)(_temp|\.index|\.data-.*))$')
     files_of = {}  # Checkpoint prefix -> its file names.
@@ -137,18 +134,22 @@ def _remove(path):
         os.remove(path)
 
 
-def saved_shape(path):
-    """{'gene_units': tuple, 'disc_units': tuple, 'sample_size': int} and a bool for each of
-    GENERATOR_OPTIONS, stored in checkpoint `path` (checkpoints from before an option say False).
+def saved_config(path):
+    """The srez_config.ModelConfig of checkpoint `path`.
 
     Raises UsageError when `path` cannot be read or is not a srez training checkpoint.
     """
-    values = _saved_values(path, [f'shape/{key}' for key in SHAPE_KEYS],
-                           optional={f'shape/{key}' for key in GENERATOR_OPTIONS})
-    return {'gene_units': tuple(int(u) for u in values['shape/gene_units']),
-            'disc_units': tuple(int(u) for u in values['shape/disc_units']),
-            'sample_size': int(values['shape/sample_size']),
-            **{key: bool(values.get(f'shape/{key}', False)) for key in GENERATOR_OPTIONS}}
+    try:
+        reader = tf.train.load_checkpoint(path)
+        if reader.has_tensor(_key(CONFIG_KEY)):
+            values = json.loads(reader.get_tensor(_key(CONFIG_KEY)).decode())
+        else:
+            values = {name: reader.get_tensor(_key(f'shape/{name}')).tolist()
+                      for name in LEGACY_SHAPE_KEYS + LEGACY_SHAPE_OPTIONS
+                      if name in LEGACY_SHAPE_KEYS or reader.has_tensor(_key(f'shape/{name}'))}
+        return srez_config.ModelConfig.from_dict(values)
+    except Exception as error:  # TF's reader fails in many ways, all about this file.
+        raise unreadable(path, error) from None
 
 
 def saved_progress(path):
@@ -156,38 +157,28 @@ def saved_progress(path):
 
     Raises UsageError when `path` cannot be read.
     """
-    values = _saved_values(path, ['progress/batch', 'progress/train_seconds'])
-    return int(values['progress/batch']), float(values['progress/train_seconds'])
-
-
-def _saved_values(path, names, optional=frozenset()):
-    """{name: numpy value} of the variables `names` (like 'progress/batch') in checkpoint `path`;
-    those in the set `optional` are left out when the checkpoint lacks them.
-
-    Raises UsageError when `path` cannot be read or lacks any other of `names`.
-    """
     try:
         reader = tf.train.load_checkpoint(path)
-        keys = {name: f'{name}/.ATTRIBUTES/VARIABLE_VALUE' for name in names}
-        return {name: reader.get_tensor(key) for name, key in keys.items()
-                if name not in optional or reader.has_tensor(key)}
+        return (int(reader.get_tensor(_key('progress/batch'))),
+                float(reader.get_tensor(_key('progress/train_seconds'))))
     except Exception as error:  # TF's reader fails in many ways, all about this file.
         raise unreadable(path, error) from None
 
 
-def check_shape(path, **expected):
-    """Raises UsageError naming the first setting in which checkpoint `path` differs from `expected`.
+def _key(name):
+    """The checkpoint key of the variable saved as object `name` ('progress/batch')."""
+    return f'{name}/.ATTRIBUTES/VARIABLE_VALUE'
 
-    expected: any of gene_units, disc_units (tuples of ints), sample_size (int) and
-    GENERATOR_OPTIONS (bools).
-    """
-    saved = saved_shape(path)
-    for key, value in expected.items():
-        if _as_flag(key, saved[key]) != _as_flag(key, value):
-            raise UsageError(
-                f'The checkpoint {path} was made with {_as_flag(key, saved[key])}, but this run '
-                f'has {_as_flag(key, value)}: use the same setting, or another --checkpoint_dir '
-                f'to start a new model.')
+
+def check_config(path, expected):
+    """Raises UsageError naming every setting in which checkpoint `path` differs from `expected`
+    (a srez_config.ModelConfig)."""
+    mismatch = saved_config(path).mismatch(expected)
+    if mismatch:
+        saved, wanted = mismatch
+        raise UsageError(f'The checkpoint {path} was made with {saved}, but this run has '
+                         f'{wanted}: use the same settings, or another --checkpoint_dir to start a '
+                         f'new model.')
 
 
 def unreadable(path, error):
@@ -197,18 +188,8 @@ def unreadable(path, error):
                       f'use another --checkpoint_dir to start a new model.')
 
 
-def _as_flag(key, value):
-    """The command-line words that set shape `key` to `value`: '--gene_units 8,8,8'."""
-    flag = SHAPE_FLAGS[key]
-    if isinstance(value, bool):
-        return flag if value else flag.replace('--', '--no', 1)
-    if isinstance(value, (tuple, list)):
-        value = ','.join(map(str, value))
-    return f'{flag} {value}'
-
-
 def holds(path, name):
-    """Whether checkpoint `path` holds object `name` ('generator_average', 'shape/gene_residual'),
+    """Whether checkpoint `path` holds object `name` ('generator_average', 'model_config'),
     which checkpoints from before it was added do not."""
     return any(key.startswith(name + '/') for key, _ in tf.train.list_variables(path))
 
@@ -218,19 +199,18 @@ def load_generator(checkpoint_dir, weights='average'):
 
     weights: 'average' for the weight average training keeps (the raw weights when the checkpoint
     predates it), or 'raw' for the weights as last trained.
-    Returns (generator, info): info has the saved shape plus 'batch', 'path' and 'weights' (the
-    ones loaded). Raises UsageError when there is no checkpoint.
+    Returns (generator, info): info has 'model' (its srez_config.ModelConfig), 'batch', 'path'
+    and 'weights' (the ones loaded). Raises UsageError when there is no checkpoint.
     """
     path = latest(checkpoint_dir)
     if path is None:
         raise UsageError(f'No checkpoint in {checkpoint_dir}/: train a model first '
                          f'(python srez_main.py --run train) or point --checkpoint_dir at one.')
-    info = saved_shape(path)
+    model = saved_config(path)
     if weights == 'average' and not holds(path, 'generator_average'):
         weights = 'raw'
-    generator = new_generator(info['gene_units'],
-                              **{key: info[key] for key in GENERATOR_OPTIONS})
+    generator = srez_model.Generator(model)
     key = 'generator_average' if weights == 'average' else 'generator'
     status = tf.train.Checkpoint(**{key: generator}).restore(path).expect_partial()
     status.assert_existing_objects_matched()
-    return generator, dict(info, batch=saved_progress(path)[0], path=path, weights=weights)
+    return generator, dict(model=model, batch=saved_progress(path)[0], path=path, weights=weights)

@@ -97,7 +97,7 @@ def make_movie(train_dir: str, fps: int = 30) -> str:
     clip = ImageSequenceClip([_load_frame(path) for path in kept_paths], fps=fps)
     movie_path = os.path.join(train_dir, MOVIE_NAME)
     try:
-        _write_atomically(clip, movie_path, fps)
+        _write_movie(clip, movie_path, fps)
     finally:
         clip.close()
     width, height = clip.size
@@ -124,7 +124,7 @@ def _grids_sized_like_the_newest(train_dir: str, grid_paths: list[str]) -> list[
     return kept_paths
 
 
-def _write_atomically(clip: ImageSequenceClip, movie_path: str, fps: int) -> None:
+def _write_movie(clip: ImageSequenceClip, movie_path: str, fps: int) -> None:
     """Writes `clip` to a temporary file beside `movie_path`, then renames it: a failed write
     never replaces a good movie."""
     # Same folder as the movie, so the final rename stays on one filesystem and is atomic. Not

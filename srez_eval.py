@@ -23,7 +23,6 @@ import tensorflow as tf
 
 import srez_images
 import srez_input
-import srez_model
 
 PSNR_CAP_DB = 100.0
 SYSTEMS = ('model', 'bicubic')
@@ -86,7 +85,7 @@ def measure_each(output, inputs, truth):
     Each value is float numpy [n]; 'gradient' is the output's mean gradient magnitude.
     """
     output, inputs, truth = (tf.convert_to_tensor(x, tf.float32) for x in (output, inputs, truth))
-    consistency = tf.reduce_mean(tf.abs(srez_model.box_downscale(output) - inputs), axis=[1, 2, 3])
+    consistency = tf.reduce_mean(tf.abs(srez_images.box_downscale(output) - inputs), axis=[1, 2, 3])
     return {'psnr': tf.minimum(tf.image.psnr(output, truth, max_val=1.0), PSNR_CAP_DB).numpy(),
             'ssim': tf.image.ssim(output, truth, max_val=1.0, filter_size=11,
                                   filter_sigma=1.5).numpy(),

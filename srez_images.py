@@ -1,16 +1,34 @@
-"""srez images: the upscales srez is compared with, and the sample grid that shows them.
+"""srez images: every resampling srez does, and the sample grid that shows them side by side.
 
-One bicubic upscale and one nearest-neighbour upscale (the generator's own layer,
-srez_model.nearest_upscale) serve training's grids, eval and infer's comparison images alike.
+The generator's nearest-neighbour and bilinear upscales, the area downscale of its loss and of
+the eval protocol, and the bicubic upscale srez is compared with all live here, so training's
+grids, eval, infer and the model resample images the same way.
 """
 import tensorflow as tf
 
-import srez_model
-
+SCALE = 4  # srez upscales 4x: two 2x stages.
 GRID_MAX_ROWS = 8
 
 
-def bicubic_upscale(images, factor=srez_model.UPSCALE_FACTOR):
+def nearest_upscale(images, factor=2):
+    """Nearest-neighbour upscale by repeating pixels (XLA-friendly). images: [b, h, w, c]."""
+    return tf.repeat(tf.repeat(images, factor, axis=1), factor, axis=2)
+
+
+def box_downscale(images, factor=SCALE):
+    """Area (box) downscale by an integer factor; equals tf.image.resize(method='area') for it.
+
+    An average pool, because XLA has no kernel for ResizeArea. images: [b, h, w, c].
+    """
+    return tf.nn.avg_pool2d(images, factor, factor, padding='VALID')
+
+
+def bilinear_upscale(images, factor=SCALE):
+    """Bilinear upscale by an integer factor (XLA has no kernel for bicubic). images: [b, h, w, c]."""
+    return tf.image.resize(images, factor * tf.shape(images)[1:3], method='bilinear')
+
+
+def bicubic_upscale(images, factor=SCALE):
     """Bicubic upscale, clipped to the image range: [b, h, w, c] -> [b, factor h, factor w, c].
 
     images: uint8, or float in [0, 1]; the result has the same dtype, as a tensor.
@@ -30,7 +48,7 @@ def sample_grid(inputs, output, truth, max_rows=GRID_MAX_ROWS):
     """
     inputs, output, truth = inputs[:max_rows], output[:max_rows], truth[:max_rows]
     inputs = tf.convert_to_tensor(inputs, tf.float32)
-    nearest = srez_model.nearest_upscale(inputs, srez_model.UPSCALE_FACTOR)
-    rows = tf.concat([nearest, bicubic_upscale(inputs), output, truth], axis=2)
+    rows = tf.concat([nearest_upscale(inputs, SCALE), bicubic_upscale(inputs), output, truth],
+                     axis=2)
     grid = tf.reshape(rows, [-1, rows.shape[2], 3])
     return tf.image.convert_image_dtype(tf.clip_by_value(grid, 0.0, 1.0), tf.uint8, saturate=True)

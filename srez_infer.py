@@ -14,13 +14,12 @@ import os
 import numpy as np
 import tensorflow as tf
 
+import srez_files
 import srez_images
 import srez_input
-import srez_model
-import srez_paths
 from srez_errors import UsageError
 
-SCALE = srez_model.UPSCALE_FACTOR
+SCALE = srez_images.SCALE
 # Input pixels per window side, not counting the margins: a 128x128 window (about 0.5 GB of
 # activations at the default widths) is the most one generator call sees.
 TILE_SIZE = 96
@@ -58,7 +57,7 @@ def find_inputs(input_path, output_dir):
     if not os.path.isdir(input_path):
         raise UsageError(f'--input {input_path} does not exist: give an image file or a folder '
                          f'of images.')
-    if srez_paths.is_within(output_dir, input_path):
+    if srez_files.is_within(output_dir, input_path):
         raise UsageError(f'--output {output_dir} is inside --input {input_path}: choose a folder '
                          f'outside it.')
     paths = srez_input.find_images(input_path)
@@ -152,7 +151,7 @@ class _Writer:
     def _comparison(self, image, result):
         """input nearest | bicubic | output, side by side: uint8 [4h, 12w, 3]."""
         rgb = image[np.newaxis, ..., :3]
-        nearest = srez_model.nearest_upscale(rgb, SCALE)[0].numpy()
+        nearest = srez_images.nearest_upscale(rgb, SCALE)[0].numpy()
         smooth = _in_windows(rgb, lambda window: srez_images.bicubic_upscale(window).numpy(),
                              self.tile_size)[0]
         return np.concatenate([nearest, smooth, result[..., :3]], 1)
@@ -180,7 +179,7 @@ def _plan(root, paths, output_dir, compare):
         clash = next((taken[t] for t in targets if t in taken), None)
         if clash:
             failed.append((path, f'its output name is taken by {clash}; rename one of them'))
-        elif not all(srez_paths.is_within(t, output_dir) for t in targets):
+        elif not all(srez_files.is_within(t, output_dir) for t in targets):
             failed.append((path, f'its output would land outside {output_dir} (a symbolic link?)'))
         elif any(os.path.realpath(t) == os.path.realpath(path) for t in targets):
             failed.append((path, 'its output would overwrite it; choose another --output'))

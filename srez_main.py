@@ -37,7 +37,8 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 
 from absl import app, flags, logging  # noqa: E402
 
-import srez_paths  # noqa: E402
+import srez_config  # noqa: E402
+import srez_files  # noqa: E402
 from srez_errors import UsageError  # noqa: E402
 
 RUNS = ('train', 'demo', 'infer', 'eval', 'export', 'bench')
@@ -51,64 +52,32 @@ flags.DEFINE_enum('run', 'demo', RUNS, 'What to do: train a model, make a demo m
                   'sample grids (the default, as in the original), upscale images (infer), measure '
                   'the model against bicubic (eval), export it, or benchmark training and '
                   'inference speed (bench).')
-flags.DEFINE_integer('batch_size', 16, 'Number of samples per batch (per device).',
-                     lower_bound=1)
-flags.DEFINE_string('checkpoint_dir', 'checkpoint', 'Output folder where checkpoints are dumped.')
-flags.DEFINE_integer('checkpoint_period', 10000, 'Number of batches in between checkpoints.',
-                     lower_bound=1)
 flags.DEFINE_string('dataset', DEFAULT_DATASET,
                     f'Folder of training images (searched recursively), or "{SYNTHETIC}" for the '
                     'built-in synthetic faces.')
-flags.DEFINE_float('epsilon', 1e-8, 'Fuzz term to avoid numerical instability (Adam).')
-flags.DEFINE_float('gene_l1_factor', 0.9,
-                   'Multiplier for generator L1 loss term (the rest is the adversarial loss).',
-                   lower_bound=0, upper_bound=1)
-flags.DEFINE_float('gene_content_factor', 0.0,
-                   'Multiplier for a full-resolution L1 term against the truth, added to the '
-                   'generator loss (0 = the original srez loss).', lower_bound=0)
-flags.DEFINE_bool('gene_residual', False,
-                  'The generator corrects a bilinear upscale of its input instead of painting the '
-                  'face from nothing (off = the original srez generator).')
-flags.DEFINE_bool('gene_pixel_shuffle', False,
-                  'The generator learns its 2x upscales as sub-pixel convolutions (pixel shuffle) '
-                  'instead of a nearest-neighbour upscale and a convolution, at the same cost '
-                  '(off = the original srez generator).')
-flags.DEFINE_float('ema_decay', 0.999,
-                   'Decay of the average of the generator weights that training keeps beside the '
-                   'raw ones (0 = no averaging: the average is the raw weights).')
 flags.DEFINE_enum('generator_weights', 'average', ['average', 'raw'],
                   'infer, eval, export: use the averaged generator weights (or the raw ones when '
                   'a checkpoint has none), or the raw weights as last trained.')
-flags.DEFINE_float('learning_beta1', 0.5, 'Beta1 parameter used for AdamOptimizer.')
-flags.DEFINE_float('learning_rate_start', 0.0002, 'Starting learning rate used for AdamOptimizer.')
-flags.DEFINE_integer('learning_rate_half_life', 5000,
-                     'Number of batches until learning rate is halved.', lower_bound=1)
 flags.DEFINE_bool('log_device_placement', False, 'Log the device where variables are placed.')
-flags.DEFINE_integer('sample_size', 64, 'Image sample size in pixels (64..128, a multiple of 4).')
-flags.DEFINE_integer('summary_period', 200, 'Number of batches between sample grids.',
-                     lower_bound=1)
-flags.DEFINE_integer('random_seed', 0, 'Seed used to initialize the random generators.')
-flags.DEFINE_integer('test_vectors', 16, 'Number of held-out images used as test vectors.',
-                     lower_bound=1)
-flags.DEFINE_string('train_dir', 'train', 'Output folder for sample grids and summaries.')
-flags.DEFINE_float('train_time', 20, 'Time in minutes to train the model (fractions allowed).')
-flags.DEFINE_integer('max_batches', 0, 'Stop after this many batches in all (0 = no limit).',
-                     lower_bound=0)
 flags.DEFINE_string('input', '', 'infer: an image file or a folder of images (searched '
                     'recursively). eval: a folder of ground-truth faces (default: the held-out '
                     'test vectors of --dataset).')
-flags.DEFINE_string('output', '', 'infer: the folder to write the upscaled PNGs into.')
+flags.DEFINE_string('output', 'upscaled', 'infer: the folder to write the upscaled PNGs into.')
 flags.DEFINE_bool('compare', False, 'infer: also write <stem>_compare.png, input nearest | '
                   'bicubic | output, side by side.')
 flags.DEFINE_integer('max_images', 0, 'infer, eval: use only the first this many images '
                      '(0 = all).', lower_bound=0)
 flags.DEFINE_string('export_dir', 'export', 'export: the folder to write the SavedModel into.')
-flags.DEFINE_list('gene_units', ['256', '128', '96'],
-                  'Generator widths: one for each of the two 2x upscale stages, then the final '
-                  'width.')
-flags.DEFINE_list('disc_units', ['64', '128', '256', '512'],
-                  'Discriminator widths, one per stride-2 stage.')
-
+flags.DEFINE_string('export_file', '', 'export: write the generator as one srez model file '
+                    '(.zip, what --init_from and the shipped models are) instead of a SavedModel.')
+flags.DEFINE_float('sharpness', 0.5, 'infer, eval, export with the shipped models: 0 = the '
+                   'fidelity model (most faithful), 1 = the sharp model (GAN detail), between = '
+                   'their weights interpolated.', lower_bound=0, upper_bound=1)
+flags.DEFINE_bool('shipped_models', False, 'infer, eval, export: use the shipped models even '
+                  'when --checkpoint_dir holds a checkpoint (without one they are used anyway).')
+flags.DEFINE_enum('recipe', 'faithful', list(srez_config.RECIPES), 'train: a set of flag values '
+                  'that flags given on the command line override. faithful = the 2016 srez; '
+                  'fidelity and sharp = what trained the shipped models (models/README.md).')
 flags.DEFINE_enum('precision', 'auto', ['auto', 'float32', 'bfloat16', 'float16'],
                   'Compute precision; auto picks the fastest for the device (variables and losses '
                   'stay float32).')
@@ -120,11 +89,6 @@ flags.DEFINE_enum('strategy', 'auto', ['auto', 'one', 'mirrored', 'multiworker']
 flags.DEFINE_string('xla_cache_dir', None, 'Folder where compiled XLA programs are kept, so the '
                     'next run of the same model starts without compiling (default: '
                     '$XDG_CACHE_HOME/srez/xla, else ~/.cache/srez/xla; "" = no cache).')
-flags.DEFINE_bool('cache', False, 'Keep the decoded face boxes in memory (or --cache_file), so '
-                  'images are decoded only once.')
-flags.DEFINE_string('cache_file', '', 'With --cache: a file to cache the decoded faces in, for '
-                    'datasets larger than memory.')
-
 flags.DEFINE_integer('bench_batches', 10, 'With --run bench: batches per timed repeat.',
                      lower_bound=1)
 flags.DEFINE_list('bench_batch_sizes', [], 'With --run bench: batch sizes to measure, e.g. '
@@ -140,30 +104,64 @@ def _positive_integers(values, exactly=None, at_least=0):
     return len(values) == exactly if exactly is not None else len(values) >= at_least
 
 
-# Rules on flag values that need no files: absl checks them as it parses, before anything else
-# runs (TensorFlow included), and parse_flags reports the first broken one in a line.
-flags.register_validator('train_time', lambda minutes: minutes > 0, 'must be positive')
-flags.register_validator('learning_rate_start', lambda rate: rate > 0, 'must be positive')
-flags.register_validator('epsilon', lambda epsilon: epsilon > 0, 'must be positive')
-flags.register_validator('learning_beta1', lambda beta: 0 <= beta < 1, 'must be in [0, 1)')
-flags.register_validator('ema_decay', lambda decay: 0 <= decay < 1, 'must be in [0, 1)')
-flags.register_validator('sample_size', lambda size: 64 <= size <= 128 and size % 4 == 0,
-                         'must be a multiple of 4 from 64 to 128')
-# Two 2x stages make the 4x upscale that the input pipeline, losses, eval and infer assume.
-flags.register_validator('gene_units', lambda units: _positive_integers(units, exactly=3),
-                         'must be exactly 3 positive integers separated by commas, e.g. '
-                         '--gene_units 256,128,96')
-flags.register_validator('disc_units', lambda units: _positive_integers(units, at_least=1),
-                         'must be positive integers separated by commas, e.g. '
-                         '--disc_units 64,128,256,512')
+def define_config_flags(config_class):
+    """Defines a flag for each setting of a srez_config dataclass, with its default and rules.
+
+    absl checks the rules as flags parse, before anything else runs (TensorFlow included), and
+    parse_flags reports the first broken one in a line.
+    """
+    for field in srez_config.flag_fields(config_class):
+        name, default, rules = field.name, field.default, dict(field.metadata)
+        help_text = rules.pop('help')
+        bounds = {key: rules.pop(key) for key in ('lower_bound', 'upper_bound') if key in rules}
+        if isinstance(default, bool):
+            flags.DEFINE_bool(name, default, help_text)
+        elif isinstance(default, int):
+            flags.DEFINE_integer(name, default, help_text, **bounds)
+        elif isinstance(default, float):
+            flags.DEFINE_float(name, default, help_text, **bounds)
+        elif isinstance(default, tuple):
+            flags.DEFINE_list(name, [str(value) for value in default], help_text)
+            count = rules.pop('count', None)
+            how_many = f'exactly {count} ' if count else ''
+            flags.register_validator(
+                name, functools.partial(_positive_integers, exactly=count,
+                                        at_least=rules.pop('at_least', 0)),
+                f'must be {how_many}positive integers separated by commas, e.g. '
+                f'{srez_config.flag_words(name, default)}')
+        elif 'choices' in rules:
+            flags.DEFINE_enum(name, default, rules.pop('choices'), help_text)
+        else:
+            flags.DEFINE_string(name, default, help_text)
+        if 'check' in rules:
+            check, what = rules.pop('check')
+            flags.register_validator(name, check, f'must be {what}')
+        assert not rules, f'srez_config rules srez_main does not know: {rules}'
+
+
+def config_from_flags(config_class, **others):
+    """The `config_class` (a srez_config dataclass) that the flags ask for; `others` sets the
+    fields that are not flags."""
+    values = {}
+    for field in srez_config.flag_fields(config_class):
+        value = FLAGS[field.name].value
+        values[field.name] = tuple(int(v) for v in value) if isinstance(field.default, tuple) \
+            else value
+    return config_class(**values, **others)
+
+
+define_config_flags(srez_config.ModelConfig)
+define_config_flags(srez_config.TrainConfig)
 flags.register_validator('bench_batch_sizes', _positive_integers,
                          'must be positive integers separated by commas, e.g. '
                          '--bench_batch_sizes 16,64,256')
 flags.register_multi_flags_validator(
-    ['run', 'input', 'output'],
-    lambda values: values['run'] != 'infer' or bool(values['input'] and values['output']),
-    '--run infer needs --input (an image file or a folder of images) and --output (the folder '
-    'to write the upscaled PNGs into)')
+    ['learning_rate_schedule', 'max_batches'],
+    lambda values: values['learning_rate_schedule'] != 'cosine' or values['max_batches'] > 0,
+    '--learning_rate_schedule cosine needs --max_batches, the length of its cosine')
+flags.register_multi_flags_validator(
+    ['run', 'input'], lambda values: values['run'] != 'infer' or bool(values['input']),
+    '--run infer needs --input: an image file or a folder of images')
 
 
 def import_tensorflow_quietly():
@@ -227,7 +225,7 @@ def _make_output_folders(names):
     """Checks --dataset and the output folders of flags `names` (and --cache_file's), then makes
     them: a refused run leaves nothing."""
     if ('train_dir' in names and FLAGS.dataset != SYNTHETIC
-            and srez_paths.is_within(FLAGS.train_dir, FLAGS.dataset)):
+            and srez_files.is_within(FLAGS.train_dir, FLAGS.dataset)):
         raise UsageError(f'--train_dir {FLAGS.train_dir} is inside --dataset {FLAGS.dataset}: its '
                          f'sample grids would become training images; choose a folder outside it.')
     _check_dataset_folder(FLAGS.dataset)
@@ -275,22 +273,10 @@ def train_config(outputs=('train_dir', 'checkpoint_dir')):
     use_xla_cache(FLAGS.xla_cache_dir)
     import_tensorflow_quietly()
     import srez_devices
-    import srez_train
-    return srez_train.TrainConfig(
-        batch_size=FLAGS.batch_size, checkpoint_dir=FLAGS.checkpoint_dir,
-        checkpoint_period=FLAGS.checkpoint_period, epsilon=FLAGS.epsilon,
-        gene_l1_factor=FLAGS.gene_l1_factor, learning_beta1=FLAGS.learning_beta1,
-        learning_rate_start=FLAGS.learning_rate_start,
-        learning_rate_half_life=FLAGS.learning_rate_half_life, sample_size=FLAGS.sample_size,
-        summary_period=FLAGS.summary_period, random_seed=FLAGS.random_seed,
-        test_vectors=FLAGS.test_vectors, train_dir=FLAGS.train_dir, train_time=FLAGS.train_time,
-        max_batches=FLAGS.max_batches, gene_units=_integers(FLAGS.gene_units),
-        disc_units=_integers(FLAGS.disc_units),
-        precision=srez_devices.resolve_precision(FLAGS.precision),
+    return config_from_flags(
+        srez_config.TrainConfig, precision=srez_devices.resolve_precision(FLAGS.precision),
         xla=srez_devices.resolve_xla(FLAGS.xla, FLAGS.strategy),
-        cache=FLAGS.cache or bool(FLAGS.cache_file), cache_file=FLAGS.cache_file,
-        ema_decay=FLAGS.ema_decay, content_factor=FLAGS.gene_content_factor,
-        gene_residual=FLAGS.gene_residual, gene_pixel_shuffle=FLAGS.gene_pixel_shuffle)
+        model=config_from_flags(srez_config.ModelConfig))
 
 
 def _training_data(log=print):
@@ -304,7 +290,9 @@ def _training_data(log=print):
 def run_train():
     config = train_config()
     import tensorflow as tf
+
     import srez_devices
+    import srez_stops
     import srez_train
     imported = time.perf_counter()
     # A multi-worker strategy configures the runtime, which must happen before any TensorFlow op
@@ -316,7 +304,7 @@ def run_train():
                ('finding devices and images', time.perf_counter() - imported)]
     try:
         srez_train.train(config, data, strategy, startup=startup)
-    except srez_train.Diverged as error:
+    except srez_stops.Diverged as error:
         raise UsageError(str(error)) from None
 
 
@@ -335,11 +323,9 @@ def _show_count(done, total):
 def run_infer():
     _check_writable('output', FLAGS.output)
     import_tensorflow_quietly()
-    import srez_checkpoint
     import srez_infer
     root, paths = srez_infer.find_inputs(FLAGS.input, FLAGS.output)
-    generator, _ = srez_checkpoint.load_generator(FLAGS.checkpoint_dir,
-                                                  FLAGS.generator_weights)
+    generator, _ = trained_generator()
     summary = srez_infer.upscale_files(
         generator, root, paths[:FLAGS.max_images or None], FLAGS.output, compare=FLAGS.compare,
         batch_size=FLAGS.batch_size, report_count=_show_count)
@@ -360,7 +346,6 @@ def run_eval():
         _check_dataset_folder(FLAGS.dataset)
     _check_writable('train_dir', FLAGS.train_dir)
     import_tensorflow_quietly()
-    import srez_checkpoint
     import srez_eval
     import srez_input
     if FLAGS.input:
@@ -376,27 +361,50 @@ def run_eval():
     if not keys:
         raise UsageError(f'--input {FLAGS.input} holds no usable .jpg, .jpeg or .png files: give '
                          f'a folder of face images.')
-    generator, info = srez_checkpoint.load_generator(FLAGS.checkpoint_dir,
-                                                     FLAGS.generator_weights)
+    generator, info = trained_generator()
     os.makedirs(FLAGS.train_dir, exist_ok=True)
     print(f'Evaluating on {len(keys)} images: {source}.')
-    results = srez_eval.evaluate(generator, keys, load, info['sample_size'], FLAGS.train_dir,
+    results = srez_eval.evaluate(generator, keys, load, info['model'].sample_size, FLAGS.train_dir,
                                  info, source, batch_size=FLAGS.batch_size,
                                  report_count=_show_count)
     print(srez_eval.table(results))
     print(f'Wrote eval.json and eval.png to {FLAGS.train_dir}/.')
 
 
-def run_export():
-    _check_writable('export_dir', FLAGS.export_dir)
-    import_tensorflow_quietly()
+def trained_generator():
+    """(generator, info) for infer, eval and export: the newest checkpoint of --checkpoint_dir,
+    else (or with --shipped_models) the shipped models at --sharpness, said in one line."""
     import srez_checkpoint
+    import srez_models
+    if not FLAGS.shipped_models and srez_checkpoint.latest(FLAGS.checkpoint_dir):
+        if FLAGS['sharpness'].present:
+            print(f'--sharpness is for the shipped models: using the checkpoint of '
+                  f'{FLAGS.checkpoint_dir}/ as trained (--shipped_models picks them).')
+        return srez_checkpoint.load_generator(FLAGS.checkpoint_dir, FLAGS.generator_weights)
+    if not FLAGS.shipped_models:
+        print(f'No checkpoint in {FLAGS.checkpoint_dir}/: using the shipped models at '
+              f'--sharpness {FLAGS.sharpness:g} (0 = fidelity, 1 = sharp; see models/README.md).')
+    return srez_models.shipped(FLAGS.sharpness)
+
+
+def run_export():
+    if FLAGS.export_file:
+        _check_writable('export_file', os.path.dirname(FLAGS.export_file) or '.')
+    else:
+        _check_writable('export_dir', FLAGS.export_dir)
+    import_tensorflow_quietly()
     import srez_export
-    generator, info = srez_checkpoint.load_generator(FLAGS.checkpoint_dir,
-                                                     FLAGS.generator_weights)
-    srez_export.export(generator, FLAGS.export_dir)
+    generator, info = trained_generator()
+    if FLAGS.export_file:
+        import srez_models
+        srez_models.write(generator, info['model'], FLAGS.export_file,
+                          source={key: info[key] for key in ('path', 'batch', 'weights')})
+        written = FLAGS.export_file
+    else:
+        srez_export.export(generator, FLAGS.export_dir)
+        written = f'{FLAGS.export_dir}/'
     print(f'Exported the generator of {info["path"]} (batch {info["batch"]}, '
-          f'{info["weights"]} weights) to {FLAGS.export_dir}/.')
+          f'{info["weights"]} weights) to {written}.')
 
 
 def _exit_with_error(message):
@@ -405,9 +413,17 @@ def _exit_with_error(message):
 
 
 def parse_flags(argv):
-    """absl's flag parser, reporting a malformed or unknown flag like any other usage error."""
+    """absl's flag parser, reporting a malformed or unknown flag like any other usage error.
+
+    The values of --recipe take the place of the defaults of flags not given on the command line.
+    """
     try:
-        return FLAGS(argv)
+        remaining = FLAGS(argv)
+        for name, value in srez_config.RECIPES[FLAGS.recipe].items():
+            if not FLAGS[name].present:
+                FLAGS[name].value = list(map(str, value)) if isinstance(value, tuple) else value
+        FLAGS.validate_all_flags()
+        return remaining
     except flags.Error as error:
         # absl lists every broken rule, a line each; the first says what to fix first.
         _exit_with_error(f'{str(error).splitlines()[0]} (see --helpshort).')
@@ -417,6 +433,7 @@ def run_bench():
     batch_sizes = _integers(FLAGS.bench_batch_sizes) or (FLAGS.batch_size,)
     config = train_config(outputs=())  # Bench writes no grids and no checkpoints.
     import json
+
     import srez_bench
     import srez_devices
     # Before any TensorFlow op, as in run_train.

@@ -1,4 +1,4 @@
-"""srez networks, losses, optimizer and weight average: tensors in, tensors out.
+"""srez networks and losses: tensors in, tensors out.
 
 The generator turns a 16x16 face into a 64x64 one (4x); the discriminator scores 64x64 faces as
 real or generated. Each is one short class whose constructor reads like the original srez
@@ -11,10 +11,11 @@ import math
 
 import tensorflow as tf
 
+import srez_images
+
 BATCH_NORM_EPSILON = 1e-3  # contrib's batch_norm default, which the original used.
 # The original never updated its averages; 0.99 follows Keras (and they are debiased anyway).
 BATCH_NORM_MOMENTUM = 0.99
-UPSCALE_FACTOR = 4
 
 
 def init_stddev(in_units, out_units, mapsize, factor):
@@ -183,7 +184,7 @@ def flops(layers, height, width):
     """
     total = 0
     for layer in layers:
-        if layer is nearest_upscale:
+        if layer is srez_images.nearest_upscale:
             height, width = 2 * height, 2 * width
         elif hasattr(layer, 'flops'):
             layer_flops, height, width = layer.flops(height, width)
@@ -191,34 +192,17 @@ def flops(layers, height, width):
     return total, height, width
 
 
-def training_flops_per_image(generator, discriminator, sample_size):
+def training_flops_per_image(generator, discriminator, sample_size, adversarial=True):
     """FLOPs of one training step per image: forward passes, and backward at twice forward.
 
-    The generator runs once on the input (s/4 square); the discriminator twice (real and
-    generated faces, s square). Returns (training FLOPs, generator inference FLOPs).
+    The generator runs once on the input (s/4 square); with the adversarial term the
+    discriminator runs twice (real and generated faces, s square). Returns (training FLOPs,
+    generator inference FLOPs).
     """
-    generator_flops = generator.flops(sample_size // UPSCALE_FACTOR,
-                                      sample_size // UPSCALE_FACTOR)[0]
-    discriminator_flops = discriminator.flops(sample_size, sample_size)[0]
+    generator_flops = generator.flops(sample_size // srez_images.SCALE,
+                                      sample_size // srez_images.SCALE)[0]
+    discriminator_flops = discriminator.flops(sample_size, sample_size)[0] if adversarial else 0
     return 3 * (generator_flops + 2 * discriminator_flops), generator_flops
-
-
-def nearest_upscale(images, factor=2):
-    """Nearest-neighbour upscale by repeating pixels (XLA-friendly). images: [b, h, w, c]."""
-    return tf.repeat(tf.repeat(images, factor, axis=1), factor, axis=2)
-
-
-def box_downscale(images, factor=UPSCALE_FACTOR):
-    """Area (box) downscale by an integer factor; equals tf.image.resize(method='area') for it.
-
-    An average pool, because XLA has no kernel for ResizeArea. images: [b, h, w, c].
-    """
-    return tf.nn.avg_pool2d(images, factor, factor, padding='VALID')
-
-
-def bilinear_upscale(images, factor=UPSCALE_FACTOR):
-    """Bilinear upscale by an integer factor (XLA has no kernel for bicubic). images: [b, h, w, c]."""
-    return tf.image.resize(images, factor * tf.shape(images)[1:3], method='bilinear')
 
 
 class _Network(tf.Module):
@@ -245,7 +229,7 @@ class _Network(tf.Module):
         self.layers.append(tf.nn.relu)
 
     def add_upscale(self):
-        self.layers.append(nearest_upscale)
+        self.layers.append(srez_images.nearest_upscale)
 
     def add_pixel_shuffle(self, units, init_factor=1.0):
         self.layers.append(PixelShuffle(self._rng, self.units, units, init_factor))
@@ -263,11 +247,13 @@ class _Network(tf.Module):
 class Generator(_Network):
     """16x16 faces in, 64x64 faces out (any size in, 4x out: it is fully convolutional).
 
-    pixel_shuffle=True learns each 2x upscale as a sub-pixel convolution (PixelShuffle) in place
+    config: a srez_config.ModelConfig; the generator reads its gene_* settings.
+
+    gene_pixel_shuffle learns each 2x upscale as a sub-pixel convolution (PixelShuffle) in place
     of srez's nearest-neighbour upscale and the 3x3 convolution after it; at the same FLOPs, and
     starting from the same function.
 
-    residual=True makes the network correct a bilinear upscale of its input instead of painting
+    gene_residual makes the network correct a bilinear upscale of its input instead of painting
     the face from nothing: its last layer starts at zero and is added to the upscale's logits, so
     training starts from bilinear quality rather than from noise.
 
@@ -275,14 +261,14 @@ class Generator(_Network):
     returns float32 [b, 4h, 4w, 3] in [0, 1].
     """
 
-    def __init__(self, units=(256, 128, 96), seed=0, residual=False, pixel_shuffle=False):
+    def __init__(self, config, seed=0):
         super().__init__(tf.random.Generator.from_seed(seed), in_units=3, name='generator')
-        self.residual = residual
-        self.pixel_shuffle = pixel_shuffle
+        self.residual = config.gene_residual
+        units = config.gene_units
         for width in units[:-1]:
             self.add_residual_block(width)
             self.add_residual_block(width)
-            if pixel_shuffle:
+            if config.gene_pixel_shuffle:
                 # Batch norm and ReLU commute with a nearest-neighbour upscale, so the order
                 # changes nothing but where they run (on a quarter of the pixels).
                 self.add_batch_norm()
@@ -297,24 +283,28 @@ class Generator(_Network):
         self.add_relu()
         self.add_conv2d(units[-1], mapsize=1, init_factor=2.0)
         self.add_relu()
-        self.add_conv2d(3, mapsize=1, init_factor=0.0 if residual else 1.0)
+        self.add_conv2d(3, mapsize=1, init_factor=0.0 if self.residual else 1.0)
         del self._rng  # Only needed while building; keeps it out of checkpoints.
 
     def __call__(self, images, training):
         logits = tf.cast(super().__call__(images, training), tf.float32)
         if self.residual:
             # Clipped so that the logit stays finite on pure black or white pixels.
-            upscaled = tf.clip_by_value(bilinear_upscale(tf.cast(images, tf.float32)),
+            upscaled = tf.clip_by_value(srez_images.bilinear_upscale(tf.cast(images, tf.float32)),
                                         1e-3, 1 - 1e-3)
             logits += tf.math.log(upscaled) - tf.math.log1p(-upscaled)
         return tf.sigmoid(logits)
 
 
 class Discriminator(_Network):
-    """Scores faces: images float [b, 64, 64, 3] in [0, 1] -> float32 logits [b, 1]."""
+    """Scores faces: images float [b, 64, 64, 3] in [0, 1] -> float32 logits [b, 1].
 
-    def __init__(self, units=(64, 128, 256, 512), seed=1):
+    config: a srez_config.ModelConfig; the discriminator reads its disc_units.
+    """
+
+    def __init__(self, config, seed=1):
         super().__init__(tf.random.Generator.from_seed(seed), in_units=3, name='discriminator')
+        units = config.disc_units
         for width in units:
             self.add_conv2d(width, mapsize=3, stride=2, init_factor=2.0)
             self.add_batch_norm()
@@ -333,21 +323,24 @@ class Discriminator(_Network):
         return tf.reduce_mean(tf.cast(scores, tf.float32), axis=[1, 2])
 
 
-def generator_loss(fake_logits, gene_output, clean_input, l1_factor, truth=None,
-                   content_factor=0.0):
-    """srez's generator loss, float32 scalars (total, adversarial, l1).
+def generator_loss(gene_output, clean_input, truth, fake_logits, l1_factor, content_factor=0.0):
+    """srez's generator loss and its L1 term, float32 scalars (total, l1).
 
-    fake_logits: [b, 1]; gene_output: [b, 4h, 4w, 3]; clean_input: [b, h, w, 3].
-    content_factor > 0 adds content_factor * mean|gene_output - truth| (truth: [b, 4h, 4w, 3]),
-    the full-resolution content term of SRGAN/ESRGAN, to the total.
+    gene_output, truth: [b, 4h, 4w, 3]; clean_input: [b, h, w, 3]; fake_logits: the
+    discriminator's [b, 1] on gene_output, or None when the adversarial weight (1 - l1_factor)
+    is 0. The L1 term compares the area-downscaled output with the input; content_factor > 0
+    adds content_factor * mean|gene_output - truth|, the full-resolution content term of
+    SRGAN/ESRGAN.
     """
-    adversarial = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
-        labels=tf.ones_like(fake_logits), logits=fake_logits))
-    l1 = tf.reduce_mean(tf.abs(box_downscale(gene_output) - tf.cast(clean_input, tf.float32)))
-    total = (1.0 - l1_factor) * adversarial + l1_factor * l1
+    l1 = tf.reduce_mean(tf.abs(srez_images.box_downscale(gene_output)
+                               - tf.cast(clean_input, tf.float32)))
+    total = l1_factor * l1
+    if fake_logits is not None:
+        total += (1.0 - l1_factor) * tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
+            labels=tf.ones_like(fake_logits), logits=fake_logits))
     if content_factor:
         total += content_factor * tf.reduce_mean(tf.abs(gene_output - tf.cast(truth, tf.float32)))
-    return total, adversarial, l1
+    return total, l1
 
 
 def discriminator_loss(real_logits, fake_logits):
@@ -359,136 +352,3 @@ def discriminator_loss(real_logits, fake_logits):
     return real, fake
 
 
-def learning_rate(batch, start, half_life):
-    """The rate for 1-based `batch`: halved after every `half_life` batches, as srez did."""
-    halvings = tf.math.floordiv(tf.cast(batch, tf.int64) - 1, half_life)
-    return start * tf.pow(0.5, tf.cast(halvings, tf.float32))
-
-
-class Adam(tf.Module):
-    """Adam as TF1's AdamOptimizer computes it, replica-aware.
-
-    Not keras.optimizers.Adam, though it computes the same steps (tests/test_model.py): Keras
-    saves its moments as `_variables/<2i+1>` and `<2i+2>`, private names in an order of its own,
-    so every existing checkpoint's `first_moments/<i>` and `second_moments/<i>` would need a
-    mapping onto Keras internals that a Keras release may change (tried with Keras 3.15).
-
-    `apply` is called from a replica context with this replica's gradients; it sums them over
-    replicas, then updates every copy of each variable the same way.
-    """
-
-    def __init__(self, variables, beta1, beta2=0.999, epsilon=1e-8, name=None):
-        super().__init__(name=name)
-        self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
-        self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False, name='iterations')
-        self.first_moments = [tf.Variable(tf.zeros(v.shape), trainable=False) for v in variables]
-        self.second_moments = [tf.Variable(tf.zeros(v.shape), trainable=False) for v in variables]
-
-    def apply(self, gradients, variables, rate, finite):
-        """Steps `variables` (a list) with this replica's `gradients`; skips when not `finite`.
-
-        finite: a bool tensor (LossScale.update's), constant True when there is no loss scaling.
-        """
-        context = tf.distribute.get_replica_context()
-        gradients = context.all_reduce(tf.distribute.ReduceOp.SUM, gradients)
-        step = tf.cast(self.iterations + 1, tf.float32)
-        powers = (self.beta1 ** step, self.beta2 ** step)
-        # What each replica computed (gradients, rate, finite) is handed to `update` per replica,
-        # so every copy of a variable steps on its own device with its own equal values.
-        context.merge_call(self._update_all, args=(gradients, variables, rate, powers, finite))
-
-    def _update_all(self, strategy, gradients, variables, rate, powers, finite):
-        for gradient, variable, first, second in zip(
-                gradients, variables, self.first_moments, self.second_moments):
-            strategy.extended.update(variable, self._update_one,
-                                     args=(gradient, first, second, rate, powers, finite),
-                                     group=False)
-        strategy.extended.update(self.iterations, _count_step, args=(finite,), group=False)
-
-    def _update_one(self, variable, gradient, first, second, rate, powers, finite):
-        def update():
-            # TF1's AdamOptimizer runs this kernel: one op per variable instead of a dozen keeps
-            # the traced step small, and tracing and compiling it quick.
-            tf.raw_ops.ResourceApplyAdam(
-                var=variable.handle, m=first.handle, v=second.handle, beta1_power=powers[0],
-                beta2_power=powers[1], lr=rate, beta1=self.beta1, beta2=self.beta2,
-                epsilon=self.epsilon, grad=gradient)
-
-        if tf.get_static_value(finite):  # Known when tracing (no loss scaling): no branch.
-            update()
-        else:
-            tf.cond(finite, update, lambda: None)
-
-
-def _count_step(iterations, finite):
-    iterations.assign_add(tf.cast(finite, tf.int64))
-
-
-def average_decay(decay, batch):
-    """The weight-average decay after 1-based `batch`: min(decay, (1 + batch) / (10 + batch)).
-
-    The ramp (tf.train.ExponentialMovingAverage's num_updates rule) forgets the random initial
-    weights within tens of batches; a fixed 0.999 would still hold half of them after 700.
-    """
-    batch = tf.cast(batch, tf.float32)
-    return tf.minimum(decay, (1.0 + batch) / (10.0 + batch))
-
-
-def update_average(averages, variables, decay):
-    """averages <- decay * averages + (1 - decay) * variables, from a replica context.
-
-    averages, variables: equal-length lists of matching variables (the averaged network's and
-    the trained one's). Every replica holds the same weights, so each copy of an average is moved
-    toward its own device's copy of the variable.
-    """
-    targets = [decay * average + (1.0 - decay) * variable
-               for average, variable in zip(averages, variables)]
-    tf.distribute.get_replica_context().merge_call(_assign_all, args=(averages, targets))
-
-
-def _assign_all(strategy, variables, values):
-    for variable, value in zip(variables, values):
-        strategy.extended.update(variable, lambda v, x: v.assign(x), args=(value,), group=False)
-
-
-class LossScale(tf.Module):
-    """Dynamic loss scaling, so float16 gradients neither underflow nor overflow.
-
-    Not keras.mixed_precision.LossScaleOptimizer: that wraps one optimizer, with its own scale
-    and its own skipped steps, where srez keeps one scale for both networks and skips their step
-    together when any gradient of either overflows.
-
-    Disabled (scale 1, every step applied) for float32 and bfloat16, which need none. Enabled, a
-    step whose gradients are not finite is skipped and halves the scale; 2000 good steps double it.
-    """
-
-    GROWTH_INTERVAL = 2000
-
-    def __init__(self, enabled, initial_scale=2.0 ** 15):
-        super().__init__(name='loss_scale')
-        self.enabled = enabled
-        on_write = dict(trainable=False, aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
-        self.value = tf.Variable(initial_scale if enabled else 1.0, **on_write)
-        self.good_steps = tf.Variable(0, dtype=tf.int64, **on_write)
-
-    def scale(self, loss):
-        return loss * self.value if self.enabled else loss
-
-    def unscale(self, gradients):
-        return [g / self.value for g in gradients] if self.enabled else gradients
-
-    def update(self, gradients):
-        """Adjusts the scale for this step's gradients; returns whether to apply them (bool)."""
-        if not self.enabled:
-            return tf.constant(True)
-        local_finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in gradients])
-        # Every replica must agree, so a step is applied only where all gradients are finite.
-        bad_replicas = tf.distribute.get_replica_context().all_reduce(
-            tf.distribute.ReduceOp.SUM, 1.0 - tf.cast(local_finite, tf.float32))
-        finite = bad_replicas == 0
-        grow = tf.logical_and(finite, self.good_steps + 1 >= self.GROWTH_INTERVAL)
-        self.value.assign(tf.where(finite, tf.where(grow, self.value * 2, self.value),
-                                   self.value / 2))
-        zero = tf.zeros_like(self.good_steps)
-        self.good_steps.assign(tf.where(finite, tf.where(grow, zero, self.good_steps + 1), zero))
-        return finite

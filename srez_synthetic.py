@@ -3,6 +3,8 @@
 `draw_synthetic_face(seed)` paints one face framed like an aligned CelebA image, so srez_input
 crops it as it crops CelebA's; `synthetic_faces(seeds)` serves many of them to its pipeline.
 """
+import functools
+
 import numpy as np
 import tensorflow as tf
 
@@ -30,8 +32,15 @@ def synthetic_faces(seeds):
     pipeline can hang TensorFlow's iterator teardown at exit, whose threads wait for the GIL the
     main thread holds. keys: indices; load: index tensor -> uint8 [218, 178, 3].
     """
-    faces = tf.constant(np.stack([draw_synthetic_face(int(seed)) for seed in seeds]))
+    faces = tf.constant(_drawn(tuple(int(seed) for seed in seeds)))
     return list(range(len(faces))), lambda index: tf.gather(faces, index)
+
+
+@functools.lru_cache(maxsize=2)
+def _drawn(seeds):
+    """uint8 [len(seeds), 218, 178, 3]: the faces of `seeds`, drawn once per process for the
+    same seeds (eval after training, or a notebook's second run, would draw them again)."""
+    return np.stack([draw_synthetic_face(seed) for seed in seeds])
 
 
 def draw_synthetic_face(seed: int) -> np.ndarray:

@@ -1,15 +1,141 @@
-"""Shared test helpers: tiny models and tiny datasets, so the suite stays fast on a CPU."""
+"""Shared test helpers: tiny models and data, the CLI in-process and as a process, a trained model.
+
+Tests make their own images, use tiny widths and a few batches. `trained_model` is one tiny model
+trained once per test run through the CLI, for every test that only needs a trained model.
+"""
+import contextlib
+import dataclasses
 import os
+import shutil
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
 from PIL import Image
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MAIN = os.path.join(REPO_ROOT, 'srez_main.py')
 CELEBA = os.path.join(REPO_ROOT, '..', 'shared', 'celeba')
-TINY_MODEL_FLAGS = ['--gene_units', '8,8,8', '--disc_units', '8,8']
-# What Python and pytest write into the repository as they run, and git's own files.
-NOT_WRITTEN_BY_TESTS = {'.git', '__pycache__', '.pytest_cache', '.venv'}
+LEGACY_CHECKPOINTS = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                  'legacy_checkpoints')
+# A model small enough to train a batch in milliseconds; no XLA, whose compiling would dominate.
+TINY_FLAGS = ['--gene_units', '8,8,8', '--disc_units', '8,8', '--batch_size', '4',
+              '--test_vectors', '4', '--noxla']
+# TensorFlow's import alone takes ~5 s; CI machines are shared.
+PROCESS_TIMEOUT = 300
+NOBODY = 65534  # The ordinary user's id.
+# What Python and pytest write into the repository as they run, git's own files, and the ignored
+# folder where long trainings keep their checkpoints (they may run beside the tests).
+NOT_WRITTEN_BY_TESTS = {'.git', '__pycache__', '.pytest_cache', '.venv', 'runs'}
+
+
+def tiny_config(folder, **changes):
+    """A srez_config.TrainConfig of the tiny model, writing under `folder`."""
+    import srez_config
+
+    model = dict(gene_units=(8, 8, 8), disc_units=(8, 8))
+    model.update({field.name: changes.pop(field.name)
+                  for field in dataclasses.fields(srez_config.ModelConfig) if field.name in changes})
+    settings = dict(batch_size=4, test_vectors=4, train_dir=str(folder / 'train'),
+                    checkpoint_dir=str(folder / 'checkpoint'), summary_period=1000,
+                    checkpoint_period=1000, train_time=60, model=srez_config.ModelConfig(**model))
+    settings.update(changes)
+    return srez_config.TrainConfig(**settings)
+
+
+def synthetic_data(count=8, test_vectors=4):
+    """A srez_input.TrainingData of `count` synthetic faces and `test_vectors` held out."""
+    import srez_input
+    import srez_synthetic
+
+    keys, load = srez_synthetic.synthetic_faces(range(count + test_vectors))
+    return srez_input.TrainingData(keys[:count], keys[count:], load)
+
+
+def write_face_images(folder, count, size=(178, 218), seed=0):
+    """Writes `count` random-ish RGB JPEGs of `size` (w, h) into `folder`; returns their paths."""
+    rng = np.random.default_rng(seed)
+    os.makedirs(folder, exist_ok=True)
+    paths = []
+    for index in range(count):
+        # Smooth images (a random colour gradient) so JPEG artefacts stay small.
+        y, x = np.mgrid[0:size[1], 0:size[0]] / max(size)
+        colours = rng.uniform(0, 255, (3, 3))
+        pixels = colours[0] + x[..., None] * colours[1] - y[..., None] * colours[2] * 0.5
+        path = os.path.join(folder, f'{index:06d}.jpg')
+        Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(path, quality=95)
+        paths.append(path)
+    return paths
+
+
+def summaries(train_dir):
+    """{tag: {step: value}} of the TensorBoard event files in `train_dir` (images as arrays)."""
+    import tensorflow as tf
+
+    values = {}
+    for name in sorted(os.listdir(train_dir)):
+        if name.startswith('events.out.tfevents.'):
+            for event in tf.compat.v1.train.summary_iterator(os.path.join(train_dir, name)):
+                for value in event.summary.value:
+                    values.setdefault(value.tag, {})[event.step] = tf.make_ndarray(value.tensor)
+    return values
+
+
+def run_srez(cwd, *args, env=None, timeout=PROCESS_TIMEOUT):
+    """Runs srez_main.py as a user does, in `cwd`; returns the CompletedProcess (text)."""
+    return subprocess.run([sys.executable, MAIN, *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=dict(os.environ, **(env or {})))
+
+
+class BackgroundRun:
+    """srez_main.py running in the background, its output in a file."""
+
+    def __init__(self, log_path, args, env=None, cwd=None):
+        self.log_path = log_path
+        with open(log_path, 'w') as log:
+            self.process = subprocess.Popen(
+                [sys.executable, MAIN, *args], cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
+                env=dict(os.environ, PYTHONUNBUFFERED='1', **(env or {})))
+
+    @property
+    def output(self):
+        return self.log_path.read_text()
+
+    def wait_for(self, text, timeout=PROCESS_TIMEOUT):
+        """Waits until `text` is in the output; fails if the run ends or the time runs out."""
+        deadline = time.monotonic() + timeout
+        while text not in self.output:
+            assert self.process.poll() is None, self.output
+            assert time.monotonic() < deadline, self.output
+            time.sleep(0.005)
+
+    def wait(self, timeout=PROCESS_TIMEOUT):
+        """The exit status; kills the process and fails if it is still running after `timeout`."""
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            pytest.fail(f'{self.log_path.name} still ran after {timeout} s:\n{self.output}')
+
+    def kill(self):
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@contextlib.contextmanager
+def as_ordinary_user():
+    """Runs the block with the rights of an ordinary user: root may read and write anything."""
+    if os.geteuid() != 0:
+        yield
+        return
+    os.seteuid(NOBODY)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
 
 
 def repository_entries():
@@ -32,22 +158,6 @@ def repository_gains_no_file():
     assert not gained, f'The tests left these in the repository: {", ".join(gained)}.'
 
 
-def write_face_images(folder, count, size=(178, 218), seed=0):
-    """Writes `count` random-ish RGB JPEGs of `size` (w, h) into `folder`; returns their paths."""
-    rng = np.random.default_rng(seed)
-    os.makedirs(folder, exist_ok=True)
-    paths = []
-    for index in range(count):
-        # Smooth images (a random colour gradient) so JPEG artefacts stay small.
-        y, x = np.mgrid[0:size[1], 0:size[0]] / max(size)
-        colours = rng.uniform(0, 255, (3, 3))
-        pixels = colours[0] + x[..., None] * colours[1] - y[..., None] * colours[2] * 0.5
-        path = os.path.join(folder, f'{index:06d}.jpg')
-        Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(path, quality=95)
-        paths.append(path)
-    return paths
-
-
 @pytest.fixture(autouse=True, scope='session')
 def xla_cache_home(tmp_path_factory):
     """Compiled-program caches (srez_main --xla_cache_dir's default) go to a temporary folder,
@@ -68,69 +178,19 @@ def celeba_folder():
     return CELEBA
 
 
-@pytest.fixture(scope='session')
-def checkpoint_dir(tmp_path_factory):
-    """A checkpoint of an untrained tiny generator, laid out as training saves one.
-
-    The modes that use a model need only its structure, and this takes a fraction of a second.
-    """
-    import tensorflow as tf
-
-    import srez_checkpoint
-    import srez_model
-
-    folder = tmp_path_factory.mktemp('checkpoint')
-    units = (16, 8, 8)
-    checkpoint = tf.train.Checkpoint(
-        generator=srez_model.Generator(units),
-        shape=srez_checkpoint.ModelShape(units, (8, 8), sample_size=64),
-        progress=srez_checkpoint.Progress())
-    checkpoint.save(os.path.join(folder, 'srez'))
-    return str(folder)
-
-
-@pytest.fixture(scope='session')
-def averaged_checkpoint_dir(tmp_path_factory):
-    """A tiny checkpoint holding raw weights (seed 0) and a different weight average (seed 5).
-
-    Returns (folder, raw generator, averaged generator), the generators as saved.
-    """
-    import tensorflow as tf
-
-    import srez_checkpoint
-    import srez_model
-
-    folder = tmp_path_factory.mktemp('averaged_checkpoint')
-    units = (16, 8, 8)
-    raw, average = srez_model.Generator(units, seed=0), srez_model.Generator(units, seed=5)
-    tf.train.Checkpoint(
-        generator=raw, generator_average=average,
-        shape=srez_checkpoint.ModelShape(units, (8, 8), sample_size=64),
-        progress=srez_checkpoint.Progress()).save(os.path.join(folder, 'srez'))
-    return str(folder), raw, average
-
-
-@pytest.fixture(scope='session')
-def generator(checkpoint_dir):
-    """The tiny generator, loaded as every mode loads it."""
-    import srez_checkpoint
-
-    return srez_checkpoint.load_generator(checkpoint_dir)[0]
-
-
 @pytest.fixture
 def srez_cli():
-    """Runs srez_main with command-line arguments in this process; returns the exit status.
+    """Runs srez_main with command-line arguments in this process, as `python srez_main.py`
+    would (flags parsed by its own parser, recipes applied); returns the exit status.
 
-    Much faster than a subprocess (no TensorFlow start-up) for tests of one mode's wiring.
+    Much faster than a process (no TensorFlow start-up) for tests of one mode's wiring.
     """
     import srez_main
 
     def run(*args):
         srez_main.FLAGS.unparse_flags()
-        argv = srez_main.FLAGS(['srez_main.py', *args])
         try:
-            srez_main.main(argv)
+            srez_main.main(srez_main.parse_flags(['srez_main.py', *args]))
         except SystemExit as exit:
             return exit.code
         finally:
@@ -138,3 +198,36 @@ def srez_cli():
         return 0
 
     return run
+
+
+@pytest.fixture(scope='session')
+def trained_model(tmp_path_factory):
+    """A tiny model trained for 6 batches through the CLI: its folder, holding checkpoint/ and
+    train/ (grids at batches 3 and 6), and model.zip, its generator as a model file."""
+    import srez_main
+
+    folder = tmp_path_factory.mktemp('trained_model')
+    for args in (['--run', 'train', '--dataset', 'synthetic', *TINY_FLAGS, '--max_batches', '6',
+                  '--summary_period', '3', '--learning_rate_start', '0.002'],
+                 ['--run', 'export', '--export_file', str(folder / 'model.zip')]):
+        srez_main.FLAGS.unparse_flags()
+        srez_main.main(srez_main.parse_flags(
+            ['srez_main.py', *args, '--train_dir', str(folder / 'train'),
+             '--checkpoint_dir', str(folder / 'checkpoint')]))
+        srez_main.FLAGS.unparse_flags()
+    return folder
+
+
+@pytest.fixture
+def trained_copy(trained_model, tmp_path):
+    """A copy of trained_model's folder, for a test that trains on or changes it."""
+    shutil.copytree(trained_model, tmp_path / 'trained')
+    return tmp_path / 'trained'
+
+
+@pytest.fixture(scope='session')
+def generator(trained_model):
+    """The trained tiny generator, loaded as every mode loads it."""
+    import srez_checkpoint
+
+    return srez_checkpoint.load_generator(str(trained_model / 'checkpoint'))[0]

@@ -1,10 +1,18 @@
-"""srez_checkpoint: after an interrupted save, delete what is provably unfinished and nothing else."""
+"""srez_checkpoint: what a checkpoint holds, cleaning up after an interrupted save (what is
+provably unfinished and nothing else), refusing another model's, and loading every older one."""
+import json
 import os
 import re
+import shutil
 
+import numpy as np
+import pytest
 import tensorflow as tf
+from conftest import LEGACY_CHECKPOINTS, TINY_FLAGS, synthetic_data, tiny_config
 
 import srez_checkpoint
+import srez_config
+import srez_session
 import srez_train
 
 
@@ -29,7 +37,7 @@ def test_a_complete_checkpoint_the_checkpoint_file_does_not_name_is_left_alone(t
     before = files(tmp_path)
     lines = []
 
-    srez_train._remove_unfinished(str(tmp_path), lines.append)
+    srez_checkpoint.remove_unfinished(str(tmp_path), lines.append)
 
     assert files(tmp_path) == before
     assert lines == [f'Left alone in {tmp_path}/: srez-20 (complete, but not named in its '
@@ -73,7 +81,8 @@ def test_a_named_checkpoint_is_never_removed_even_when_damaged(tmp_path):
 
 # What a training checkpoint held before srez_devices, srez_images and srez_synthetic existed
 # (layer indices as N): moving code between modules must not rename any of it, or checkpoints
-# written before would no longer restore. New entries are fine; a missing one is a rename.
+# written before would no longer restore. New entries are fine; a missing one is a rename. The
+# model's settings, once shape/* variables, are now one JSON (test below).
 CHECKPOINT_KEYS_BEFORE = {
     'disc_optimizer/first_moments/N',
     'disc_optimizer/iterations',
@@ -119,16 +128,85 @@ CHECKPOINT_KEYS_BEFORE = {
     'loss_scale/value',
     'progress/batch',
     'progress/train_seconds',
-    'shape/disc_units',
-    'shape/gene_units',
-    'shape/sample_size',
 }
 
 
 def test_checkpoints_keep_the_keys_they_had(tmp_path):
-    config = srez_train.TrainConfig(gene_units=(8, 8, 8), disc_units=(8, 8))
-    session = srez_train.TrainingSession(config, tf.distribute.get_strategy())
+    session = srez_session.TrainingSession(tiny_config(tmp_path), tf.distribute.get_strategy())
     path = session.checkpoint.save(str(tmp_path / srez_checkpoint.NAME))
     keys = {re.sub(r'/\d+(?=/)', '/N', name).replace('/.ATTRIBUTES/VARIABLE_VALUE', '')
             for name, _ in tf.train.list_variables(path)}
     assert not CHECKPOINT_KEYS_BEFORE - keys, sorted(CHECKPOINT_KEYS_BEFORE - keys)
+
+
+def test_the_model_config_is_saved_whole_and_rebuilds_the_generator(tmp_path):
+    config = tiny_config(tmp_path, max_batches=2, gene_units=(16, 8, 8), gene_residual=True)
+    srez_train.train(config, synthetic_data(), log=lambda line: None)
+    path = srez_checkpoint.latest(config.checkpoint_dir)
+    saved = tf.train.load_checkpoint(path).get_tensor(
+        'model_config/.ATTRIBUTES/VARIABLE_VALUE').decode()
+    assert json.loads(saved)['gene_units'] == [16, 8, 8]
+    assert srez_checkpoint.saved_config(path) == config.model
+    generator, info = srez_checkpoint.load_generator(config.checkpoint_dir)
+    assert info['model'] == config.model and info['batch'] == 2 and generator.residual
+
+
+def test_a_checkpoint_of_another_model_is_refused_naming_every_difference(tmp_path):
+    config = tiny_config(tmp_path, max_batches=1)
+    srez_train.train(config, synthetic_data(), log=lambda line: None)
+    other = srez_config.ModelConfig(gene_units=(8, 8, 4), disc_units=(8, 16), sample_size=68,
+                                    gene_residual=True, gene_pixel_shuffle=True)
+    path = srez_checkpoint.latest(config.checkpoint_dir)
+    with pytest.raises(ValueError) as error:
+        srez_checkpoint.check_config(path, other)
+    assert str(error.value) == (
+        f'The checkpoint {path} was made with --gene_units 8,8,8 --disc_units 8,8 --sample_size '
+        f'64 --nogene_residual --nogene_pixel_shuffle, but this run has --gene_units 8,8,4 '
+        f'--disc_units 8,16 --sample_size 68 --gene_residual --gene_pixel_shuffle: use the same '
+        f'settings, or another --checkpoint_dir to start a new model.')
+
+
+# Tiny checkpoints that srez releases wrote, with their generator's output on a fixed input:
+# from before the weight average (raw weights only), before --gene_residual, before
+# --gene_pixel_shuffle, and the last with the settings as shape/* variables.
+LEGACY = {'before_average': dict(weights='raw'),
+          'before_residual': dict(weights='average'),
+          'before_pixel_shuffle': dict(weights='average', gene_residual=True),
+          'shape_variables': dict(weights='average', gene_residual=True,
+                                  gene_pixel_shuffle=True)}
+
+
+@pytest.fixture(params=LEGACY)
+def legacy_checkpoint(request, tmp_path):
+    """(a copy of one legacy checkpoint folder, what it holds)."""
+    folder = tmp_path / request.param
+    shutil.copytree(os.path.join(LEGACY_CHECKPOINTS, request.param), folder)
+    return folder, LEGACY[request.param]
+
+
+def test_every_older_checkpoint_loads_as_it_was_made(legacy_checkpoint):
+    folder, expected = legacy_checkpoint
+    generator, info = srez_checkpoint.load_generator(str(folder))
+    assert info['weights'] == expected['weights'] and info['batch'] == 3
+    assert info['model'] == srez_config.ModelConfig(
+        gene_units=(8, 8, 8), disc_units=(8, 8), gene_residual=expected.get('gene_residual', False),
+        gene_pixel_shuffle=expected.get('gene_pixel_shuffle', False))
+    inputs = tf.reshape(tf.linspace(0.0, 1.0, 16 * 16 * 3), [1, 16, 16, 3])
+    np.testing.assert_allclose(generator(inputs, training=False),
+                               np.load(folder / 'expected_output.npy'), atol=1e-6)
+
+
+def test_every_older_checkpoint_resumes_and_is_used_by_every_mode(legacy_checkpoint, srez_cli,
+                                                                   tmp_path):
+    folder, expected = legacy_checkpoint
+    model_flags = [flag for option in ('gene_residual', 'gene_pixel_shuffle')
+                   if expected.get(option) for flag in [f'--{option}']]
+    common = ['--checkpoint_dir', str(folder), '--train_dir', str(tmp_path / 'train')]
+    assert srez_cli('--run', 'train', '--dataset', 'synthetic', *TINY_FLAGS, *model_flags,
+                    '--max_batches', '4', *common) == 0
+    assert srez_checkpoint.saved_progress(srez_checkpoint.latest(str(folder)))[0] == 4
+    # Resumed from a checkpoint without an average, training keeps one from then on.
+    assert srez_checkpoint.load_generator(str(folder))[1]['weights'] == 'average'
+    assert srez_cli('--run', 'eval', '--dataset', 'synthetic', '--test_vectors', '2',
+                    *common) == 0
+    assert srez_cli('--run', 'export', '--export_dir', str(tmp_path / 'export'), *common) == 0

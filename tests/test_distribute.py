@@ -8,21 +8,20 @@ Every wait is bounded: a process still running at its deadline is killed and the
 """
 import json
 import os
+import pathlib
 import re
 import socket
-import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import BackgroundRun, summaries, tiny_config, write_face_images
 
 import srez_checkpoint
-import srez_train
-from conftest import REPO_ROOT, write_face_images
+import srez_session
 
-MAIN = os.path.join(REPO_ROOT, 'srez_main.py')
+pytestmark = pytest.mark.slow  # Each run starts TensorFlow; a lost worker takes half a minute.
 TINY = ['--gene_units', '16,8,8', '--disc_units', '8,16', '--batch_size', '4',
         '--test_vectors', '2', '--checkpoint_period', '2', '--summary_period', '2']
 RUN_TIMEOUT = 300  # Seconds from start to exit; TensorFlow's start-up alone takes ~10 s.
@@ -41,35 +40,6 @@ def free_ports(count):
     for sock in sockets:
         sock.close()
     return ports
-
-
-class Run:
-    """srez_main.py in the background, its output in a file."""
-
-    def __init__(self, log_path, args, env=None, cwd=None):
-        self.log_path = log_path
-        with open(log_path, 'w') as log:
-            self.process = subprocess.Popen(
-                [sys.executable, MAIN, '--run', 'train', *args], cwd=cwd, stdout=log,
-                stderr=subprocess.STDOUT,
-                env=dict(os.environ, PYTHONUNBUFFERED='1', **(env or {})))
-
-    @property
-    def output(self):
-        return self.log_path.read_text()
-
-    def wait(self, timeout=RUN_TIMEOUT):
-        """The exit status; kills the process and fails if it is still running after `timeout`."""
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            pytest.fail(f'{self.log_path.name} still ran after {timeout} s:\n{self.output}')
-
-    def kill(self):
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
 
 
 class Cluster:
@@ -92,9 +62,9 @@ class Cluster:
             (folder / 'tmp').mkdir(parents=True, exist_ok=True)
             tf_config = {'cluster': {'worker': self.addresses},
                          'task': {'type': 'worker', 'index': index}}
-            workers.append(Run(
+            workers.append(BackgroundRun(
                 self.root / f'{name}{index}.txt',
-                ['--strategy', 'multiworker', '--dataset', str(self.faces), *TINY,
+                ['--run', 'train', '--strategy', 'multiworker', '--dataset', str(self.faces), *TINY,
                  '--train_dir', str(folder / 'train'), '--checkpoint_dir', str(self.checkpoints),
                  *args],
                 env={'TF_CONFIG': json.dumps(tf_config), 'TMPDIR': str(folder / 'tmp')},
@@ -105,8 +75,8 @@ class Cluster:
 
 def restores_to(path):
     """The batch count of checkpoint `path` after restoring all of it into a new session."""
-    config = srez_train.TrainConfig(gene_units=(16, 8, 8), disc_units=(8, 16))
-    session = srez_train.TrainingSession(config, tf.distribute.get_strategy())
+    config = tiny_config(pathlib.Path(path).parent, gene_units=(16, 8, 8), disc_units=(8, 16))
+    session = srez_session.TrainingSession(config, tf.distribute.get_strategy())
     session.checkpoint.restore(path).assert_consumed()
     return int(session.progress.batch.numpy())
 
@@ -203,18 +173,6 @@ def test_the_chiefs_checkpoint_continues_in_one_process(restarted, srez_cli, cap
     assert f'Finished training at batch {final + 2}:' in output
 
 
-def scalars(train_dir, step):
-    """{tag: value} of the TensorBoard scalars that training wrote at `step`."""
-    values = {}
-    for name in os.listdir(train_dir):
-        if name.startswith('events.out.tfevents.'):
-            for event in tf.compat.v1.train.summary_iterator(os.path.join(train_dir, name)):
-                for value in event.summary.value:
-                    if event.step == step and value.tag.endswith('_loss'):
-                        values[value.tag] = float(tf.make_ndarray(value.tensor))
-    return values
-
-
 def test_two_mirrored_cpu_devices_train_like_one_device_on_the_doubled_batch(tmp_path, srez_cli,
                                                                              capsys):
     write_face_images(tmp_path / 'faces', 12)
@@ -229,9 +187,9 @@ def test_two_mirrored_cpu_devices_train_like_one_device_on_the_doubled_batch(tmp
                for name in ('mirrored', 'one')}
     flags = {name: ['--train_dir', str(train), '--checkpoint_dir', str(checkpoint)]
              for name, (train, checkpoint) in folders.items()}
-    mirrored = Run(tmp_path / 'mirrored.txt',
-                   [*common, *flags['mirrored'], '--strategy', 'mirrored'],
-                   env={'SREZ_CPU_DEVICES': '2'}, cwd=tmp_path)
+    mirrored = BackgroundRun(tmp_path / 'mirrored.txt',
+                             ['--run', 'train', *common, *flags['mirrored'], '--strategy',
+                              'mirrored'], env={'SREZ_CPU_DEVICES': '2'}, cwd=tmp_path)
     try:
         # Meanwhile, in this process: one device, twice the batch.
         status = srez_cli(*common, *flags['one'], '--run', 'train', '--strategy', 'one',
@@ -242,7 +200,8 @@ def test_two_mirrored_cpu_devices_train_like_one_device_on_the_doubled_batch(tmp
         mirrored.kill()
 
     assert 'Finished training at batch 2' in mirrored.output
-    losses = {name: scalars(train, 2) for name, (train, _) in folders.items()}
+    losses = {name: {tag: float(values[2]) for tag, values in summaries(train).items()
+                     if tag.endswith('_loss')} for name, (train, _) in folders.items()}
     assert len(losses['one']) == 4, losses
     for tag, value in losses['one'].items():
         np.testing.assert_allclose(losses['mirrored'][tag], value, err_msg=tag, **TOLERANCE)

@@ -8,13 +8,14 @@ import tensorflow as tf
 from PIL import Image
 
 import srez_eval
+import srez_images
 import srez_input
 import srez_synthetic
-import srez_model
+
 
 def figures(output, truth):
     """The figures of `output` against `truth`, with the input made from the truth."""
-    inputs = srez_model.box_downscale(tf.constant(truth)).numpy()
+    inputs = srez_images.box_downscale(tf.constant(truth)).numpy()
     return srez_eval.summarise(srez_eval.measure_each(output, inputs, truth),
                                srez_eval.gradient_magnitude(truth))
 
@@ -54,7 +55,7 @@ def test_figures_against_a_hand_computed_case():
     assert brighter['ssim'] < 1.0
     assert flat['sharpness'] == 0.0
     assert flat['consistency_l1'] == pytest.approx(
-        np.mean(np.abs(0.5 - srez_model.box_downscale(truth).numpy())), abs=1e-6)
+        np.mean(np.abs(0.5 - srez_images.box_downscale(truth).numpy())), abs=1e-6)
 
 
 def test_evaluate_writes_json_and_grid(tmp_path, generator):
@@ -78,12 +79,19 @@ def test_evaluate_writes_json_and_grid(tmp_path, generator):
     assert results['bicubic']['sharpness'] < 1
     # The first images, as training's sample grids show them: 3 rows of 4 faces.
     assert np.asarray(Image.open(tmp_path / 'eval.png')).shape == (3 * 64, 4 * 64, 3)
-    assert 'bicubic' in srez_eval.table(results)
+    # The table a user reads: one row per system with its four figures as eval.json has them.
+    lines = srez_eval.table(results).splitlines()
+    assert lines[0] == '3 images, checkpoint batch 10, average weights'
+    for line, system in zip(lines[2:], ('model', 'bicubic')):
+        figures = results[system]
+        assert line.split() == [system, f'{figures["psnr"]:.2f}', f'{figures["ssim"]:.4f}',
+                                f'{figures["consistency_l1"]:.4f}', f'{figures["sharpness"]:.3f}']
 
 
-def test_cli_defaults_to_the_held_out_test_vectors(tmp_path, checkpoint_dir, srez_cli, capsys):
+def test_cli_defaults_to_the_held_out_test_vectors(tmp_path, trained_model, srez_cli, capsys):
     status = srez_cli('--run', 'eval', '--dataset', 'synthetic', '--test_vectors', '3',
-                      '--checkpoint_dir', checkpoint_dir, '--train_dir', str(tmp_path))
+                      '--checkpoint_dir', str(trained_model / 'checkpoint'), '--train_dir',
+                      str(tmp_path))
 
     assert status == 0
     with open(tmp_path / 'eval.json') as file:
@@ -92,9 +100,10 @@ def test_cli_defaults_to_the_held_out_test_vectors(tmp_path, checkpoint_dir, sre
     assert 'PSNR' in capsys.readouterr().out
 
 
-def test_cli_on_real_faces_with_max_images(tmp_path, checkpoint_dir, srez_cli, celeba_folder):
+def test_cli_on_real_faces_with_max_images(tmp_path, trained_model, srez_cli, celeba_folder):
     status = srez_cli('--run', 'eval', '--input', celeba_folder, '--max_images', '2',
-                      '--checkpoint_dir', checkpoint_dir, '--train_dir', str(tmp_path))
+                      '--checkpoint_dir', str(trained_model / 'checkpoint'), '--train_dir',
+                      str(tmp_path))
 
     assert status == 0
     with open(tmp_path / 'eval.json') as file:
@@ -103,8 +112,10 @@ def test_cli_on_real_faces_with_max_images(tmp_path, checkpoint_dir, srez_cli, c
     assert 15 < results['bicubic']['psnr'] < 40
 
 
-def test_cli_uses_the_average_unless_raw_is_asked(tmp_path, averaged_checkpoint_dir, srez_cli):
-    folder, raw, average = averaged_checkpoint_dir
+def test_cli_uses_the_average_unless_raw_is_asked(tmp_path, trained_model, srez_cli):
+    import srez_checkpoint
+
+    folder = str(trained_model / 'checkpoint')
     figures = {}
     for weights in ('average', 'raw'):
         train_dir = tmp_path / weights
@@ -118,7 +129,8 @@ def test_cli_uses_the_average_unless_raw_is_asked(tmp_path, averaged_checkpoint_
     # Each is the figure of its own network on the same held-out faces.
     keys, load = srez_synthetic.synthetic_faces(range(1_024, 1_026))
     inputs, truth = srez_input.test_pairs(keys, load, 64)
-    for weights, network in (('average', average), ('raw', raw)):
+    for weights in ('average', 'raw'):
+        network = srez_checkpoint.load_generator(folder, weights)[0]
         expected = srez_eval.summarise(
             srez_eval.measure_each(network(inputs, training=False), inputs, truth),
             srez_eval.gradient_magnitude(truth))

@@ -7,10 +7,10 @@ from PIL import Image
 import srez_infer
 
 
-def test_reloaded_savedmodel_gives_the_pixels_of_infer(tmp_path, checkpoint_dir, generator,
+def test_reloaded_savedmodel_gives_the_pixels_of_infer(tmp_path, trained_model, generator,
                                                       srez_cli):
     export_dir = tmp_path / 'export'
-    assert srez_cli('--run', 'export', '--checkpoint_dir', checkpoint_dir,
+    assert srez_cli('--run', 'export', '--checkpoint_dir', str(trained_model / 'checkpoint'),
                     '--export_dir', str(export_dir)) == 0
     rng = np.random.default_rng(0)
     faces = rng.integers(0, 256, (2, 16, 16, 3), np.uint8)
@@ -29,13 +29,16 @@ def test_reloaded_savedmodel_gives_the_pixels_of_infer(tmp_path, checkpoint_dir,
                                   np.asarray(Image.open(tmp_path / 'out' / 'face.png')))
 
 
-def test_export_uses_the_average_unless_raw_is_asked(tmp_path, averaged_checkpoint_dir, srez_cli):
-    folder, raw, average = averaged_checkpoint_dir
+def test_export_uses_the_average_unless_raw_is_asked(tmp_path, trained_model, srez_cli):
+    import srez_checkpoint
+
+    folder = str(trained_model / 'checkpoint')
     faces = tf.constant(np.random.default_rng(1).integers(0, 256, (1, 16, 16, 3), np.uint8))
-    for weights, network in (('average', average), ('raw', raw)):
+    for weights in ('average', 'raw'):
         export_dir = tmp_path / weights
         assert srez_cli('--run', 'export', '--checkpoint_dir', folder, '--export_dir',
                         str(export_dir), '--generator_weights', weights) == 0
         serve = tf.saved_model.load(str(export_dir)).signatures['serving_default']
+        network = srez_checkpoint.load_generator(folder, weights)[0]
         np.testing.assert_array_equal(serve(images=faces)['upscaled'],
                                       srez_infer.upscale(network, faces))

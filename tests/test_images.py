@@ -1,4 +1,4 @@
-"""srez_images: the bicubic upscale and the sample grid that training, eval and infer share."""
+"""srez_images: the resampling that the model, training, eval and infer share, and the grid."""
 import numpy as np
 import tensorflow as tf
 
@@ -32,3 +32,15 @@ def test_sample_grid_layout():
     np.testing.assert_allclose(cell(3), truth[row] * 255, atol=1)
     bicubic = tf.image.resize(inputs[row:row + 1], [64, 64], method='bicubic')[0]
     np.testing.assert_allclose(cell(1), np.clip(bicubic, 0, 1) * 255, atol=1)
+
+
+def test_box_downscale_equals_area_resize():
+    images = tf.random.uniform([3, 64, 64, 3], seed=1)
+    expected = tf.image.resize(images, [16, 16], method='area')
+    np.testing.assert_allclose(srez_images.box_downscale(images), expected, atol=1e-6)
+
+
+def test_nearest_upscale_repeats_pixels():
+    images = tf.reshape(tf.range(8, dtype=tf.float32), [1, 2, 2, 2])
+    expected = tf.image.resize(images, [4, 4], method='nearest')
+    np.testing.assert_array_equal(srez_images.nearest_upscale(images), expected)

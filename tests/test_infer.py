@@ -174,11 +174,11 @@ def test_inputs_sharing_a_stem_are_not_overwritten(tmp_path, generator):
                                f'rename one of them')]
 
 
-def test_cli_exit_status_says_whether_any_failed(tmp_path, checkpoint_dir, srez_cli, capsys):
+def test_cli_exit_status_says_whether_any_failed(tmp_path, trained_model, srez_cli, capsys):
     save(str(tmp_path / 'in' / 'a.png'), noise(16, 16))
     save(str(tmp_path / 'in' / 'b.png'), noise(16, 16))
     common = ['--run', 'infer', '--input', str(tmp_path / 'in'), '--output', str(tmp_path / 'out'),
-              '--checkpoint_dir', checkpoint_dir]
+              '--checkpoint_dir', str(trained_model / 'checkpoint')]
 
     assert srez_cli(*common, '--max_images', '1') == 0
     assert os.listdir(tmp_path / 'out') == ['a.png']
@@ -189,23 +189,13 @@ def test_cli_exit_status_says_whether_any_failed(tmp_path, checkpoint_dir, srez_
     assert os.path.exists(tmp_path / 'out' / 'a.png')
 
 
-def test_cli_without_checkpoint_is_a_one_line_error(tmp_path, srez_cli, capsys):
-    save(str(tmp_path / 'in' / 'a.png'), noise(16, 16))
+def test_cli_upscales_with_the_average_unless_raw_is_asked(tmp_path, trained_model, srez_cli):
+    import srez_checkpoint
 
-    status = srez_cli('--run', 'infer', '--input', str(tmp_path / 'in'), '--output',
-                      str(tmp_path / 'out'), '--checkpoint_dir', str(tmp_path / 'none'))
-
-    assert status == 2
-    error = capsys.readouterr().err.strip()
-    assert error.startswith('srez: error: No checkpoint') and "\n" not in error
-    assert not os.path.exists(tmp_path / 'out')
-
-
-def test_cli_upscales_with_the_average_unless_raw_is_asked(tmp_path, averaged_checkpoint_dir,
-                                                           srez_cli):
-    folder, raw, average = averaged_checkpoint_dir
+    folder = str(trained_model / 'checkpoint')
     path = save(str(tmp_path / 'in' / 'face.png'), noise(16, 16))
-    for weights, network in (('average', average), ('raw', raw)):
+    for weights in ('average', 'raw'):
+        network = srez_checkpoint.load_generator(folder, weights)[0]
         output = tmp_path / weights
         assert srez_cli('--run', 'infer', '--input', path, '--output', str(output),
                         '--checkpoint_dir', folder, '--generator_weights', weights) == 0

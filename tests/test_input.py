@@ -1,12 +1,209 @@
-"""srez_input: finding images, the crop/resize arithmetic, synthetic faces, the pipeline."""
+"""srez_input: finding and scanning images (every kind of bad file), the crop/resize arithmetic,
+what a run trains on, and the pipeline."""
+import io
 import os
+import struct
+import subprocess
+import tempfile
+import zlib
 
 import numpy as np
+import pytest
 import tensorflow as tf
+from conftest import as_ordinary_user, write_face_images
 from PIL import Image
 
 import srez_input
-from conftest import write_face_images
+
+
+def face(size=(178, 218), mode='RGB'):
+    """A smooth colour image (so JPEG round trips stay close) of `size` (width, height)."""
+    x, y = np.meshgrid(np.linspace(0, 1, size[0]), np.linspace(0, 1, size[1]))
+    pixels = np.stack([x, y, (x + y) / 2], axis=-1) * 200 + 30
+    return Image.fromarray(pixels.astype(np.uint8)).convert(mode)
+
+
+def write_face(path, size=(178, 218), mode='RGB'):
+    face(size, mode).save(path)
+    return str(path)
+
+
+def truncated_jpeg(folder):
+    path = folder / 'truncated.jpg'
+    write_face(path)
+    contents = path.read_bytes()
+    path.write_bytes(contents[:len(contents) // 2])
+    return path
+
+
+def zero_byte_file(folder):
+    path = folder / 'empty.jpg'
+    path.write_bytes(b'')
+    return path
+
+
+def text_named_jpg(folder):
+    path = folder / 'notes.jpg'
+    path.write_text('not a picture\n')
+    return path
+
+
+def png_with_alpha(folder):
+    image = face(mode='RGBA')
+    image.putalpha(Image.linear_gradient('L').resize(image.size))
+    image.save(folder / 'alpha.png')
+    return folder / 'alpha.png'
+
+
+def greyscale_jpeg(folder):
+    return write_face(folder / 'grey.jpg', mode='L')
+
+
+def cmyk_jpeg(folder):
+    return write_face(folder / 'cmyk.jpg', mode='CMYK')
+
+
+def smaller_than_128px(folder):
+    return write_face(folder / 'small.jpg', size=(60, 50))
+
+
+def one_pixel_high(folder):
+    return write_face(folder / 'sliver.png', size=(300, 1))
+
+
+def over_pil_pixel_limit(folder):
+    """A valid 8x8 PNG whose header claims 20000x20000, which Pillow refuses as a bomb."""
+    buffer = io.BytesIO()
+    Image.new('L', (8, 8)).save(buffer, 'PNG')
+    png = bytearray(buffer.getvalue())
+    header = b'IHDR' + struct.pack('>II', 20000, 20000) + bytes(png[24:29])
+    png[12:29], png[29:33] = header, struct.pack('>I', zlib.crc32(header))
+    (folder / 'huge.png').write_bytes(bytes(png))
+    return folder / 'huge.png'
+
+
+def corrupt_pixels_jpeg(folder):
+    """A JPEG with a valid header and end marker but garbage in the middle of its scan data."""
+    path = folder / 'corrupt.jpg'
+    noise = np.random.default_rng(0).integers(0, 256, (218, 178, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(path)  # Noise: long scan data to spoil.
+    contents = bytearray(path.read_bytes())
+    middle = len(contents) // 2
+    for index in range(middle, middle + 2000, 7):
+        contents[index] = 0xFF
+    path.write_bytes(bytes(contents))
+    return path
+
+
+# file maker -> the reason it is skipped, or None when it must train.
+DATA_CASES = {
+    'truncated_jpeg': (truncated_jpeg, 'truncated JPEG'),
+    'zero_byte_file': (zero_byte_file, 'empty file'),
+    'text_named_jpg': (text_named_jpg, 'not an image'),
+    'png_with_alpha': (png_with_alpha, None),
+    'greyscale_jpeg': (greyscale_jpeg, None),
+    'cmyk_jpeg': (cmyk_jpeg, None),
+    'smaller_than_128px': (smaller_than_128px, None),
+    'one_pixel_high': (one_pixel_high, None),
+    'over_pil_pixel_limit': (over_pil_pixel_limit, 'too large to decode safely'),
+}
+
+
+@pytest.mark.parametrize('case', DATA_CASES)
+def test_dataset_file_is_used_or_skipped_with_its_reason(tmp_path, case):
+    make, reason = DATA_CASES[case]
+    path = str(make(tmp_path))
+
+    scan = srez_input.scan_images([path])
+
+    if reason:
+        assert scan.skipped == [(path, reason)] and not scan.usable
+    else:
+        # Usable means the pipeline turns it into a face box with Pillow's colours.
+        assert scan.usable == [path] and not scan.skipped
+        image = srez_input.load_file(tf.constant(path)).numpy()
+        expected = np.asarray(Image.open(path).convert('RGB'))
+        assert np.abs(image.astype(int) - expected).mean() < 3
+        assert srez_input.face_box(image).shape == (144, 144, 3)
+
+
+def test_unreadable_file_is_skipped():
+    # Root reads every file, so the scan runs with the rights of an ordinary user.
+    folder = tempfile.mkdtemp()
+    try:
+        os.chmod(folder, 0o755)
+        good, secret = write_face(f'{folder}/good.jpg'), write_face(f'{folder}/secret.jpg')
+        os.chmod(secret, 0)
+        with as_ordinary_user():
+            scan = srez_input.scan_images([good, secret])
+        assert scan.usable == [good]
+        assert scan.skipped == [(secret, 'permission denied')]
+    finally:
+        subprocess.run(['rm', '-rf', folder], check=True)
+
+
+def test_symlinks_are_followed_and_broken_ones_skipped(tmp_path):
+    data, elsewhere = tmp_path / 'data', tmp_path / 'elsewhere'
+    data.mkdir()
+    elsewhere.mkdir()
+    target = write_face(elsewhere / 'face.jpg')
+    (data / 'link.jpg').symlink_to(target)
+    (data / 'broken.jpg').symlink_to(tmp_path / 'gone.jpg')
+    (data / 'loop.jpg').symlink_to(data / 'loop.jpg')
+    (data / 'linked_folder').symlink_to(elsewhere)
+    (elsewhere / 'back').symlink_to(data)  # A folder loop: walked once, not forever.
+
+    paths = srez_input.find_images(str(data))
+    scan = srez_input.scan_images(paths)
+
+    names = lambda pairs: sorted(os.path.relpath(p, data) for p in pairs)
+    assert names(paths) == ['broken.jpg', 'link.jpg', 'linked_folder/face.jpg', 'loop.jpg']
+    assert names(scan.usable) == ['link.jpg', 'linked_folder/face.jpg']
+    assert dict((os.path.basename(p), why) for p, why in scan.skipped) == {
+        'broken.jpg': 'missing (broken link?)',
+        'loop.jpg': 'not a readable image (Too many levels of symbolic links)'}
+
+
+def test_non_image_files_are_ignored(tmp_path):
+    face_path = write_face(tmp_path / 'face.JPG')
+    for name in ('README.txt', 'labels.csv', '.DS_Store', 'clip.gif', 'Thumbs.db'):
+        (tmp_path / name).write_bytes(b'\x00' * 10)
+    (tmp_path / 'folder.png').mkdir()
+
+    assert srez_input.find_images(str(tmp_path)) == [face_path]
+
+
+def test_corrupt_test_vector_is_replaced_and_reported(tmp_path):
+    goods = [write_face(tmp_path / f'good{i}.jpg') for i in range(4)]
+    corrupt = str(corrupt_pixels_jpeg(tmp_path))
+    assert srez_input.scan_images([corrupt]).usable  # Its header and end marker look fine.
+    # A seed whose shuffle draws the corrupt file as a test vector.
+    seed = next(seed for seed in range(100)
+                if corrupt in srez_input.split_train_test(goods + [corrupt], 2, seed)[1])
+    lines = []
+
+    data = srez_input.training_data(str(tmp_path), test_vectors=2, seed=seed, log=lines.append)
+
+    assert len(data.test_keys) == 2 and corrupt not in data.test_keys + data.train_keys
+    assert sorted(data.test_keys + data.train_keys) == goods
+    assert lines[0] == ('Skipping 1 of 5 image files that cannot be used: corrupt.jpg (corrupt '
+                        'image data).')
+
+
+def test_too_few_usable_images_is_a_one_line_error(tmp_path):
+    write_face(tmp_path / 'a.jpg')
+    write_face(tmp_path / 'b.png')
+    zero_byte_file(tmp_path)
+    lines = []
+
+    with pytest.raises(ValueError) as error:
+        srez_input.training_data(str(tmp_path), test_vectors=2, seed=0, log=lines.append)
+
+    assert str(error.value) == (f'--dataset {tmp_path} has 2 usable images; it needs at least '
+                                f'--test_vectors + 1 = 3.')
+    assert lines == ['Skipping 1 of 3 image files that cannot be used: empty.jpg (empty file).']
+
+
 
 
 def marked_image(height=218, width=178, x=25, y=60):

@@ -1,0 +1,161 @@
+"""srez settings: the model's and training's, each a frozen dataclass whose fields are the flags.
+
+`ModelConfig` holds every setting that changes what the networks are: a checkpoint stores it
+whole, every mode rebuilds the networks from it, and a resume with another one is refused.
+`TrainConfig` holds how a run trains them. Each field with a `help` is also a command-line flag
+of the same name and default, which srez_main defines from here, so a setting has one name and
+one default. Each recipe is a set of flag values that a user's own flags override.
+
+This module imports only the standard library: srez_main defines and checks flags with it before
+TensorFlow loads.
+"""
+import dataclasses
+import json
+import os
+
+# The shipped model files (models/README.md).
+MODELS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'models')
+SHIPPED_MODELS = {name: os.path.join(MODELS_DIR, f'{name}.zip') for name in ('fidelity', 'sharp')}
+
+
+def setting(default, help, **rules):
+    """A dataclass field that is also a flag.
+
+    rules: lower_bound / upper_bound (numbers), choices (strings), count / at_least (lists of
+    positive integers), and check=(function of the value, 'what it must be') for anything else.
+    """
+    return dataclasses.field(default=default, metadata=dict(help=help, **rules))
+
+
+def _sample_size_is_valid(size):
+    return 64 <= size <= 128 and size % 4 == 0
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """What the networks are. Every default is the 2016 srez, and is what checkpoints made
+    before a setting existed were trained with."""
+    gene_units: tuple = setting(
+        (256, 128, 96), 'Generator widths: one for each of the two 2x upscale stages, then the '
+        'final width.', count=3)
+    disc_units: tuple = setting(
+        (64, 128, 256, 512), 'Discriminator widths, one per stride-2 stage.', at_least=1)
+    sample_size: int = setting(
+        64, 'Image sample size in pixels (64..128, a multiple of 4).',
+        check=(_sample_size_is_valid, 'a multiple of 4 from 64 to 128'))
+    gene_residual: bool = setting(
+        False, 'The generator corrects a bilinear upscale of its input instead of painting the '
+        'face from nothing (off = the original srez generator).')
+    gene_pixel_shuffle: bool = setting(
+        False, 'The generator learns its 2x upscales as sub-pixel convolutions (pixel shuffle) '
+        'instead of a nearest-neighbour upscale and a convolution, at the same cost (off = the '
+        'original srez generator).')
+
+    def to_json(self):
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, values):
+        """A ModelConfig from saved values; settings they lack take their defaults (the
+        behaviour from before the setting existed). Raises ValueError for unknown settings."""
+        known = {field.name: field for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ValueError(f'unknown model settings {", ".join(unknown)} (made by a newer srez?)')
+        return cls(**{name: tuple(value) if isinstance(known[name].default, tuple) else value
+                      for name, value in values.items()})
+
+    def mismatch(self, other):
+        """None when `other` equals this config; else the settings in which they differ, as the
+        flag words of each: ('--gene_units 8,8,8 --nogene_residual', '--gene_units 16,8,8
+        --gene_residual')."""
+        names = [field.name for field in dataclasses.fields(self)
+                 if getattr(self, field.name) != getattr(other, field.name)]
+        if not names:
+            return None
+        return tuple(' '.join(flag_words(name, getattr(config, name)) for name in names)
+                     for config in (self, other))
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """How a run trains the model (the original srez's flags and defaults, and new ones)."""
+    batch_size: int = setting(16, 'Number of samples per batch (per device).', lower_bound=1)
+    checkpoint_dir: str = setting('checkpoint', 'Output folder where checkpoints are dumped.')
+    checkpoint_period: int = setting(10000, 'Number of batches in between checkpoints.',
+                                     lower_bound=1)
+    epsilon: float = setting(1e-8, 'Fuzz term to avoid numerical instability (Adam).',
+                             check=(lambda value: value > 0, 'positive'))
+    gene_l1_factor: float = setting(
+        0.9, 'Multiplier for generator L1 loss term (the rest is the adversarial loss; at 1 the '
+        'discriminator is not trained at all).', lower_bound=0, upper_bound=1)
+    gene_content_factor: float = setting(
+        0.0, 'Multiplier for a full-resolution L1 term against the truth, added to the '
+        'generator loss (0 = the original srez loss).', lower_bound=0)
+    gene_input_noise: float = setting(
+        0.03, 'Standard deviation of the Gaussian noise added to the generator\'s input in '
+        'training, as the original srez did (0 = none).', lower_bound=0)
+    learning_beta1: float = setting(0.5, 'Beta1 parameter used for AdamOptimizer.',
+                                    check=(lambda beta: 0 <= beta < 1, 'in [0, 1)'))
+    learning_rate_start: float = setting(0.0002, 'Starting learning rate used for AdamOptimizer.',
+                                         check=(lambda rate: rate > 0, 'positive'))
+    learning_rate_half_life: int = setting(5000, 'Number of batches until learning rate is '
+                                           'halved.', lower_bound=1)
+    learning_rate_schedule: str = setting(
+        'halving', 'halving: the rate halves every --learning_rate_half_life batches, as in the '
+        'original; cosine: it falls from --learning_rate_start to 0 along a half cosine over '
+        '--max_batches.', choices=['halving', 'cosine'])
+    summary_period: int = setting(200, 'Number of batches between sample grids.', lower_bound=1)
+    random_seed: int = setting(0, 'Seed used to initialize the random generators.')
+    test_vectors: int = setting(16, 'Number of held-out images used as test vectors.',
+                                lower_bound=1)
+    train_dir: str = setting('train', 'Output folder for sample grids and summaries.')
+    train_time: float = setting(20.0, 'Time in minutes to train the model (fractions allowed).',
+                                check=(lambda minutes: minutes > 0, 'positive'))
+    max_batches: int = setting(0, 'Stop after this many batches in all (0 = no limit).',
+                               lower_bound=0)
+    ema_decay: float = setting(
+        0.999, 'Decay of the average of the generator weights that training keeps beside the '
+        'raw ones (0 = no averaging: the average is the raw weights).',
+        check=(lambda decay: 0 <= decay < 1, 'in [0, 1)'))
+    init_from: str = setting(
+        '', 'A new run starts its generator from this model: a srez model file (.zip) or a '
+        'checkpoint folder (its averaged weights); the discriminator starts afresh. Ignored when '
+        'resuming.')
+    cache: bool = setting(False, 'Keep the decoded face boxes in memory (or --cache_file), so '
+                          'images are decoded only once.')
+    cache_file: str = setting('', 'With --cache: a file to cache the decoded faces in, for '
+                              'datasets larger than memory.')
+    # Resolved by srez_main from --precision and --xla, whose 'auto' depends on the devices.
+    precision: str = 'float32'
+    xla: bool = False
+    model: ModelConfig = ModelConfig()
+
+
+# What trained the shipped models (models/README.md): flag values, which a user's own override.
+# `sharp` fine-tunes the shipped `fidelity` model with the adversarial term back on.
+_SHIPPED_MODEL = dict(gene_units=(64, 32, 32), disc_units=(32, 64, 128, 256), gene_residual=True,
+                      gene_pixel_shuffle=True)
+RECIPES = {
+    'faithful': {},
+    'fidelity': dict(_SHIPPED_MODEL, gene_l1_factor=1.0, gene_content_factor=4.0,
+                     gene_input_noise=0.0, learning_beta1=0.9, learning_rate_schedule='cosine',
+                     max_batches=20000, train_time=1e6),
+    'sharp': dict(_SHIPPED_MODEL, gene_l1_factor=0.9, gene_content_factor=4.0,
+                  gene_input_noise=0.0, learning_rate_start=0.0001, init_from=SHIPPED_MODELS['fidelity'],
+                  max_batches=4000, train_time=1e6),
+}
+
+
+def flag_fields(config_class):
+    """The fields of `config_class` that are flags (those with a help text)."""
+    return [field for field in dataclasses.fields(config_class) if 'help' in field.metadata]
+
+
+def flag_words(name, value):
+    """The command-line words that set flag `name` to `value`: '--gene_units 8,8,8'."""
+    if isinstance(value, bool):
+        return f'--{name}' if value else f'--no{name}'
+    if isinstance(value, (tuple, list)):
+        value = ','.join(map(str, value))
+    return f'--{name} {value}'
