@@ -21,6 +21,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+import srez_files
 import srez_images
 import srez_input
 
@@ -64,8 +65,8 @@ def evaluate(generator, keys, load, sample_size, train_dir, checkpoint, source, 
         if report_count:
             report_count(min(start + batch_size, len(keys)), len(keys))
     grid = srez_images.sample_grid(*(np.concatenate(parts) for parts in zip(*grid_rows)))
-    with open(os.path.join(train_dir, 'eval.png'), 'wb') as file:
-        file.write(tf.io.encode_png(grid).numpy())
+    srez_files.write_atomically(os.path.join(train_dir, 'eval.png'),
+                                tf.io.encode_png(grid).numpy())
     truth_gradients = np.concatenate(truth_gradients)
     results = {'checkpoint': checkpoint['path'], 'batch': checkpoint['batch'],
                'weights': checkpoint['weights'], 'images': len(keys), 'source': source}
@@ -73,8 +74,8 @@ def evaluate(generator, keys, load, sample_size, train_dir, checkpoint, source, 
         results[system] = summarise(
             {name: np.concatenate([batch[name] for batch in per_image[system]])
              for name in per_image[system][0]}, truth_gradients)
-    with open(os.path.join(train_dir, 'eval.json'), 'w') as file:
-        json.dump(results, file, indent=2)
+    srez_files.write_atomically(os.path.join(train_dir, 'eval.json'),
+                                json.dumps(results, indent=2))
     return results
 
 

@@ -9,11 +9,14 @@ bounded whatever its size, and the windows overlap by more than the generator ca
 result is the same as upscaling the image whole (no seams).
 """
 import dataclasses
+import json
 import os
+import time
 
 import numpy as np
 import tensorflow as tf
 
+import srez_faces
 import srez_files
 import srez_images
 import srez_input
@@ -28,13 +31,16 @@ TILE_SIZE = 96
 # halving cost, so it sees under 11 input pixels whatever its depth.
 TILE_MARGIN = 16
 COMPARE_SUFFIX = '_compare'
+FACES_RECORD = 'faces.json'  # What the face pipeline found in each photo.
 
 
 @dataclasses.dataclass(frozen=True)
 class Summary:
-    """What `upscale_files` did: PNGs written, and (input path, reason) for images it skipped."""
+    """What `upscale_files` did: PNGs written, (input path, reason) for images it skipped, and
+    {relative path: record} of the photos that went through the face pipeline."""
     written: list
     failed: list
+    photos: dict
 
 
 def upscale(generator, images):
@@ -68,7 +74,7 @@ def find_inputs(input_path, output_dir):
 
 
 def upscale_files(generator, root, paths, output_dir, compare=False, batch_size=16,
-                  tile_size=TILE_SIZE, report_count=None):
+                  tile_size=TILE_SIZE, faces='auto', log=None):
     """Upscales image files into PNGs under `output_dir`.
 
     Args:
@@ -76,19 +82,24 @@ def upscale_files(generator, root, paths, output_dir, compare=False, batch_size=
         root, paths: the image files, and the folder their output paths are relative to (as
             `find_inputs` returns them).
         output_dir: where `<relative folder>/<stem>.png` is written (plus `<stem>_compare.png`,
-            input nearest | bicubic | output, with `compare`); nothing is written outside it.
-        batch_size: most images of equal size run through the generator together.
+            input nearest | bicubic | output, with `compare`, and FACES_RECORD for photos);
+            nothing is written outside it.
+        batch_size: most images (or faces of a photo) that run through the generator together.
         tile_size: input pixels per window side, not counting margins (tests make it small).
-        report_count: called as report_count(done, total) after each image, if given.
+        faces: 'auto' runs the face pipeline (srez_faces) on every image but those of the
+            model's input size, which are aligned faces and upscaled whole; 'on' on every image;
+            'off' on none.
+        log: called with a line per photo and a progress line now and then, if given.
 
     Returns:
-        A Summary. An unreadable image, or one whose output name is taken, is skipped and listed
-        in `failed`; the others are still written.
+        A Summary. An unreadable image, one whose output name is taken, or one whose faces
+        cannot be detected is skipped and listed in `failed`; the others are still written.
     """
     jobs, failed = _plan(root, paths, output_dir, compare)
     failed += srez_input.scan_images([job.source for job in jobs]).skipped
     unreadable = {path for path, _ in failed}
-    writer = _Writer(generator, tile_size, Summary([], failed), len(paths), report_count)
+    writer = _Writer(generator, root, output_dir, tile_size, batch_size,
+                     Summary([], failed, {}), len(paths), log)
     group = []  # Images of one shape that run through the generator together.
     for job in jobs:
         if job.source in unreadable:
@@ -97,6 +108,9 @@ def upscale_files(generator, root, paths, output_dir, compare=False, batch_size=
             image = _read_rgb_or_rgba(job.source)
         except tf.errors.OpError:
             writer.fail(job.source, 'cannot be decoded')
+            continue
+        if _is_photo(image, faces, writer.input_size):
+            writer.write_photo(job, image)
             continue
         if group and not _joins(group, image, batch_size, (tile_size + 2 * TILE_MARGIN) ** 2):
             writer.write(group)
@@ -107,6 +121,11 @@ def upscale_files(generator, root, paths, output_dir, compare=False, batch_size=
     return writer.summary
 
 
+def _is_photo(image, faces, input_size):
+    """Whether `image` goes through the face pipeline under --faces `faces`."""
+    return faces == 'on' or (faces == 'auto' and image.shape[:2] != (input_size, input_size))
+
+
 def _joins(group, image, batch_size, window_pixels):
     """Whether `image` can run with `group` ([(job, image)]): the same shape, at most batch_size
     images, and no more pixels than one window holds."""
@@ -115,50 +134,138 @@ def _joins(group, image, batch_size, window_pixels):
 
 
 class _Writer:
-    """Upscales groups of decoded images and writes their PNGs, keeping the Summary and the
-    count of images done."""
+    """Upscales decoded images, whole in groups or photo by photo through the face pipeline,
+    writes their PNGs and the faces record, and keeps the Summary and the progress."""
 
-    def __init__(self, generator, tile_size, summary, total, report_count):
+    def __init__(self, generator, root, output_dir, tile_size, batch_size, summary, total, log):
         self.upscale_rgb = tf.function(
             lambda images: upscale(generator, images),
             input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8)])
+        self.generator, self.batch_size = generator, batch_size
+        self.input_size = generator.input_size
+        self.root, self.output_dir = root, output_dir
         self.tile_size, self.summary = tile_size, summary
-        self.total, self.report_count = total, report_count
+        self.progress = _Progress(total, log)
+        self._detector = None  # Made at the first photo: it loads three networks.
+        self._earlier_records = None  # FACES_RECORD's photos from earlier runs, once read.
 
     def fail(self, source, reason):
         self.summary.failed.append((source, reason))
-        self._count()
+        self.progress.advance(len(self.summary.written) + len(self.summary.failed))
 
     def write(self, group):
         """Upscales `group`, [(job, uint8 image)] of one shape, and writes each job's files."""
         images = np.stack([image for _, image in group])
         results = _upscale_batch(images, self.upscale_rgb, self.tile_size)
         for (job, image), result in zip(group, results):
-            files = [(job.target, result)]
-            if job.compare:
-                files.append((job.compare, self._comparison(image, result)))
+            self._write_files(job, image, result)
+
+    def write_photo(self, job, image):
+        """Upscales one photo through the face pipeline and writes its files and record."""
+        rgb = image[..., :3]
+        background = _in_windows(rgb[np.newaxis], _bicubic, self.tile_size)[0]
+        try:
+            if self._detector is None:
+                self._detector = srez_faces.Detector()
+            result, faces = srez_faces.upscale_photo(rgb, self._detector, self._upscale_frames,
+                                                     self.input_size, background)
+        except Exception as error:  # The detector fails in TensorFlow's and numpy's ways.
+            reason = (getattr(error, 'message', None) or str(error)).strip().splitlines()[0]
+            self.fail(job.source, f'face detection failed ({type(error).__name__}: {reason})')
+            return
+        if image.shape[-1] == 4:
+            alpha = _in_windows(image[np.newaxis, ..., 3:], _bicubic, self.tile_size)[0]
+            result = np.concatenate([result, alpha], axis=-1)
+        name = os.path.relpath(job.source, self.root)
+        self.summary.photos[name] = dict(width=image.shape[1], height=image.shape[0],
+                                         faces=[face.record() for face in faces])
+        self._write_record()
+        self.progress.say(f'{name}: {_faces_line(faces)}')
+        self._write_files(job, image, result)
+
+    def _write_record(self):
+        """Writes FACES_RECORD: the photos of this run, over those of earlier runs into the
+        same --output."""
+        path = os.path.join(self.output_dir, FACES_RECORD)
+        if self._earlier_records is None:
             try:
-                for target, pixels in files:
-                    os.makedirs(os.path.dirname(target), exist_ok=True)
-                    with open(target, 'wb') as file:
-                        file.write(tf.io.encode_png(pixels).numpy())
-                self.summary.written.append(job.target)
-            except OSError as error:
-                self.summary.failed.append((job.source,
-                                            f'cannot write {target} ({error.strerror})'))
-            self._count()
+                with open(path) as file:
+                    self._earlier_records = dict(json.load(file))
+            except (OSError, ValueError, TypeError):
+                self._earlier_records = {}
+        os.makedirs(self.output_dir, exist_ok=True)
+        srez_files.write_atomically(path, json.dumps({**self._earlier_records,
+                                                      **self.summary.photos}, indent=1))
+
+    def _upscale_frames(self, frames):
+        """The generator on aligned faces, float32 [n, s, s, 3] -> [n, 4s, 4s, 3], in batches."""
+        return np.concatenate([
+            self.generator(tf.constant(frames[start:start + self.batch_size]),
+                           training=False).numpy()
+            for start in range(0, len(frames), self.batch_size)])
+
+    def _write_files(self, job, image, result):
+        files = [(job.target, result)]
+        if job.compare:
+            files.append((job.compare, self._comparison(image, result)))
+        try:
+            for target, pixels in files:
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                srez_files.write_atomically(target, tf.io.encode_png(pixels).numpy())
+            self.summary.written.append(job.target)
+        except OSError as error:
+            self.summary.failed.append((job.source, f'cannot write {target} ({error.strerror})'))
+        self.progress.advance(len(self.summary.written) + len(self.summary.failed))
 
     def _comparison(self, image, result):
         """input nearest | bicubic | output, side by side: uint8 [4h, 12w, 3]."""
         rgb = image[np.newaxis, ..., :3]
         nearest = srez_images.nearest_upscale(rgb, SCALE)[0].numpy()
-        smooth = _in_windows(rgb, lambda window: srez_images.bicubic_upscale(window).numpy(),
-                             self.tile_size)[0]
+        smooth = _in_windows(rgb, _bicubic, self.tile_size)[0]
         return np.concatenate([nearest, smooth, result[..., :3]], 1)
 
-    def _count(self):
-        if self.report_count:
-            self.report_count(len(self.summary.written) + len(self.summary.failed), self.total)
+
+def _bicubic(windows):
+    return srez_images.bicubic_upscale(windows).numpy()
+
+
+def _faces_line(faces):
+    """'3 faces found, 2 upscaled, 1 kept as it was (too large ...)' for a photo's Faces."""
+    skipped = [face.skipped for face in faces if face.skipped]
+    if not faces:
+        return 'no face found: upscaled bicubic.'
+    line = (f'{len(faces)} face{"s" * (len(faces) != 1)} found, '
+            f'{len(faces) - len(skipped)} upscaled by the model')
+    for reason in sorted(set(skipped)):
+        line += f', {skipped.count(reason)} upscaled bicubic ({reason})'
+    return line + '.'
+
+
+class _Progress:
+    """Lines saying how far a run over many files got: done of total, rate, time left."""
+
+    PERIOD = 5.0  # Seconds between progress lines when no photo has its own line.
+
+    def __init__(self, total, log):
+        self.total, self.log = total, log
+        self.done = 0
+        self.start = self._last = time.monotonic()
+
+    def say(self, line):
+        """Logs `line` about the file being done, with the count."""
+        if self.log:
+            self.log(f'[{self.done + 1}/{self.total}] {line}')
+            self._last = time.monotonic()
+
+    def advance(self, done):
+        """Counts `done` files finished; logs the rate and time left now and then, and at the end."""
+        self.done = done
+        now = time.monotonic()
+        if self.log and self.total > 1 and (now - self._last >= self.PERIOD or done == self.total):
+            rate = done / max(now - self.start, 1e-9)
+            left = (self.total - done) / max(rate, 1e-9)
+            self.log(f'{done}/{self.total} images, {rate:.2f}/s, {left:.0f} s left.')
+            self._last = now
 
 
 @dataclasses.dataclass(frozen=True)

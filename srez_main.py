@@ -63,6 +63,10 @@ flags.DEFINE_string('input', '', 'infer: an image file or a folder of images (se
                     'recursively). eval: a folder of ground-truth faces (default: the held-out '
                     'test vectors of --dataset).')
 flags.DEFINE_string('output', 'upscaled', 'infer: the folder to write the upscaled PNGs into.')
+flags.DEFINE_enum('faces', 'auto', ['auto', 'on', 'off'], 'infer: find the faces of each image, '
+                  'align, upscale and paste them back into its bicubic upscale (on), or upscale '
+                  'each image whole (off); auto = whole for images of the model\'s input size '
+                  '(aligned faces, 16x16 at the default --sample_size), faces for the rest.')
 flags.DEFINE_bool('compare', False, 'infer: also write <stem>_compare.png, input nearest | '
                   'bicubic | output, side by side.')
 flags.DEFINE_integer('max_images', 0, 'infer, eval: use only the first this many images '
@@ -328,7 +332,7 @@ def run_infer():
     generator, _ = trained_generator()
     summary = srez_infer.upscale_files(
         generator, root, paths[:FLAGS.max_images or None], FLAGS.output, compare=FLAGS.compare,
-        batch_size=FLAGS.batch_size, report_count=_show_count)
+        batch_size=FLAGS.batch_size, faces=FLAGS.faces, log=print)
     print(f'Wrote {len(summary.written)} upscaled images to {FLAGS.output}/.')
     if summary.failed:
         for path, reason in summary.failed:

@@ -264,6 +264,7 @@ class Generator(_Network):
     def __init__(self, config, seed=0):
         super().__init__(tf.random.Generator.from_seed(seed), in_units=3, name='generator')
         self.residual = config.gene_residual
+        self.input_size = config.sample_size // srez_images.SCALE  # The aligned face it takes.
         units = config.gene_units
         for width in units[:-1]:
             self.add_residual_block(width)

@@ -28,9 +28,11 @@ def read(path):
 
 
 def upscale(generator, input_path, output_dir, **options):
-    """--run infer's work: srez_infer.upscale_files on what find_inputs finds."""
+    """--run infer --faces off's work: srez_infer.upscale_files on what find_inputs finds, each
+    image upscaled whole (tests/test_faces.py tests the faces of photos)."""
     root, paths = srez_infer.find_inputs(str(input_path), str(output_dir))
-    return srez_infer.upscale_files(generator, root, paths, str(output_dir), **options)
+    return srez_infer.upscale_files(generator, root, paths, str(output_dir),
+                                    **dict(dict(faces='off'), **options))
 
 
 def test_folder_keeps_relative_paths_and_stems_as_4x_pngs(tmp_path, generator):

@@ -1,0 +1,313 @@
+"""srez faces: find the faces of a photo, align each to the model's frame, and put them back.
+
+srez's generator knows one frame: CelebA's aligned face, its 128x128 box at x=25, y=60 shrunk
+to the model's input (16x16 at the default --sample_size). A photo's faces can be anywhere, of
+any size, a little turned. As GFPGAN does with facexlib, `Detector` finds each face and its five
+landmarks (mtcnn), `alignment` maps them onto where the training frame has them with a
+least-squares similarity transform, `warp` cuts the face out in that frame, and `paste` puts
+the generator's output back into the 4x upscale of the photo under a feathered mask.
+
+Coordinates are continuous pixel coordinates: pixel (i, j) covers [j, j + 1) x [i, i + 1).
+"""
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+import srez_images
+
+# Where the detector puts the five landmarks (left eye, right eye, nose, left and right mouth
+# corners, as seen in the picture) in the model's input frame, as fractions of its side. Measured
+# with the detector itself on 2,000 CelebA training faces (docs/faces.md tells how): so the
+# detector and the template agree.
+TEMPLATE = np.array([[0.3391, 0.3921], [0.6529, 0.3909], [0.4916, 0.5812],
+                     [0.3621, 0.7270], [0.6250, 0.7283]], np.float32)
+# The detector's smallest window is 12 px; it runs on the photo upscaled so that the faces srez
+# is for (a face box of about 16 px, the face inside it about 10) are twice that.
+DETECTION_UPSCALE = 3
+# Pixels of the upscaled photo. Not more: mtcnn's pyramid then runs on to images under its 11 px
+# minimum for some photo sizes, and its detect_faces reports the error as "no faces".
+DETECTION_MIN_FACE = 20
+# Photo pixels per detection window, and how much windows overlap: a face of up to this overlap
+# lies whole in one of them.
+DETECTION_WINDOW, DETECTION_OVERLAP = 640, 64
+DETECTION_THRESHOLDS = dict(threshold_pnet=0.6, threshold_rnet=0.7, threshold_onet=0.8)
+# A face whose frame is larger than this many times the model's input would be shrunk to fit it,
+# losing detail the photo has: it keeps the background upscale (docs/faces.md measures where).
+MAX_FRAME_SCALE = 1.5
+FEATHER = 0.15  # The mask fades out over this fraction of the frame's side at each edge.
+
+
+@dataclasses.dataclass
+class Face:
+    """One face of a photo: box [x0, y0, x1, y1] and landmarks [5, 2] in photo pixels, the
+    detector's score, its frame's side in photo pixels, and why it was skipped ('' if used)."""
+    box: list
+    landmarks: list
+    score: float
+    frame_size: float = 0.0
+    skipped: str = ''
+
+    def record(self):
+        """A JSON-ready dict of this face."""
+        return dict(box=[round(v, 2) for v in self.box],
+                    landmarks=[[round(x, 2), round(y, 2)] for x, y in self.landmarks],
+                    score=round(self.score, 4), frame_size=round(self.frame_size, 2),
+                    used=not self.skipped, **({'skipped': self.skipped} if self.skipped else {}))
+
+
+class Detector:
+    """mtcnn's face and landmark detector, tuned for the small faces srez upscales."""
+
+    def __init__(self):
+        import mtcnn  # Only photos need it (it loads its three networks).
+        self._mtcnn = mtcnn.MTCNN()
+
+    def detect(self, image):
+        """The faces of uint8 [h, w, 3] `image`, as Faces in its pixels, best score first.
+
+        The photo is searched in overlapping windows, each upscaled DETECTION_UPSCALE times, so
+        memory stays bounded whatever its size; a face that two windows see is kept once.
+        """
+        rows = []
+        for top, left in _windows(image.shape[:2], DETECTION_WINDOW, DETECTION_OVERLAP):
+            window = image[top:top + DETECTION_WINDOW, left:left + DETECTION_WINDOW]
+            size = [round(DETECTION_UPSCALE * side) for side in window.shape[:2]]
+            upscaled = tf.clip_by_value(tf.image.resize(tf.cast(window, tf.float32), size,
+                                                        'bicubic'), 0, 255).numpy()
+            found = self._mtcnn.detect_faces(upscaled, box_format='xyxy', output_type='numpy',
+                                             min_face_size=DETECTION_MIN_FACE,
+                                             **DETECTION_THRESHOLDS)
+            # Each row: image, x0, y0, x1, y1, score, the landmarks' 5 x, then their 5 y, with
+            # pixel centres counted from 0; ours count pixel edges, hence the + 0.5.
+            for row in np.asarray(found, np.float64).reshape(-1, 16):
+                points = (row[[1, 2, 3, 4, *range(6, 16)]] + 0.5) / DETECTION_UPSCALE
+                points += [left, top, left, top] + [left] * 5 + [top] * 5
+                rows.append((points[:4], np.stack([points[4:9], points[9:14]], 1), row[5]))
+        return [Face(box=box.tolist(), landmarks=landmarks.tolist(), score=float(score))
+                for box, landmarks, score in _suppress_overlaps(rows)]
+
+
+def _windows(shape, size, overlap):
+    """(top, left) of windows of `size` that cover an image of `shape` [h, w], each overlapping
+    the next by `overlap` pixels."""
+    def starts(length):
+        if length <= size:
+            return [0]
+        last = length - size
+        return sorted(set(list(range(0, last, size - overlap)) + [last]))
+
+    return [(top, left) for top in starts(shape[0]) for left in starts(shape[1])]
+
+
+def _suppress_overlaps(rows, overlap=0.5):
+    """The (box, landmarks, score) rows left, best score first, after dropping every row that
+    overlaps a better one by more than `overlap` of the smaller box (a face two windows saw)."""
+    kept = []
+    for row in sorted(rows, key=lambda row: -row[2]):
+        if all(_overlap(row[0], other[0]) <= overlap for other in kept):
+            kept.append(row)
+    return kept
+
+
+def _overlap(a, b):
+    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return width * height / max(smaller, 1e-9)
+
+
+def similarity_transform(source, target):
+    """The least-squares similarity (rotation, uniform scale, translation; no reflection) that
+    maps points `source` [n, 2] onto `target` [n, 2] (Umeyama's method).
+
+    Returns float64 [2, 3]: target = matrix[:, :2] @ source + matrix[:, 2].
+    """
+    source, target = np.asarray(source, np.float64), np.asarray(target, np.float64)
+    source_mean, target_mean = source.mean(0), target.mean(0)
+    centred_source, centred_target = source - source_mean, target - target_mean
+    covariance = centred_target.T @ centred_source / len(source)
+    u, singular, vt = np.linalg.svd(covariance)
+    sign = np.diag([1.0, np.sign(np.linalg.det(u @ vt)) or 1.0])
+    rotation = u @ sign @ vt
+    scale = np.trace(np.diag(singular) @ sign) / centred_source.var(0).sum()
+    matrix = scale * rotation
+    return np.concatenate([matrix, (target_mean - matrix @ source_mean)[:, None]], axis=1)
+
+
+def alignment(face, size):
+    """The similarity [2, 3] from the photo's pixels to the model's input frame (`size` square)
+    that puts `face`'s landmarks where the template has them."""
+    return similarity_transform(face.landmarks, TEMPLATE * size)
+
+
+def frame_size(matrix, size):
+    """The side, in photo pixels, of the frame (`size` square) that alignment `matrix` cuts."""
+    return size / np.sqrt(abs(np.linalg.det(matrix[:, :2])))
+
+
+def upscale_photo(image, detector, upscale_frames, size, background):
+    """The photo upscaled: its faces by the model, in its frame, the rest as `background`.
+
+    image: uint8 [h, w, 3]; detector: a Detector; upscale_frames: the model, float32
+    [n, size, size, 3] in [0, 1] -> float32 [n, 4 size, 4 size, 3]; background: uint8
+    [4h, 4w, 3], the photo's upscale without faces, changed in place.
+    Returns (uint8 [4h, 4w, 3], [Face]): a face whose frame is more than MAX_FRAME_SCALE times
+    the model's input keeps the background (its `skipped` says so).
+    """
+    faces = detector.detect(image)
+    matrices, frames = [], []
+    for face in faces:
+        matrix = alignment(face, size)
+        face.frame_size = float(frame_size(matrix, size))
+        if face.frame_size > MAX_FRAME_SCALE * size:
+            face.skipped = (f'too large for the model: its frame is {face.frame_size:.0f} px, the '
+                            f'model takes {size}')
+            continue
+        matrices.append(matrix)
+        frames.append(np.clip(warp(image, matrix, size) / 255, 0, 1))
+    outputs = upscale_frames(np.stack(frames)) if frames else np.zeros([0, 4 * size, 4 * size, 3])
+    return paste(background, np.asarray(outputs, np.float32), matrices), faces
+
+
+def warp(image, matrix, size):
+    """Cuts the frame of `matrix` (photo -> frame, see `alignment`) out of `image`.
+
+    image: [h, w, c], the photo. Returns float32 [size, size, c] in image's range, sampled with
+    a bicubic kernel (a frame that matches the photo's pixels gets them exactly); a frame larger
+    than `size` photo pixels is sampled supersample^2 times a pixel and averaged, an area
+    average as the training inputs are. Outside the photo, its edge pixels repeat.
+    """
+    supersample = max(1, int(np.ceil(frame_size(matrix, size) / size)))
+    steps = (np.arange(size * supersample) + 0.5) / supersample
+    u, v = np.meshgrid(steps, steps)
+    inverse = _inverse(matrix)
+    x = inverse[0, 0] * u + inverse[0, 1] * v + inverse[0, 2]
+    y = inverse[1, 0] * u + inverse[1, 1] * v + inverse[1, 2]
+    sampled = bicubic_sample(image.astype(np.float32), x, y)
+    return sampled.reshape(size, supersample, size, supersample, -1).mean(axis=(1, 3))
+
+
+def _inverse(matrix):
+    linear = np.linalg.inv(matrix[:, :2])
+    return np.concatenate([linear, -(linear @ matrix[:, 2])[:, None]], axis=1)
+
+
+def bilinear_sample(image, x, y):
+    """image [h, w, c] at continuous coordinates x, y (arrays of one shape) -> [..., c]; edge
+    pixels repeat beyond the image."""
+    return _sample(image, x, y, np.array([0.0, 1.0]), lambda t: np.stack([1 - t, t], -1))
+
+
+def bicubic_sample(image, x, y):
+    """As bilinear_sample, with Keys' cubic kernel (a = -0.5, as tf.image.resize's bicubic)."""
+    def weights(t):
+        distances = np.stack([1 + t, t, 1 - t, 2 - t], -1)
+        near = (1.5 * distances - 2.5) * distances ** 2 + 1
+        far = ((-0.5 * distances + 2.5) * distances - 4) * distances + 2
+        return np.where(distances <= 1, near, far)
+
+    return _sample(image, x, y, np.array([-1.0, 0.0, 1.0, 2.0]), weights)
+
+
+def _sample(image, x, y, taps, weights):
+    """image at x, y: the sum over taps (offsets from the pixel at or left of/above the point) of
+    weights(fraction)[tap] times the pixel there, edges repeating."""
+    height, width = image.shape[:2]
+    column, row = x - 0.5, y - 0.5
+    left, top = np.floor(column), np.floor(row)
+    across, down = weights(column - left), weights(row - top)
+    result = 0
+    for i, row_tap in enumerate(taps):
+        rows = np.clip(top + row_tap, 0, height - 1).astype(int)
+        line = 0
+        for j, column_tap in enumerate(taps):
+            columns = np.clip(left + column_tap, 0, width - 1).astype(int)
+            line = line + across[..., j, None] * image[rows, columns]
+        result = result + down[..., i, None] * line
+    return result
+
+
+def feathered_mask(size):
+    """float32 [size, size]: 1 inside, fading linearly to 0 over FEATHER of the side at each
+    edge, so a pasted face leaves no seam."""
+    steps = (np.arange(size) + 0.5) / size
+    ramp = np.clip(np.minimum(steps, 1 - steps) / FEATHER, 0, 1)
+    return np.minimum(ramp[:, None], ramp[None, :]).astype(np.float32)
+
+
+def paste(background, outputs, matrices, scale=srez_images.SCALE):
+    """Puts the generator's `outputs` back into `background`, the upscale of the photo.
+
+    background: uint8 [H, W, 3], `scale` times the photo, changed in place; outputs: float32
+    [n, S, S, 3] in [0, 1], each the upscale of the frame that matrices[i] (photo -> frame,
+    [2, 3]) cut out. Each face is mapped back with the inverse of its alignment under a feathered
+    mask. Where masks overlap, each pixel follows mostly the face whose frame centre it lies
+    nearest (weights falling to 0 at a frame's edge), so one face does not undo another. Pixels that no mask reaches keep the background's
+    values exactly. Faces are blended in groups of overlapping ones, so memory follows the faces'
+    size, not the photo's.
+    """
+    if not len(outputs):
+        return background
+    size = outputs.shape[1]
+    mask = feathered_mask(size)[..., None]
+    regions = [_region(matrix, size, scale, background.shape[:2]) for matrix in matrices]
+    for group in _overlapping_groups(regions):
+        top = min(regions[i][0] for i in group)
+        bottom = max(regions[i][1] for i in group)
+        left = min(regions[i][2] for i in group)
+        right = max(regions[i][3] for i in group)
+        rows, columns = np.mgrid[top:bottom, left:right] + 0.5
+        weights = np.zeros(rows.shape, np.float32)
+        coverage = np.zeros(rows.shape, np.float32)
+        blended = np.zeros(rows.shape + (3,), np.float32)
+        for index in group:
+            # The output's frame in the upscaled photo's pixels: U = A (X / scale) * scale.
+            matrix = matrices[index]
+            u = matrix[0, 0] * columns + matrix[0, 1] * rows + scale * matrix[0, 2]
+            v = matrix[1, 0] * columns + matrix[1, 1] * rows + scale * matrix[1, 2]
+            inside = (u >= 0) & (u < size) & (v >= 0) & (v < size)
+            face_mask = np.where(inside, bilinear_sample(mask, u, v)[..., 0], 0)
+            # 1 at the frame's centre, 0 at its edge: a pixel follows the face it is deepest in.
+            centrality = np.clip(1 - 2 * np.maximum(abs(u / size - 0.5), abs(v / size - 0.5)),
+                                 0, 1)
+            weight = face_mask * centrality ** 4 + 1e-12
+            blended += weight[..., None] * np.clip(bicubic_sample(outputs[index], u, v), 0, 1)
+            weights += weight
+            coverage = np.maximum(coverage, face_mask)
+        touched = coverage > 0
+        region = background[top:bottom, left:right]
+        old = region[touched].astype(np.float32) / 255
+        faces = blended[touched] / weights[touched][:, None]
+        region[touched] = np.round(255 * np.clip(old + coverage[touched][:, None] * (faces - old),
+                                                 0, 1))
+    return background
+
+
+def _overlapping_groups(regions):
+    """The indices of `regions` (top, bottom, left, right) in groups whose regions overlap,
+    directly or through others."""
+    groups = []
+    for index, region in enumerate(regions):
+        if region[0] >= region[1] or region[2] >= region[3]:
+            continue  # Outside the photo.
+        joined = [group for group in groups
+                  if any(_intersect(region, regions[other]) for other in group)]
+        merged = [index] + [other for group in joined for other in group]
+        groups = [group for group in groups if group not in joined] + [sorted(merged)]
+    return groups
+
+
+def _intersect(a, b):
+    return a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]
+
+
+def _region(matrix, size, scale, shape):
+    """(top, bottom, left, right): the pixels of the upscaled photo (`shape`) that the output
+    frame (`size` square) of `matrix` covers."""
+    inverse = _inverse(matrix)
+    corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float64)
+    points = corners @ inverse[:, :2].T + scale * inverse[:, 2]
+    left, top = np.floor(points.min(0)).astype(int)
+    right, bottom = np.ceil(points.max(0)).astype(int)
+    return max(top, 0), min(bottom, shape[0]), max(left, 0), min(right, shape[1])

@@ -1,0 +1,191 @@
+"""srez_faces and --faces: find, align, upscale and paste back the faces of photos."""
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import srez_faces
+import srez_images
+
+
+def test_similarity_transform_against_a_hand_computed_one():
+    # (0, 0) -> (1, 1) and (2, 0) -> (1, 2): a quarter turn anticlockwise (y down: x -> y),
+    # scale 1/2, then (1, 1) added. By hand: [[0, -0.5, 1], [0.5, 0, 1]].
+    matrix = srez_faces.similarity_transform([[0, 0], [2, 0]], [[1, 1], [1, 2]])
+    np.testing.assert_allclose(matrix, [[0, -0.5, 1], [0.5, 0, 1]], atol=1e-12)
+    # Five noisy points: the least-squares fit, not an exact one, and never a reflection.
+    rng = np.random.default_rng(0)
+    source = rng.uniform(0, 50, (5, 2))
+    angle, scale, shift = np.radians(12), 0.3, np.array([4.0, -2.0])
+    rotation = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    target = source @ rotation.T + shift
+    np.testing.assert_allclose(srez_faces.similarity_transform(source, target),
+                               np.concatenate([rotation, shift[:, None]], 1), atol=1e-9)
+    mirrored = srez_faces.similarity_transform(source, target * [-1, 1])
+    assert np.linalg.det(mirrored[:, :2]) > 0
+
+
+def test_alignment_puts_the_landmarks_on_the_template_and_warp_cuts_that_frame():
+    # A photo whose face frame is the model's, doubled and shifted by (10, 20).
+    template = srez_faces.TEMPLATE * 16
+    face = srez_faces.Face(box=[0, 0, 1, 1], landmarks=(2 * template + [10, 20]).tolist(), score=1)
+    matrix = srez_faces.alignment(face, 16)
+    np.testing.assert_allclose(matrix, [[0.5, 0, -5], [0, 0.5, -10]], atol=1e-9)
+    assert srez_faces.frame_size(matrix, 16) == pytest.approx(32)
+    photo = np.random.default_rng(1).uniform(0, 255, (80, 60, 3)).astype(np.float32)
+    frame = srez_faces.warp(photo, matrix, 16)
+    # Each frame pixel is the mean of the 2x2 photo pixels it covers.
+    expected = photo[20:52, 10:42].reshape(16, 2, 16, 2, 3).mean(axis=(1, 3))
+    np.testing.assert_allclose(frame, expected, atol=1e-3)
+    # A frame that matches the photo's pixels gets them exactly.
+    unit = np.array([[1.0, 0, -10], [0, 1.0, -20]])
+    np.testing.assert_allclose(srez_faces.warp(photo, unit, 16), photo[20:36, 10:26], atol=1e-3)
+
+
+def faces_at(centres, side=16):
+    """Faces whose landmarks put a `side` px frame (photo pixels) at each (x, y) of `centres`."""
+    return [srez_faces.Face(box=[0, 0, 1, 1], score=1.0, landmarks=(
+        srez_faces.TEMPLATE * side + np.asarray(centre) - side / 2).tolist())
+        for centre in centres]
+
+
+def test_paste_with_an_identity_generator_keeps_the_background_exactly_outside_the_masks():
+    photo = np.random.default_rng(2).integers(0, 256, (60, 80, 3), np.uint8)
+    background = srez_images.bicubic_upscale(photo[np.newaxis])[0].numpy()
+    matrices = [srez_faces.alignment(face, 16) for face in faces_at([(20, 20), (60, 40)])]
+    frames = np.stack([srez_faces.warp(photo, matrix, 16) / 255 for matrix in matrices])
+    identity = srez_images.bicubic_upscale(frames).numpy()  # The frames, upscaled as the rest.
+    result = srez_faces.paste(background.copy(), identity, matrices)
+    covered = np.zeros(background.shape[:2], bool)
+    covered[4 * 12:4 * 28, 4 * 12:4 * 28] = covered[4 * 32:4 * 48, 4 * 52:4 * 68] = True
+    np.testing.assert_array_equal(result[~covered], background[~covered])
+    # Inside, the identity gives the background back, up to resampling.
+    assert np.abs(result.astype(int) - background.astype(int))[covered].mean() < 3
+
+
+def test_where_faces_overlap_each_keeps_its_own_centre():
+    background = np.zeros((4 * 40, 4 * 60, 3), np.uint8)
+    matrices = [srez_faces.alignment(face, 16) for face in faces_at([(20, 20), (26, 20)])]
+    outputs = np.stack([np.full((64, 64, 3), 0.2, np.float32), np.full((64, 64, 3), 0.8,
+                                                                    np.float32)])
+    result = srez_faces.paste(background, outputs, matrices) / 255
+    # Each centre lies inside the other's frame: it stays its own face's.
+    assert abs(result[4 * 20, 4 * 20, 0] - 0.2) < 0.02
+    assert abs(result[4 * 20, 4 * 26, 0] - 0.8) < 0.02
+
+
+def test_detection_windows_cover_any_photo_and_overlap():
+    for shape in [(480, 640), (3000, 4000), (200, 100), (641, 1281)]:
+        windows = srez_faces._windows(shape, 640, 64)
+        covered = np.zeros(shape, bool)
+        for top, left in windows:
+            covered[top:top + 640, left:left + 640] = True
+        assert covered.all() and all(top + 640 <= max(shape[0], 640) for top, _ in windows)
+
+
+@pytest.fixture(scope='module')
+def detector():
+    return srez_faces.Detector()
+
+
+@pytest.fixture(scope='module')
+def composite_photo(tmp_path_factory):
+    """A 320x240 photo with 4 CelebA validation faces (frames of 14-20 px, turned up to 15
+    degrees) on scikit-image's coffee, and where they are; skipped without ../shared/celeba."""
+    from conftest import CELEBA
+    from photos import composite
+    from skimage import data
+
+    if not os.path.isdir(CELEBA):
+        pytest.skip('../shared/celeba (real CelebA faces) is not present on this machine')
+    names = [name for name in sorted(os.listdir(CELEBA)) if int(name[:6]) >= 162771][:4]
+    faces = [np.asarray(Image.open(os.path.join(CELEBA, name)).convert('RGB')) for name in names]
+    _, photo, placed = composite(faces, data.coffee(), size=(320, 240), seed=3)
+    folder = tmp_path_factory.mktemp('photo')
+    Image.fromarray(photo).save(folder / 'group.png')
+    return folder / 'group.png', placed
+
+
+def test_the_cli_finds_every_face_of_a_composite_photo(composite_photo, trained_model, tmp_path,
+                                                       srez_cli, capsys):
+    from photos import found
+
+    path, placed = composite_photo
+    assert srez_cli('--run', 'infer', '--input', str(path), '--output', str(tmp_path),
+                    '--checkpoint_dir', str(trained_model / 'checkpoint'), '--compare') == 0
+    record = json.loads((tmp_path / 'faces.json').read_text())['group.png']
+    assert all(found(placed, record)), record
+    assert '[1/1] group.png: 4 faces found, 4 upscaled by the model.' in capsys.readouterr().out
+    face = record['faces'][0]
+    assert set(face) == {'box', 'landmarks', 'score', 'frame_size', 'used'}
+    assert len(face['landmarks']) == 5 and face['score'] > 0.9 and face['used']
+    with Image.open(tmp_path / 'group.png') as upscaled:
+        assert upscaled.size == (4 * 320, 4 * 240)
+    with Image.open(tmp_path / 'group_compare.png') as compared:
+        assert compared.size == (3 * 4 * 320, 4 * 240)
+
+
+def test_a_face_too_large_for_the_model_keeps_the_background(composite_photo, trained_model,
+                                                             detector, generator):
+    path, _ = composite_photo
+    photo = np.asarray(Image.open(path))
+    # Shown twice as large, every frame is 28-40 px: over MAX_FRAME_SCALE times the model's 16.
+    large = np.asarray(Image.fromarray(photo).resize((640, 480), Image.BICUBIC))
+    background = srez_images.bicubic_upscale(large[np.newaxis])[0].numpy()
+    result, faces = srez_faces.upscale_photo(
+        large, detector, lambda frames: generator(frames, training=False).numpy(), 16,
+        background.copy())
+    assert faces and all(face.skipped.startswith('too large for the model: its frame is ')
+                         for face in faces)
+    np.testing.assert_array_equal(result, background)
+
+
+def test_no_face_unreadable_and_failing_photos_are_each_one_line(trained_model, tmp_path,
+                                                                 srez_cli, capsys, monkeypatch):
+    folder = tmp_path / 'in'
+    folder.mkdir()
+    flat = np.full((40, 50, 3), 128, np.uint8)
+    Image.fromarray(flat).save(folder / 'a_wall.png')
+    (folder / 'b_broken.jpg').write_bytes(b'not a JPEG')
+    Image.fromarray(flat).save(folder / 'c_cursed.png')
+    Image.fromarray(flat[:16, :16]).save(folder / 'd_aligned.png')
+    real_detect = srez_faces.Detector.detect
+
+    def detect(self, image):
+        if image.shape[1] == 50 and image[0, 0, 0] == 128 and detect.calls:
+            raise RuntimeError('the detector broke')
+        detect.calls += 1
+        return real_detect(self, image)
+
+    detect.calls = 0
+    monkeypatch.setattr(srez_faces.Detector, 'detect', detect)
+    status = srez_cli('--run', 'infer', '--input', str(folder), '--output', str(tmp_path / 'out'),
+                      '--checkpoint_dir', str(trained_model / 'checkpoint'))
+    output = capsys.readouterr()
+    assert status == 1  # Some images failed: said, and the others written.
+    assert '[1/4] a_wall.png: no face found: upscaled bicubic.' in output.out
+    assert f'srez: skipped {folder}/b_broken.jpg: not an image' in output.err
+    assert (f'srez: skipped {folder}/c_cursed.png: face detection failed (RuntimeError: the '
+            f'detector broke)') in output.err
+    assert sorted(os.listdir(tmp_path / 'out')) == ['a_wall.png', 'd_aligned.png', 'faces.json']
+    # No face: the bicubic upscale, exactly.
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / 'out' / 'a_wall.png')),
+                                  srez_images.bicubic_upscale(flat[np.newaxis])[0])
+    # The 16x16 image is an aligned face under --faces auto: upscaled whole, not searched.
+    assert set(json.loads((tmp_path / 'out' / 'faces.json').read_text())) == {'a_wall.png'}
+
+
+def test_faces_off_upscales_every_image_whole_and_on_searches_every_one(trained_model, tmp_path,
+                                                                        srez_cli, capsys):
+    Image.fromarray(np.full((16, 16, 3), 90, np.uint8)).save(tmp_path / 'aligned.png')
+    Image.fromarray(np.full((30, 40, 3), 90, np.uint8)).save(tmp_path / 'photo.png')
+    common = ['--run', 'infer', '--checkpoint_dir', str(trained_model / 'checkpoint')]
+    for mode, searched in (('off', set()), ('on', {'aligned.png', 'photo.png'})):
+        for name in ('aligned.png', 'photo.png'):
+            assert srez_cli(*common, '--input', str(tmp_path / name), '--output',
+                            str(tmp_path / mode), '--faces', mode) == 0
+        record = tmp_path / mode / 'faces.json'
+        assert (set(json.loads(record.read_text())) if record.exists() else set()) == searched
+    capsys.readouterr()
