@@ -4,8 +4,9 @@ srez's generator knows one frame: CelebA's aligned face, its 128x128 box at x=25
 to the model's input (16x16 at the default --sample_size). A photo's faces can be anywhere, of
 any size, a little turned. As GFPGAN does with facexlib, `Detector` finds each face and its five
 landmarks (mtcnn), `alignment` maps them onto where the training frame has them with a
-least-squares similarity transform, `warp` cuts the face out in that frame, and `paste` puts
-the generator's output back into the 4x upscale of the photo under a feathered mask.
+least-squares similarity transform, `snap` puts that frame on the photo's pixel grid, `cut`
+takes its pixels, and `paste` puts the generator's output back into the 4x upscale of the photo
+under a feathered mask.
 
 Coordinates are continuous pixel coordinates: pixel (i, j) covers [j, j + 1) x [i, i + 1).
 """
@@ -41,11 +42,13 @@ FEATHER = 0.15  # The mask fades out over this fraction of the frame's side at e
 @dataclasses.dataclass
 class Face:
     """One face of a photo: box [x0, y0, x1, y1] and landmarks [5, 2] in photo pixels, the
-    detector's score, its frame's side in photo pixels, and why it was skipped ('' if used)."""
+    detector's score, its frame's side in photo pixels and turn in degrees (of the alignment),
+    and why it was skipped ('' if used)."""
     box: list
     landmarks: list
     score: float
     frame_size: float = 0.0
+    turn: float = 0.0
     skipped: str = ''
 
     def record(self):
@@ -53,6 +56,7 @@ class Face:
         return dict(box=[round(v, 2) for v in self.box],
                     landmarks=[[round(x, 2), round(y, 2)] for x, y in self.landmarks],
                     score=round(self.score, 4), frame_size=round(self.frame_size, 2),
+                    turn=round(self.turn, 1),
                     used=not self.skipped, **({'skipped': self.skipped} if self.skipped else {}))
 
 
@@ -141,13 +145,52 @@ def alignment(face, size):
     return similarity_transform(face.landmarks, TEMPLATE * size)
 
 
+@dataclasses.dataclass(frozen=True)
+class Frame:
+    """A face's frame on the photo's pixel grid: its corner (left, top) in photo pixels and its
+    side, `factor` times the model's input."""
+    left: int
+    top: int
+    factor: int
+
+
+def snap(matrix, size):
+    """The Frame on the photo's pixel grid nearest to alignment `matrix`'s: the same centre
+    to the pixel, a side of a whole multiple of `size` (at least 1), and no turn.
+
+    Resampling the frame to follow the alignment exactly blurs the model's input more than the
+    model forgives; at a whole pixel, a face of 11-23 px turned by up to 15 degrees is upscaled
+    far better than when resampled (docs/faces.md measures both).
+    """
+    linear = np.linalg.inv(matrix[:, :2])
+    centre = linear @ (np.array([size / 2, size / 2]) - matrix[:, 2])
+    factor = max(1, int(np.round(frame_size(matrix, size) / size)))
+    corner = np.round(centre - factor * size / 2).astype(int)
+    return Frame(int(corner[0]), int(corner[1]), factor)
+
+
 def frame_size(matrix, size):
     """The side, in photo pixels, of the frame (`size` square) that alignment `matrix` cuts."""
     return size / np.sqrt(abs(np.linalg.det(matrix[:, :2])))
 
 
+def turn(matrix):
+    """The degrees by which alignment `matrix` turns the photo to stand the face upright."""
+    return float(np.degrees(np.arctan2(matrix[1, 0], matrix[0, 0])))
+
+
+def cut(image, frame, size):
+    """The frame's pixels of `image` [h, w, c], area-averaged down to [size, size, c] float32
+    (edge pixels repeat beyond the photo)."""
+    side = frame.factor * size
+    rows = np.clip(np.arange(frame.top, frame.top + side), 0, image.shape[0] - 1)
+    columns = np.clip(np.arange(frame.left, frame.left + side), 0, image.shape[1] - 1)
+    pixels = image[rows[:, None], columns[None, :]].astype(np.float32)
+    return pixels.reshape(size, frame.factor, size, frame.factor, -1).mean(axis=(1, 3))
+
+
 def upscale_photo(image, detector, upscale_frames, size, background):
-    """The photo upscaled: its faces by the model, in its frame, the rest as `background`.
+    """The photo upscaled: its faces by the model, the rest as `background`.
 
     image: uint8 [h, w, 3]; detector: a Detector; upscale_frames: the model, float32
     [n, size, size, 3] in [0, 1] -> float32 [n, 4 size, 4 size, 3]; background: uint8
@@ -156,76 +199,18 @@ def upscale_photo(image, detector, upscale_frames, size, background):
     the model's input keeps the background (its `skipped` says so).
     """
     faces = detector.detect(image)
-    matrices, frames = [], []
+    frames = []
     for face in faces:
         matrix = alignment(face, size)
-        face.frame_size = float(frame_size(matrix, size))
+        face.frame_size, face.turn = float(frame_size(matrix, size)), turn(matrix)
         if face.frame_size > MAX_FRAME_SCALE * size:
             face.skipped = (f'too large for the model: its frame is {face.frame_size:.0f} px, the '
                             f'model takes {size}')
             continue
-        matrices.append(matrix)
-        frames.append(np.clip(warp(image, matrix, size) / 255, 0, 1))
-    outputs = upscale_frames(np.stack(frames)) if frames else np.zeros([0, 4 * size, 4 * size, 3])
-    return paste(background, np.asarray(outputs, np.float32), matrices), faces
-
-
-def warp(image, matrix, size):
-    """Cuts the frame of `matrix` (photo -> frame, see `alignment`) out of `image`.
-
-    image: [h, w, c], the photo. Returns float32 [size, size, c] in image's range, sampled with
-    a bicubic kernel (a frame that matches the photo's pixels gets them exactly); a frame larger
-    than `size` photo pixels is sampled supersample^2 times a pixel and averaged, an area
-    average as the training inputs are. Outside the photo, its edge pixels repeat.
-    """
-    supersample = max(1, int(np.ceil(frame_size(matrix, size) / size)))
-    steps = (np.arange(size * supersample) + 0.5) / supersample
-    u, v = np.meshgrid(steps, steps)
-    inverse = _inverse(matrix)
-    x = inverse[0, 0] * u + inverse[0, 1] * v + inverse[0, 2]
-    y = inverse[1, 0] * u + inverse[1, 1] * v + inverse[1, 2]
-    sampled = bicubic_sample(image.astype(np.float32), x, y)
-    return sampled.reshape(size, supersample, size, supersample, -1).mean(axis=(1, 3))
-
-
-def _inverse(matrix):
-    linear = np.linalg.inv(matrix[:, :2])
-    return np.concatenate([linear, -(linear @ matrix[:, 2])[:, None]], axis=1)
-
-
-def bilinear_sample(image, x, y):
-    """image [h, w, c] at continuous coordinates x, y (arrays of one shape) -> [..., c]; edge
-    pixels repeat beyond the image."""
-    return _sample(image, x, y, np.array([0.0, 1.0]), lambda t: np.stack([1 - t, t], -1))
-
-
-def bicubic_sample(image, x, y):
-    """As bilinear_sample, with Keys' cubic kernel (a = -0.5, as tf.image.resize's bicubic)."""
-    def weights(t):
-        distances = np.stack([1 + t, t, 1 - t, 2 - t], -1)
-        near = (1.5 * distances - 2.5) * distances ** 2 + 1
-        far = ((-0.5 * distances + 2.5) * distances - 4) * distances + 2
-        return np.where(distances <= 1, near, far)
-
-    return _sample(image, x, y, np.array([-1.0, 0.0, 1.0, 2.0]), weights)
-
-
-def _sample(image, x, y, taps, weights):
-    """image at x, y: the sum over taps (offsets from the pixel at or left of/above the point) of
-    weights(fraction)[tap] times the pixel there, edges repeating."""
-    height, width = image.shape[:2]
-    column, row = x - 0.5, y - 0.5
-    left, top = np.floor(column), np.floor(row)
-    across, down = weights(column - left), weights(row - top)
-    result = 0
-    for i, row_tap in enumerate(taps):
-        rows = np.clip(top + row_tap, 0, height - 1).astype(int)
-        line = 0
-        for j, column_tap in enumerate(taps):
-            columns = np.clip(left + column_tap, 0, width - 1).astype(int)
-            line = line + across[..., j, None] * image[rows, columns]
-        result = result + down[..., i, None] * line
-    return result
+        frames.append(snap(matrix, size))
+    crops = np.stack([cut(image, frame, size) / 255 for frame in frames]) if frames else []
+    outputs = upscale_frames(crops) if frames else []
+    return paste(background, outputs, frames), faces
 
 
 def feathered_mask(size):
@@ -236,45 +221,50 @@ def feathered_mask(size):
     return np.minimum(ramp[:, None], ramp[None, :]).astype(np.float32)
 
 
-def paste(background, outputs, matrices, scale=srez_images.SCALE):
+def centrality(size):
+    """float32 [size, size]: 1 at the centre, falling to 0 at the edges (max-norm)."""
+    steps = (np.arange(size) + 0.5) / size
+    distance = np.abs(steps - 0.5)
+    return np.clip(1 - 2 * np.maximum(distance[:, None], distance[None, :]), 0, 1)
+
+
+def paste(background, outputs, frames, scale=srez_images.SCALE):
     """Puts the generator's `outputs` back into `background`, the upscale of the photo.
 
     background: uint8 [H, W, 3], `scale` times the photo, changed in place; outputs: float32
-    [n, S, S, 3] in [0, 1], each the upscale of the frame that matrices[i] (photo -> frame,
-    [2, 3]) cut out. Each face is mapped back with the inverse of its alignment under a feathered
-    mask. Where masks overlap, each pixel follows mostly the face whose frame centre it lies
-    nearest (weights falling to 0 at a frame's edge), so one face does not undo another. Pixels that no mask reaches keep the background's
-    values exactly. Faces are blended in groups of overlapping ones, so memory follows the faces'
-    size, not the photo's.
+    [n, S, S, 3] in [0, 1], the upscales of the Frames `frames` (each S / scale x factor photo
+    pixels; an output is enlarged by its factor first). Each lands on the pixels of its frame
+    under a feathered mask. Where masks overlap, each pixel follows mostly the face whose
+    centre it lies nearest (weights falling to 0 at a frame's edge), so one face does not undo
+    another. Pixels that no mask reaches keep the background's values exactly. Faces are
+    blended in groups of overlapping ones, so memory follows the faces' size, not the photo's.
     """
-    if not len(outputs):
-        return background
-    size = outputs.shape[1]
-    mask = feathered_mask(size)[..., None]
-    regions = [_region(matrix, size, scale, background.shape[:2]) for matrix in matrices]
-    for group in _overlapping_groups(regions):
-        top = min(regions[i][0] for i in group)
-        bottom = max(regions[i][1] for i in group)
-        left = min(regions[i][2] for i in group)
-        right = max(regions[i][3] for i in group)
-        rows, columns = np.mgrid[top:bottom, left:right] + 0.5
-        weights = np.zeros(rows.shape, np.float32)
-        coverage = np.zeros(rows.shape, np.float32)
-        blended = np.zeros(rows.shape + (3,), np.float32)
+    regions = [_region(frame, len(output) * frame.factor, scale) for output, frame
+               in zip(outputs, frames)]
+    for group in _overlapping_groups(regions, background.shape[:2]):
+        top, left = (min(regions[i][k] for i in group) for k in (0, 1))
+        bottom, right = (max(regions[i][k] + regions[i][2] for i in group) for k in (0, 1))
+        top, left = max(top, 0), max(left, 0)
+        bottom, right = min(bottom, background.shape[0]), min(right, background.shape[1])
+        weights = np.full((bottom - top, right - left), 1e-12, np.float32)
+        coverage = np.zeros((bottom - top, right - left), np.float32)
+        blended = np.zeros((bottom - top, right - left, 3), np.float32)
         for index in group:
-            # The output's frame in the upscaled photo's pixels: U = A (X / scale) * scale.
-            matrix = matrices[index]
-            u = matrix[0, 0] * columns + matrix[0, 1] * rows + scale * matrix[0, 2]
-            v = matrix[1, 0] * columns + matrix[1, 1] * rows + scale * matrix[1, 2]
-            inside = (u >= 0) & (u < size) & (v >= 0) & (v < size)
-            face_mask = np.where(inside, bilinear_sample(mask, u, v)[..., 0], 0)
-            # 1 at the frame's centre, 0 at its edge: a pixel follows the face it is deepest in.
-            centrality = np.clip(1 - 2 * np.maximum(abs(u / size - 0.5), abs(v / size - 0.5)),
-                                 0, 1)
-            weight = face_mask * centrality ** 4 + 1e-12
-            blended += weight[..., None] * np.clip(bicubic_sample(outputs[index], u, v), 0, 1)
-            weights += weight
-            coverage = np.maximum(coverage, face_mask)
+            face, frame = outputs[index], frames[index]
+            if frame.factor > 1:
+                face = srez_images.bicubic_upscale(face[np.newaxis], frame.factor)[0].numpy()
+            side = len(face)
+            mask, centre = feathered_mask(side), centrality(side)
+            # The part of the face inside the photo, and where it lands in the group's window.
+            face_top, face_left = regions[index][0], regions[index][1]
+            rows = slice(max(top - face_top, 0), min(bottom - face_top, side))
+            columns = slice(max(left - face_left, 0), min(right - face_left, side))
+            window = (slice(face_top + rows.start - top, face_top + rows.stop - top),
+                      slice(face_left + columns.start - left, face_left + columns.stop - left))
+            weight = mask[rows, columns] * centre[rows, columns] ** 4
+            blended[window] += weight[..., None] * face[rows, columns]
+            weights[window] += weight
+            coverage[window] = np.maximum(coverage[window], mask[rows, columns])
         touched = coverage > 0
         region = background[top:bottom, left:right]
         old = region[touched].astype(np.float32) / 255
@@ -284,30 +274,28 @@ def paste(background, outputs, matrices, scale=srez_images.SCALE):
     return background
 
 
-def _overlapping_groups(regions):
-    """The indices of `regions` (top, bottom, left, right) in groups whose regions overlap,
-    directly or through others."""
+def _region(frame, side, scale):
+    """(top, left, side) of a frame's output in the upscaled photo's pixels."""
+    return scale * frame.top, scale * frame.left, side
+
+
+def _overlapping_groups(regions, shape):
+    """The indices of `regions` (top, left, side) inside an image of `shape`, in groups whose
+    regions overlap, directly or through others."""
+    def inside(region):
+        return (region[0] < shape[0] and region[1] < shape[1] and region[0] + region[2] > 0
+                and region[1] + region[2] > 0)
+
+    def intersect(a, b):
+        return (a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[2]
+                and b[1] < a[1] + a[2])
+
     groups = []
     for index, region in enumerate(regions):
-        if region[0] >= region[1] or region[2] >= region[3]:
-            continue  # Outside the photo.
+        if not inside(region):
+            continue
         joined = [group for group in groups
-                  if any(_intersect(region, regions[other]) for other in group)]
+                  if any(intersect(region, regions[other]) for other in group)]
         merged = [index] + [other for group in joined for other in group]
         groups = [group for group in groups if group not in joined] + [sorted(merged)]
     return groups
-
-
-def _intersect(a, b):
-    return a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]
-
-
-def _region(matrix, size, scale, shape):
-    """(top, bottom, left, right): the pixels of the upscaled photo (`shape`) that the output
-    frame (`size` square) of `matrix` covers."""
-    inverse = _inverse(matrix)
-    corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float64)
-    points = corners @ inverse[:, :2].T + scale * inverse[:, 2]
-    left, top = np.floor(points.min(0)).astype(int)
-    right, bottom = np.ceil(points.max(0)).astype(int)
-    return max(top, 0), min(bottom, shape[0]), max(left, 0), min(right, shape[1])

@@ -27,53 +27,68 @@ def test_similarity_transform_against_a_hand_computed_one():
     assert np.linalg.det(mirrored[:, :2]) > 0
 
 
-def test_alignment_puts_the_landmarks_on_the_template_and_warp_cuts_that_frame():
-    # A photo whose face frame is the model's, doubled and shifted by (10, 20).
+def test_alignment_puts_the_landmarks_on_the_template_and_the_frame_snaps_to_the_pixels():
+    # A photo whose face frame is the model's, doubled and shifted by (10.3, 19.8).
     template = srez_faces.TEMPLATE * 16
-    face = srez_faces.Face(box=[0, 0, 1, 1], landmarks=(2 * template + [10, 20]).tolist(), score=1)
+    face = srez_faces.Face(box=[0, 0, 1, 1], landmarks=(2 * template + [10.3, 19.8]).tolist(),
+                           score=1)
     matrix = srez_faces.alignment(face, 16)
-    np.testing.assert_allclose(matrix, [[0.5, 0, -5], [0, 0.5, -10]], atol=1e-9)
+    np.testing.assert_allclose(matrix, [[0.5, 0, -5.15], [0, 0.5, -9.9]], atol=1e-9)
     assert srez_faces.frame_size(matrix, 16) == pytest.approx(32)
+    frame = srez_faces.snap(matrix, 16)
+    assert frame == srez_faces.Frame(left=10, top=20, factor=2)
     photo = np.random.default_rng(1).uniform(0, 255, (80, 60, 3)).astype(np.float32)
-    frame = srez_faces.warp(photo, matrix, 16)
-    # Each frame pixel is the mean of the 2x2 photo pixels it covers.
+    # Each input pixel is the mean of the 2x2 photo pixels it covers.
     expected = photo[20:52, 10:42].reshape(16, 2, 16, 2, 3).mean(axis=(1, 3))
-    np.testing.assert_allclose(frame, expected, atol=1e-3)
-    # A frame that matches the photo's pixels gets them exactly.
-    unit = np.array([[1.0, 0, -10], [0, 1.0, -20]])
-    np.testing.assert_allclose(srez_faces.warp(photo, unit, 16), photo[20:36, 10:26], atol=1e-3)
+    np.testing.assert_allclose(srez_faces.cut(photo, frame, 16), expected, rtol=1e-6)
+    # Turned by 10 degrees, the frame keeps its centre and does not turn.
+    angle = np.radians(10)
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    turned = srez_faces.Face(box=[0, 0, 1, 1], score=1, landmarks=(
+        (template - 8) @ rotation.T + [30, 40]).tolist())
+    matrix = srez_faces.alignment(turned, 16)
+    assert srez_faces.turn(matrix) == pytest.approx(-10)
+    assert srez_faces.snap(matrix, 16) == srez_faces.Frame(left=22, top=32, factor=1)
 
 
 def faces_at(centres, side=16):
-    """Faces whose landmarks put a `side` px frame (photo pixels) at each (x, y) of `centres`."""
-    return [srez_faces.Face(box=[0, 0, 1, 1], score=1.0, landmarks=(
-        srez_faces.TEMPLATE * side + np.asarray(centre) - side / 2).tolist())
+    """Frames of `side` px (photo pixels) at each (x, y) of `centres`, as snap gives them."""
+    return [srez_faces.snap(srez_faces.alignment(srez_faces.Face(
+        box=[0, 0, 1, 1], score=1.0,
+        landmarks=(srez_faces.TEMPLATE * side + np.asarray(centre) - side / 2).tolist()), 16), 16)
         for centre in centres]
 
 
 def test_paste_with_an_identity_generator_keeps_the_background_exactly_outside_the_masks():
     photo = np.random.default_rng(2).integers(0, 256, (60, 80, 3), np.uint8)
     background = srez_images.bicubic_upscale(photo[np.newaxis])[0].numpy()
-    matrices = [srez_faces.alignment(face, 16) for face in faces_at([(20, 20), (60, 40)])]
-    frames = np.stack([srez_faces.warp(photo, matrix, 16) / 255 for matrix in matrices])
-    identity = srez_images.bicubic_upscale(frames).numpy()  # The frames, upscaled as the rest.
-    result = srez_faces.paste(background.copy(), identity, matrices)
+    frames = faces_at([(20, 20), (60, 40)])
+    crops = np.stack([srez_faces.cut(photo, frame, 16) / 255 for frame in frames])
+    identity = srez_images.bicubic_upscale(crops).numpy()  # The frames, upscaled as the rest.
+    result = srez_faces.paste(background.copy(), identity, frames)
     covered = np.zeros(background.shape[:2], bool)
     covered[4 * 12:4 * 28, 4 * 12:4 * 28] = covered[4 * 32:4 * 48, 4 * 52:4 * 68] = True
     np.testing.assert_array_equal(result[~covered], background[~covered])
-    # Inside, the identity gives the background back, up to resampling.
+    # Inside, the identity gives the background back, up to the frames' own edges.
     assert np.abs(result.astype(int) - background.astype(int))[covered].mean() < 3
 
 
 def test_where_faces_overlap_each_keeps_its_own_centre():
     background = np.zeros((4 * 40, 4 * 60, 3), np.uint8)
-    matrices = [srez_faces.alignment(face, 16) for face in faces_at([(20, 20), (26, 20)])]
+    frames = faces_at([(20, 20), (26, 20)])
     outputs = np.stack([np.full((64, 64, 3), 0.2, np.float32), np.full((64, 64, 3), 0.8,
                                                                     np.float32)])
-    result = srez_faces.paste(background, outputs, matrices) / 255
+    result = srez_faces.paste(background, outputs, frames) / 255
     # Each centre lies inside the other's frame: it stays its own face's.
     assert abs(result[4 * 20, 4 * 20, 0] - 0.2) < 0.02
     assert abs(result[4 * 20, 4 * 26, 0] - 0.8) < 0.02
+
+
+def test_a_face_at_the_photos_edge_is_pasted_in_part():
+    background = np.zeros((4 * 30, 4 * 30, 3), np.uint8)
+    frame = srez_faces.Frame(left=-6, top=20, factor=1)  # Sticks out left and below.
+    result = srez_faces.paste(background, np.ones((1, 64, 64, 3), np.float32), [frame])
+    assert result[4 * 28, 8].min() == 255 and result[4 * 28, 4 * 12].max() == 0
 
 
 def test_detection_windows_cover_any_photo_and_overlap():
@@ -119,7 +134,7 @@ def test_the_cli_finds_every_face_of_a_composite_photo(composite_photo, trained_
     assert all(found(placed, record)), record
     assert '[1/1] group.png: 4 faces found, 4 upscaled by the model.' in capsys.readouterr().out
     face = record['faces'][0]
-    assert set(face) == {'box', 'landmarks', 'score', 'frame_size', 'used'}
+    assert set(face) == {'box', 'landmarks', 'score', 'frame_size', 'turn', 'used'}
     assert len(face['landmarks']) == 5 and face['score'] > 0.9 and face['used']
     with Image.open(tmp_path / 'group.png') as upscaled:
         assert upscaled.size == (4 * 320, 4 * 240)
