@@ -33,9 +33,11 @@ DETECTION_MIN_FACE = 20
 # lies whole in one of them.
 DETECTION_WINDOW, DETECTION_OVERLAP = 640, 64
 DETECTION_THRESHOLDS = dict(threshold_pnet=0.6, threshold_rnet=0.7, threshold_onet=0.8)
-# A face whose frame is larger than this many times the model's input would be shrunk to fit it,
-# losing detail the photo has: it keeps the background upscale (docs/faces.md measures where).
-MAX_FRAME_SCALE = 1.5
+# The model upscales a face's frame at the photo's own pixels (see `snap`); past this many times
+# its input, the face is too large for it and keeps the background upscale. docs/faces.md
+# measured it: frames of 14-20 px gain, from 22 px the model falls below bicubic on some faces,
+# and shrinking larger frames to the input loses more than the model gains.
+MAX_FRAME_SCALE = 1.3
 FEATHER = 0.15  # The mask fades out over this fraction of the frame's side at each edge.
 
 
@@ -147,26 +149,24 @@ def alignment(face, size):
 
 @dataclasses.dataclass(frozen=True)
 class Frame:
-    """A face's frame on the photo's pixel grid: its corner (left, top) in photo pixels and its
-    side, `factor` times the model's input."""
+    """A face's frame on the photo's pixel grid: its corner (left, top) in photo pixels; its
+    side is the model's input size."""
     left: int
     top: int
-    factor: int
 
 
 def snap(matrix, size):
-    """The Frame on the photo's pixel grid nearest to alignment `matrix`'s: the same centre
-    to the pixel, a side of a whole multiple of `size` (at least 1), and no turn.
+    """The Frame on the photo's pixel grid nearest to alignment `matrix`'s: the same centre to
+    the pixel, the model's input size, no turn.
 
-    Resampling the frame to follow the alignment exactly blurs the model's input more than the
-    model forgives; at a whole pixel, a face of 11-23 px turned by up to 15 degrees is upscaled
-    far better than when resampled (docs/faces.md measures both).
+    Resampling the photo to follow the alignment exactly blurs the model's input more than the
+    model forgives; at the photo's own pixels, a face of 14-20 px turned by up to 15 degrees is
+    upscaled far better than when resampled (docs/faces.md measures both).
     """
     linear = np.linalg.inv(matrix[:, :2])
     centre = linear @ (np.array([size / 2, size / 2]) - matrix[:, 2])
-    factor = max(1, int(np.round(frame_size(matrix, size) / size)))
-    corner = np.round(centre - factor * size / 2).astype(int)
-    return Frame(int(corner[0]), int(corner[1]), factor)
+    corner = np.round(centre - size / 2).astype(int)
+    return Frame(int(corner[0]), int(corner[1]))
 
 
 def frame_size(matrix, size):
@@ -180,13 +180,11 @@ def turn(matrix):
 
 
 def cut(image, frame, size):
-    """The frame's pixels of `image` [h, w, c], area-averaged down to [size, size, c] float32
-    (edge pixels repeat beyond the photo)."""
-    side = frame.factor * size
-    rows = np.clip(np.arange(frame.top, frame.top + side), 0, image.shape[0] - 1)
-    columns = np.clip(np.arange(frame.left, frame.left + side), 0, image.shape[1] - 1)
-    pixels = image[rows[:, None], columns[None, :]].astype(np.float32)
-    return pixels.reshape(size, frame.factor, size, frame.factor, -1).mean(axis=(1, 3))
+    """The frame's pixels of `image` [h, w, c]: float32 [size, size, c], edge pixels repeating
+    beyond the photo."""
+    rows = np.clip(np.arange(frame.top, frame.top + size), 0, image.shape[0] - 1)
+    columns = np.clip(np.arange(frame.left, frame.left + size), 0, image.shape[1] - 1)
+    return image[rows[:, None], columns[None, :]].astype(np.float32)
 
 
 def upscale_photo(image, detector, upscale_frames, size, background):
@@ -232,15 +230,17 @@ def paste(background, outputs, frames, scale=srez_images.SCALE):
     """Puts the generator's `outputs` back into `background`, the upscale of the photo.
 
     background: uint8 [H, W, 3], `scale` times the photo, changed in place; outputs: float32
-    [n, S, S, 3] in [0, 1], the upscales of the Frames `frames` (each S / scale x factor photo
-    pixels; an output is enlarged by its factor first). Each lands on the pixels of its frame
-    under a feathered mask. Where masks overlap, each pixel follows mostly the face whose
+    [n, S, S, 3] in [0, 1], the upscales of the Frames `frames`. Each lands on the pixels of its
+    frame under a feathered mask. Where masks overlap, each pixel follows mostly the face whose
     centre it lies nearest (weights falling to 0 at a frame's edge), so one face does not undo
     another. Pixels that no mask reaches keep the background's values exactly. Faces are
     blended in groups of overlapping ones, so memory follows the faces' size, not the photo's.
     """
-    regions = [_region(frame, len(output) * frame.factor, scale) for output, frame
-               in zip(outputs, frames)]
+    if not len(outputs):
+        return background
+    side = outputs.shape[1]
+    mask, centre = feathered_mask(side), centrality(side)
+    regions = [(scale * frame.top, scale * frame.left, side) for frame in frames]
     for group in _overlapping_groups(regions, background.shape[:2]):
         top, left = (min(regions[i][k] for i in group) for k in (0, 1))
         bottom, right = (max(regions[i][k] + regions[i][2] for i in group) for k in (0, 1))
@@ -250,11 +250,7 @@ def paste(background, outputs, frames, scale=srez_images.SCALE):
         coverage = np.zeros((bottom - top, right - left), np.float32)
         blended = np.zeros((bottom - top, right - left, 3), np.float32)
         for index in group:
-            face, frame = outputs[index], frames[index]
-            if frame.factor > 1:
-                face = srez_images.bicubic_upscale(face[np.newaxis], frame.factor)[0].numpy()
-            side = len(face)
-            mask, centre = feathered_mask(side), centrality(side)
+            face = outputs[index]
             # The part of the face inside the photo, and where it lands in the group's window.
             face_top, face_left = regions[index][0], regions[index][1]
             rows = slice(max(top - face_top, 0), min(bottom - face_top, side))
@@ -272,11 +268,6 @@ def paste(background, outputs, frames, scale=srez_images.SCALE):
         region[touched] = np.round(255 * np.clip(old + coverage[touched][:, None] * (faces - old),
                                                  0, 1))
     return background
-
-
-def _region(frame, side, scale):
-    """(top, left, side) of a frame's output in the upscaled photo's pixels."""
-    return scale * frame.top, scale * frame.left, side
 
 
 def _overlapping_groups(regions, shape):

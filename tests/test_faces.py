@@ -35,12 +35,14 @@ def test_alignment_puts_the_landmarks_on_the_template_and_the_frame_snaps_to_the
     matrix = srez_faces.alignment(face, 16)
     np.testing.assert_allclose(matrix, [[0.5, 0, -5.15], [0, 0.5, -9.9]], atol=1e-9)
     assert srez_faces.frame_size(matrix, 16) == pytest.approx(32)
+    # At the photo's own pixels: the frame of the model's size around the same centre.
     frame = srez_faces.snap(matrix, 16)
-    assert frame == srez_faces.Frame(left=10, top=20, factor=2)
+    assert frame == srez_faces.Frame(left=18, top=28)
     photo = np.random.default_rng(1).uniform(0, 255, (80, 60, 3)).astype(np.float32)
-    # Each input pixel is the mean of the 2x2 photo pixels it covers.
-    expected = photo[20:52, 10:42].reshape(16, 2, 16, 2, 3).mean(axis=(1, 3))
-    np.testing.assert_allclose(srez_faces.cut(photo, frame, 16), expected, rtol=1e-6)
+    np.testing.assert_array_equal(srez_faces.cut(photo, frame, 16), photo[28:44, 18:34])
+    beyond = srez_faces.cut(photo, srez_faces.Frame(left=-2, top=70), 16)
+    np.testing.assert_array_equal(beyond[:10, 2:], photo[70:, :14])
+    np.testing.assert_array_equal(beyond[10:, 0], np.repeat(photo[79:80, 0], 6, axis=0))
     # Turned by 10 degrees, the frame keeps its centre and does not turn.
     angle = np.radians(10)
     rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
@@ -48,7 +50,7 @@ def test_alignment_puts_the_landmarks_on_the_template_and_the_frame_snaps_to_the
         (template - 8) @ rotation.T + [30, 40]).tolist())
     matrix = srez_faces.alignment(turned, 16)
     assert srez_faces.turn(matrix) == pytest.approx(-10)
-    assert srez_faces.snap(matrix, 16) == srez_faces.Frame(left=22, top=32, factor=1)
+    assert srez_faces.snap(matrix, 16) == srez_faces.Frame(left=22, top=32)
 
 
 def faces_at(centres, side=16):
@@ -86,7 +88,7 @@ def test_where_faces_overlap_each_keeps_its_own_centre():
 
 def test_a_face_at_the_photos_edge_is_pasted_in_part():
     background = np.zeros((4 * 30, 4 * 30, 3), np.uint8)
-    frame = srez_faces.Frame(left=-6, top=20, factor=1)  # Sticks out left and below.
+    frame = srez_faces.Frame(left=-6, top=20)  # Sticks out left and below.
     result = srez_faces.paste(background, np.ones((1, 64, 64, 3), np.float32), [frame])
     assert result[4 * 28, 8].min() == 255 and result[4 * 28, 4 * 12].max() == 0
 
