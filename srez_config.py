@@ -46,6 +46,9 @@ class ModelConfig:
     gene_residual: bool = setting(
         False, 'The generator corrects a bilinear upscale of its input instead of painting the '
         'face from nothing (off = the original srez generator).')
+    gene_blocks: tuple = setting(
+        (2, 2), 'Residual blocks in each of the generator\'s two 2x stages (at the input\'s size, '
+        'then twice it).', count=2)
     gene_pixel_shuffle: bool = setting(
         False, 'The generator learns its 2x upscales as sub-pixel convolutions (pixel shuffle) '
         'instead of a nearest-neighbour upscale and a convolution, at the same cost (off = the '

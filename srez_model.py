@@ -266,9 +266,9 @@ class Generator(_Network):
         self.residual = config.gene_residual
         self.input_size = config.sample_size // srez_images.SCALE  # The aligned face it takes.
         units = config.gene_units
-        for width in units[:-1]:
-            self.add_residual_block(width)
-            self.add_residual_block(width)
+        for width, blocks in zip(units[:-1], config.gene_blocks):
+            for _ in range(blocks):
+                self.add_residual_block(width)
             if config.gene_pixel_shuffle:
                 # Batch norm and ReLU commute with a nearest-neighbour upscale, so the order
                 # changes nothing but where they run (on a quarter of the pixels).

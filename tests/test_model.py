@@ -156,3 +156,17 @@ def test_batch_norm_moving_averages_are_debiased():
     inference = norm(x, training=False)
     # One update already gives the batch statistics back, not 1% of them.
     np.testing.assert_allclose(inference[0, :, 0, :], [[-1, -1], [1, 1]], atol=2e-3)
+
+
+def test_gene_blocks_sets_the_residual_blocks_of_each_stage():
+    default = srez_model.Generator(model())
+    deeper = srez_model.Generator(model(gene_blocks=(4, 1)))
+    kinds = [type(layer).__name__ for layer in deeper.layers]
+    # Four blocks at the input's size, an upscale, then one block at twice it.
+    assert kinds[:4] == ['ResidualBlock'] * 4 and kinds[4] != 'ResidualBlock'
+    assert kinds.count('ResidualBlock') == 5
+    assert [type(layer).__name__ for layer in default.layers].count('ResidualBlock') == 4
+    block = srez_model.ResidualBlock(tf.random.Generator.from_seed(0), 8, 8)
+    assert deeper.flops(16, 16)[0] == (default.flops(16, 16)[0] + 2 * block.flops(16, 16)[0]
+                                       - block.flops(32, 32)[0])
+    assert deeper(tf.zeros([1, 16, 16, 3]), training=False).shape == (1, 64, 64, 3)
