@@ -25,7 +25,9 @@ import time
 import numpy as np
 import tensorflow as tf
 
+import srez_faces
 import srez_images
+import srez_infer
 import srez_input
 import srez_model
 import srez_session
@@ -34,6 +36,7 @@ REPEATS = 5
 WARMUP_CALLS = 2  # The first call traces (and with XLA compiles); the second settles allocators.
 PLAIN = dict(precision='float32', xla=False)
 MATMUL_SIZE = 2048
+PHOTO_SIZE, PHOTO_FACES = (640, 480), 10  # The photo --run bench upscales through --faces.
 
 
 def run(config, data, strategy, batch_sizes, batches, repeats=REPEATS, log=print):
@@ -65,7 +68,56 @@ def run(config, data, strategy, batch_sizes, batches, repeats=REPEATS, log=print
         report['results'].append(_measure_batch_size(
             dataclasses.replace(config, batch_size=batch_size), data, strategy, batches, repeats,
             report, log))
+    log(f'Timing a {PHOTO_SIZE[0]}x{PHOTO_SIZE[1]} photo of {PHOTO_FACES} faces...')
+    report['photo'] = _time_photo(config, data, repeats)
     return report
+
+
+def _time_photo(config, data, repeats):
+    """Seconds of each part of --run infer on one photo (PHOTO_SIZE, PHOTO_FACES of the run's
+    faces), median of `repeats` after a warm-up: face detection, the faces (cut, model, paste),
+    and the background upscale; photos/s for the three together."""
+    generator = srez_model.Generator(config.model)
+    size = generator.input_size
+    upscale_frames = srez_infer.frame_upscaler(generator, config.batch_size)
+    photo = _photo(data, size)
+    detector = srez_faces.Detector()
+    seconds = {'detection': [], 'faces': [], 'background': []}
+    for repeat in range(repeats + 1):
+        start = time.perf_counter()
+        faces = detector.detect(photo)
+        found = time.perf_counter()
+        background = srez_infer.background_upscale(photo)
+        upscaled = time.perf_counter()
+        srez_faces.upscale_faces(photo, faces, upscale_frames, size, background)
+        done = time.perf_counter()
+        if repeat:  # The first is the warm-up: tracing and the detector's first calls.
+            for part, value in (('detection', found - start), ('background', upscaled - found),
+                                ('faces', done - upscaled)):
+                seconds[part].append(value)
+    figures = {f'{part}_seconds': statistics.median(values) for part, values in seconds.items()}
+    figures.update(width=PHOTO_SIZE[0], height=PHOTO_SIZE[1], faces=PHOTO_FACES,
+                   faces_found=len(faces),
+                   photos_per_second=1 / sum(figures[f'{part}_seconds'] for part in seconds))
+    return figures
+
+
+def _photo(data, size):
+    """uint8 [h, w, 3] of PHOTO_SIZE: PHOTO_FACES of the run's faces (test vectors first), each
+    with its frame at the model's input size, spread over a smooth background."""
+    keys = (list(data.test_keys) + list(data.train_keys))[:PHOTO_FACES]
+    width, height = PHOTO_SIZE
+    y, x = np.mgrid[0:height, 0:width] / max(PHOTO_SIZE)
+    photo = np.stack([150 + 60 * x, 120 + 50 * y, 140 - 40 * x * y], -1)
+    scale = size / srez_input.CROP_SIZE
+    for index, key in enumerate(keys):
+        image = tf.cast(data.load(tf.constant(key)), tf.float32)
+        small = tf.image.resize(image, [round(scale * side) for side in image.shape[:2]],
+                                'area').numpy()
+        top = 40 + (index // 5) * (height // 2)
+        left = 20 + (index % 5) * (width // 5)
+        photo[top:top + small.shape[0], left:left + small.shape[1]] = small
+    return np.uint8(np.clip(np.round(photo), 0, 255))
 
 
 def _measure_batch_size(config, data, strategy, batches, repeats, report, log):
@@ -253,4 +305,9 @@ def table(report):
                      f'{result["pipeline_headroom"]:>11.1f}x (input vs training)')
         lines.append(f'{"":>6} {"device peak":<16} matmul {result["matmul_gflops"] * scale:.1f}, '
                      f'convolution {result["convolution_gflops"] * scale:.1f} {unit}')
+    photo = report['photo']
+    lines.append(f'A {photo["width"]}x{photo["height"]} photo of {photo["faces"]} faces '
+                 f'({photo["faces_found"]} found): {photo["photos_per_second"]:.2f} photos/s; '
+                 f'detection {photo["detection_seconds"]:.2f} s, faces {photo["faces_seconds"]:.2f}'
+                 f' s, background {photo["background_seconds"]:.2f} s.')
     return '\n'.join(lines)

@@ -197,6 +197,11 @@ def upscale_photo(image, detector, upscale_frames, size, background):
     the model's input keeps the background (its `skipped` says so).
     """
     faces = detector.detect(image)
+    return upscale_faces(image, faces, upscale_frames, size, background), faces
+
+
+def upscale_faces(image, faces, upscale_frames, size, background):
+    """upscale_photo's work once `faces` (Faces of `image`) are found; marks the skipped ones."""
     frames = []
     for face in faces:
         matrix = alignment(face, size)
@@ -208,7 +213,7 @@ def upscale_photo(image, detector, upscale_frames, size, background):
         frames.append(snap(matrix, size))
     crops = np.stack([cut(image, frame, size) / 255 for frame in frames]) if frames else []
     outputs = upscale_frames(crops) if frames else []
-    return paste(background, outputs, frames), faces
+    return paste(background, outputs, frames)
 
 
 def feathered_mask(size):

@@ -141,7 +141,7 @@ class _Writer:
         self.upscale_rgb = tf.function(
             lambda images: upscale(generator, images),
             input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8)])
-        self.generator, self.batch_size = generator, batch_size
+        self.upscale_frames = frame_upscaler(generator, batch_size)
         self.input_size = generator.input_size
         self.root, self.output_dir = root, output_dir
         self.tile_size, self.summary = tile_size, summary
@@ -163,18 +163,18 @@ class _Writer:
     def write_photo(self, job, image):
         """Upscales one photo through the face pipeline and writes its files and record."""
         rgb = image[..., :3]
-        background = _in_windows(rgb[np.newaxis], _bicubic, self.tile_size)[0]
+        background = background_upscale(rgb, self.tile_size)
         try:
             if self._detector is None:
                 self._detector = srez_faces.Detector()
-            result, faces = srez_faces.upscale_photo(rgb, self._detector, self._upscale_frames,
+            result, faces = srez_faces.upscale_photo(rgb, self._detector, self.upscale_frames,
                                                      self.input_size, background)
         except Exception as error:  # The detector fails in TensorFlow's and numpy's ways.
             reason = (getattr(error, 'message', None) or str(error)).strip().splitlines()[0]
             self.fail(job.source, f'face detection failed ({type(error).__name__}: {reason})')
             return
         if image.shape[-1] == 4:
-            alpha = _in_windows(image[np.newaxis, ..., 3:], _bicubic, self.tile_size)[0]
+            alpha = background_upscale(image[..., 3:], self.tile_size)
             result = np.concatenate([result, alpha], axis=-1)
         name = os.path.relpath(job.source, self.root)
         self.summary.photos[name] = dict(width=image.shape[1], height=image.shape[0],
@@ -197,13 +197,6 @@ class _Writer:
         srez_files.write_atomically(path, json.dumps({**self._earlier_records,
                                                       **self.summary.photos}, indent=1))
 
-    def _upscale_frames(self, frames):
-        """The generator on aligned faces, float32 [n, s, s, 3] -> [n, 4s, 4s, 3], in batches."""
-        return np.concatenate([
-            self.generator(tf.constant(frames[start:start + self.batch_size]),
-                           training=False).numpy()
-            for start in range(0, len(frames), self.batch_size)])
-
     def _write_files(self, job, image, result):
         files = [(job.target, result)]
         if job.compare:
@@ -223,6 +216,25 @@ class _Writer:
         nearest = srez_images.nearest_upscale(rgb, SCALE)[0].numpy()
         smooth = _in_windows(rgb, _bicubic, self.tile_size)[0]
         return np.concatenate([nearest, smooth, result[..., :3]], 1)
+
+
+def frame_upscaler(generator, batch_size):
+    """The generator on aligned faces, in batches: float32 [n, s, s, 3] in [0, 1] -> numpy
+    float32 [n, 4s, 4s, 3]."""
+    upscale = tf.function(lambda frames: generator(frames, training=False),
+                          input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
+
+    def upscale_frames(frames):
+        return np.concatenate([upscale(tf.constant(frames[start:start + batch_size],
+                                                   tf.float32)).numpy()
+                               for start in range(0, len(frames), batch_size)])
+
+    return upscale_frames
+
+
+def background_upscale(image, tile_size=TILE_SIZE):
+    """The bicubic upscale of uint8 [h, w, c] `image`, in windows: uint8 [4h, 4w, c]."""
+    return _in_windows(image[np.newaxis], _bicubic, tile_size)[0]
 
 
 def _bicubic(windows):

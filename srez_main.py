@@ -78,7 +78,8 @@ flags.DEFINE_float('sharpness', 0.5, 'infer, eval, export with the shipped model
                    'fidelity model (most faithful), 1 = the sharp model (GAN detail), between = '
                    'their weights interpolated.', lower_bound=0, upper_bound=1)
 flags.DEFINE_bool('shipped_models', False, 'infer, eval, export: use the shipped models even '
-                  'when --checkpoint_dir holds a checkpoint (without one they are used anyway).')
+                  'when --checkpoint_dir holds a checkpoint (without one they are used anyway); '
+                  'bench: measure the shipped models\' widths.')
 flags.DEFINE_enum('recipe', 'faithful', list(srez_config.RECIPES), 'train: a set of flag values '
                   'that flags given on the command line override. faithful = the 2016 srez; '
                   'fidelity and sharp = what trained the shipped models (models/README.md).')
@@ -95,6 +96,8 @@ flags.DEFINE_string('xla_cache_dir', None, 'Folder where compiled XLA programs a
                     '$XDG_CACHE_HOME/srez/xla, else ~/.cache/srez/xla; "" = no cache).')
 flags.DEFINE_integer('bench_batches', 10, 'With --run bench: batches per timed repeat.',
                      lower_bound=1)
+flags.DEFINE_integer('bench_repeats', 5, 'With --run bench: timed repeats of each figure, of '
+                     'which the median is reported.', lower_bound=1)
 flags.DEFINE_list('bench_batch_sizes', [], 'With --run bench: batch sizes to measure, e.g. '
                   '16,64,256 (default: --batch_size).')
 
@@ -436,16 +439,22 @@ def parse_flags(argv):
 def run_bench():
     batch_sizes = _integers(FLAGS.bench_batch_sizes) or (FLAGS.batch_size,)
     config = train_config(outputs=())  # Bench writes no grids and no checkpoints.
+    import dataclasses
     import json
 
     import srez_bench
     import srez_devices
+    if FLAGS.shipped_models:
+        import srez_models
+        shipped = srez_models.read(srez_config.SHIPPED_MODELS['fidelity'])[1]['model']
+        config = dataclasses.replace(config, model=shipped)
     # Before any TensorFlow op, as in run_train.
     strategy = srez_devices.make_strategy(FLAGS.strategy, cpu_devices())
     # stdout carries only the JSON, so `--run bench > bench.json` keeps it clean.
     log = functools.partial(print, file=sys.stderr)
     data = _training_data(log)
-    report = srez_bench.run(config, data, strategy, batch_sizes, FLAGS.bench_batches, log=log)
+    report = srez_bench.run(config, data, strategy, batch_sizes, FLAGS.bench_batches,
+                            repeats=FLAGS.bench_repeats, log=log)
     log(srez_bench.table(report))
     print(json.dumps(report))
 

@@ -2,10 +2,11 @@
 import json
 import os
 
+import pytest
 from conftest import run_srez
 
 TINY = ['--dataset', 'synthetic', '--gene_units', '8,8,8', '--disc_units', '8,8',
-        '--test_vectors', '2', '--batch_size', '2']
+        '--test_vectors', '2', '--batch_size', '2', '--bench_repeats', '1']
 
 
 def test_bench_reports_each_batch_size_and_both_variants_as_json_and_a_table(tmp_path):
@@ -32,20 +33,13 @@ def test_bench_reports_each_batch_size_and_both_variants_as_json_and_a_table(tmp
                    f'{figures["inference_images_per_second"]:.1f}',
                    f'{entry["pipeline_images_per_second"]:.1f}']
             assert any(line[:len(row)] == row for line in rows), (row, result.stderr)
-
-
-def test_without_the_adversarial_term_a_training_step_costs_the_generator_alone(srez_cli,
-                                                                                capsys):
-    reports = {}
-    for factor in ('0.9', '1'):
-        assert srez_cli('--run', 'bench', *TINY, '--bench_batches', '1', '--gene_l1_factor',
-                        factor, '--noxla') == 0
-        reports[factor] = json.loads(capsys.readouterr().out)
-    gan, regression = reports['0.9'], reports['1']
-    assert regression['inference_gflop_per_image'] == gan['inference_gflop_per_image']
-    # Backward costs about twice forward: the step is 3x the generator's inference.
-    assert regression['train_gflop_per_image'] == 3 * regression['inference_gflop_per_image']
-    assert gan['train_gflop_per_image'] > regression['train_gflop_per_image']
+    # And the photo through --faces: its parts, and the line that says them.
+    photo = report['photo']
+    assert (photo['width'], photo['height'], photo['faces']) == (640, 480, 10)
+    assert photo['photos_per_second'] == pytest.approx(1 / sum(
+        photo[f'{part}_seconds'] for part in ('detection', 'faces', 'background')))
+    assert (f'A 640x480 photo of 10 faces ({photo["faces_found"]} found): '
+            f'{photo["photos_per_second"]:.2f} photos/s') in result.stderr
 
 
 def test_bench_refuses_a_bad_batch_size_list_with_one_line(tmp_path):
