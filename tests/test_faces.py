@@ -110,16 +110,18 @@ def detector():
 @pytest.fixture(scope='module')
 def composite_photo(tmp_path_factory):
     """A 320x240 photo with 4 CelebA validation faces (frames of 14-20 px, turned up to 15
-    degrees) on scikit-image's coffee, and where they are; skipped without ../shared/celeba."""
+    degrees) on a textured background, and where they are; skipped without ../shared/celeba."""
     from conftest import CELEBA
     from photos import composite
-    from skimage import data
 
     if not os.path.isdir(CELEBA):
         pytest.skip('../shared/celeba (real CelebA faces) is not present on this machine')
     names = [name for name in sorted(os.listdir(CELEBA)) if int(name[:6]) >= 162771][:4]
     faces = [np.asarray(Image.open(os.path.join(CELEBA, name)).convert('RGB')) for name in names]
-    _, photo, placed = composite(faces, data.coffee(), size=(320, 240), seed=3)
+    rng = np.random.default_rng(4)
+    background = np.asarray(Image.fromarray(rng.integers(60, 200, (30, 40, 3), np.uint8)).resize(
+        (400, 300), Image.BICUBIC))
+    _, photo, placed = composite(faces, background, size=(320, 240), seed=3)
     folder = tmp_path_factory.mktemp('photo')
     Image.fromarray(photo).save(folder / 'group.png')
     return folder / 'group.png', placed
