@@ -95,6 +95,10 @@ class TrainConfig:
     gene_content_factor: float = setting(
         0.0, 'Multiplier for a full-resolution L1 term against the truth, added to the '
         'generator loss (0 = the original srez loss).', lower_bound=0)
+    disc_joint_batch: bool = setting(
+        False, 'The discriminator sees real and generated faces as one batch, so its batch norm '
+        'keeps what tells them apart (off = the original: one batch each, each normalised on its '
+        'own, which hides how sharp a batch is).')
     gene_input_noise: float = setting(
         0.03, 'Standard deviation of the Gaussian noise added to the generator\'s input in '
         'training, as the original srez did (0 = none).', lower_bound=0)

@@ -85,8 +85,7 @@ class TrainingSession:
                 tf.cast(self._noisy(inputs, batch), self.compute_dtype), training=True)
             fake_logits = real_logits = None
             if self.adversarial:
-                fake_logits = self.discriminator(tf.cast(gene_output, self.compute_dtype), True)
-                real_logits = self.discriminator(tf.cast(truth, self.compute_dtype), True)
+                fake_logits, real_logits = self._discriminate(gene_output, truth)
             gene_loss, gene_l1 = srez_model.generator_loss(
                 gene_output, inputs, truth, fake_logits, l1_factor=config.gene_l1_factor,
                 content_factor=config.gene_content_factor)
@@ -111,6 +110,13 @@ class TrainingSession:
         if not self.adversarial:
             disc_real = disc_fake = tf.constant(0.0)
         return gene_loss, disc_real, disc_fake, gene_l1, rate
+
+    def _discriminate(self, fake, real):
+        """The discriminator's logits on generated and real faces: (fake [b, 1], real [b, 1])."""
+        fake, real = tf.cast(fake, self.compute_dtype), tf.cast(real, self.compute_dtype)
+        if self.config.disc_joint_batch:
+            return tf.split(self.discriminator(tf.concat([fake, real], 0), True), 2)
+        return self.discriminator(fake, True), self.discriminator(real, True)
 
     def _noisy(self, inputs, batch):
         """The generator's training input: `inputs` plus the noise the original srez adds.

@@ -120,3 +120,16 @@ def test_weight_average_lags_the_raw_weights_and_decay_0_follows_them(tmp_path):
         else:
             for average, variable in pairs:
                 np.testing.assert_allclose(average, variable, rtol=1e-6, atol=1e-7)
+
+
+def test_a_joint_batch_lets_the_discriminator_compare_real_and_generated_faces(tmp_path):
+    real = tf.random.uniform([4, 64, 64, 3], seed=2)
+    blurred = tf.image.resize(tf.image.resize(real, [16, 16], 'area'), [64, 64], 'bilinear')
+    for joint in (False, True):
+        session = srez_session.TrainingSession(tiny_config(tmp_path, disc_joint_batch=joint),
+                                               tf.distribute.get_strategy())
+        fake_logits, real_logits = session._discriminate(blurred, real)
+        _, real_beside_others = session._discriminate(tf.zeros_like(real), real)
+        # Each batch normalised on its own, the real faces' scores ignore the generated ones, so
+        # how sharp the generated batch is as a whole is normalised away; jointly they do not.
+        assert np.array_equal(real_logits, real_beside_others) == (not joint)
