@@ -48,19 +48,18 @@ def resolve_precision(requested):
 
 
 def resolve_xla(requested, strategy_name):
-    """--xla unset -> on for a single device (CPU or one GPU); off for several replicas.
+    """--xla unset -> on for one GPU; off on CPU and for several replicas.
 
-    On a quiet 2-core CPU `--run bench` measured XLA 1.16x faster for training at the default
-    widths and 1.18x at widths 32 (README "Speed"). Several replicas run the step uncompiled:
-    MirroredStrategy unwraps the compiled function on CPUs, and multi-GPU XLA with merge_call is
-    untested here.
+    On this project's 2-core AVX-512 CPU `--run bench` measured XLA slower for training at 9 of
+    12 width settings (0.85-0.93x at the default and the small widths, docs/speed.md), and it
+    adds its compilation to every start; an older AVX2 CPU had measured it 1.16x faster. Several
+    replicas run the step uncompiled: MirroredStrategy unwraps the compiled function on CPUs, and
+    multi-GPU XLA with merge_call is untested here.
     """
     if requested is not None:
         return requested
     gpus = tf.config.list_physical_devices('GPU')
-    if strategy_name == 'auto':
-        return len(gpus) <= 1
-    return strategy_name == 'one'
+    return len(gpus) == 1 and strategy_name in ('auto', 'one')
 
 
 def cluster(strategy):

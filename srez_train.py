@@ -145,7 +145,8 @@ class _Loop:
             self.batch += 1
             if self.batch == self.start_batch + 1:
                 float(self._recent_results[0][0])  # Waits for the batch, so it is counted.
-                stopwatch.lap('first batch (XLA compilation, or loading it from the cache)')
+                stopwatch.lap('first batch (XLA compilation, or loading it from the cache)'
+                              if self.config.xla else 'first batch')
                 self.log(stopwatch.summary())
             elapsed = self.spent_seconds + time.monotonic() - session_start
             done = _budget_spent(self.config, self.batch, elapsed) or stop.requested

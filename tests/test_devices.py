@@ -5,14 +5,14 @@ import tensorflow as tf
 import srez_devices
 
 
-def test_a_cpu_trains_in_float32_with_xla_on_one_device():
+def test_a_cpu_trains_in_float32_without_xla_unless_asked():
     if tf.config.list_physical_devices('GPU'):
         pytest.skip('the policy for GPUs is another')
     assert srez_devices.resolve_precision('auto') == 'float32'
     assert srez_devices.resolve_precision('bfloat16') == 'bfloat16'
-    assert srez_devices.resolve_xla(None, 'auto') and srez_devices.resolve_xla(None, 'one')
+    assert not srez_devices.resolve_xla(None, 'auto') and not srez_devices.resolve_xla(None, 'one')
     assert not srez_devices.resolve_xla(None, 'mirrored')
-    assert not srez_devices.resolve_xla(False, 'one')
+    assert srez_devices.resolve_xla(True, 'one')
 
 
 def test_one_process_is_the_chief_of_no_cluster():
