@@ -139,7 +139,7 @@ class _Writer:
 
     def __init__(self, generator, root, output_dir, tile_size, batch_size, summary, total, log):
         self.upscale_rgb = tf.function(
-            lambda images: upscale(generator, images),
+            lambda images: upscale(generator, images), autograph=False,
             input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8)])
         self.upscale_frames = frame_upscaler(generator, batch_size)
         self.input_size = generator.input_size
@@ -221,7 +221,7 @@ class _Writer:
 def frame_upscaler(generator, batch_size):
     """The generator on aligned faces, in batches: float32 [n, s, s, 3] in [0, 1] -> numpy
     float32 [n, 4s, 4s, 3]."""
-    upscale = tf.function(lambda frames: generator(frames, training=False),
+    upscale = tf.function(lambda frames: generator(frames, training=False), autograph=False,
                           input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
 
     def upscale_frames(frames):

@@ -49,7 +49,7 @@ class TrainingSession:
         self._traced_replica_step = tf.function(self._replica_step, jit_compile=config.xla,
                                                 autograph=False)
         # Not compiled: it runs once per grid, where compiling would cost more than it saves.
-        self.upscale = tf.function(self._upscale)
+        self.upscale = tf.function(self._upscale, autograph=False)
 
     def restore(self, path):
         """Restores checkpoint `path` (checked by srez_checkpoint.check_config) into this session.
