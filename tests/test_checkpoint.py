@@ -196,9 +196,13 @@ def test_every_older_checkpoint_loads_as_it_was_made(legacy_checkpoint):
                                np.load(folder / 'expected_output.npy'), atol=1e-6)
 
 
-def test_every_older_checkpoint_resumes_and_is_used_by_every_mode(legacy_checkpoint, srez_cli,
-                                                                   tmp_path):
-    folder, expected = legacy_checkpoint
+@pytest.mark.parametrize('name', ['before_average', 'shape_variables'])
+def test_the_oldest_and_the_newest_older_checkpoint_resume_and_serve_every_mode(name, srez_cli,
+                                                                                tmp_path):
+    # Every older one loads as it was made (above); restoring for training differs only for the
+    # one without an average, and the last layout holds every option.
+    folder, expected = tmp_path / name, LEGACY[name]
+    shutil.copytree(os.path.join(LEGACY_CHECKPOINTS, name), folder)
     model_flags = [flag for option in ('gene_residual', 'gene_pixel_shuffle')
                    if expected.get(option) for flag in [f'--{option}']]
     common = ['--checkpoint_dir', str(folder), '--train_dir', str(tmp_path / 'train')]

@@ -112,7 +112,7 @@ def test_weight_average_lags_the_raw_weights_and_decay_0_follows_them(tmp_path):
     for decay in (0.999, 0.0):
         config = tiny_config(tmp_path / str(decay), ema_decay=decay, learning_rate_start=0.002)
         session, iterator = session_and_batches(config)
-        train_steps(session, iterator, 5)
+        train_steps(session, iterator, 3)
         pairs = list(zip(session.generator_average.trainable_variables,
                          session.generator.trainable_variables))
         if decay:
