@@ -95,6 +95,9 @@ class TrainConfig:
     gene_content_factor: float = setting(
         0.0, 'Multiplier for a full-resolution L1 term against the truth, added to the '
         'generator loss (0 = the original srez loss).', lower_bound=0)
+    gene_gradient_factor: float = setting(
+        0.0, 'Multiplier for an L1 term between the gradient magnitudes of the output and of the '
+        'truth, added to the generator loss (0 = none).', lower_bound=0)
     disc_joint_batch: bool = setting(
         False, 'The discriminator sees real and generated faces as one batch, so its batch norm '
         'keeps what tells them apart (off = the original: one batch each, each normalised on its '

@@ -40,6 +40,15 @@ def bicubic_upscale(images, factor=SCALE):
                                         saturate=True)
 
 
+def gradient_magnitudes(images, floor=0.0):
+    """|(dx, dy)| at every pixel, by forward differences (0 at the last row and column): float
+    [b, h, w, c] -> float32 [b, h, w, c]. Eval's sharpness ratio is their mean; a loss can match
+    them to the truth's, with a small `floor` under the square root so that its gradient stays
+    finite where the image is flat."""
+    dy, dx = tf.image.image_gradients(tf.cast(images, tf.float32))
+    return tf.sqrt(tf.square(dx) + tf.square(dy) + floor)
+
+
 def sample_grid(inputs, output, truth, max_rows=GRID_MAX_ROWS):
     """One row per test vector: nearest | bicubic | output | truth, each sample_size square.
 

@@ -324,14 +324,17 @@ class Discriminator(_Network):
         return tf.reduce_mean(tf.cast(scores, tf.float32), axis=[1, 2])
 
 
-def generator_loss(gene_output, clean_input, truth, fake_logits, l1_factor, content_factor=0.0):
+def generator_loss(gene_output, clean_input, truth, fake_logits, l1_factor, content_factor=0.0,
+                   gradient_factor=0.0):
     """srez's generator loss and its L1 term, float32 scalars (total, l1).
 
     gene_output, truth: [b, 4h, 4w, 3]; clean_input: [b, h, w, 3]; fake_logits: the
     discriminator's [b, 1] on gene_output, or None when the adversarial weight (1 - l1_factor)
     is 0. The L1 term compares the area-downscaled output with the input; content_factor > 0
     adds content_factor * mean|gene_output - truth|, the full-resolution content term of
-    SRGAN/ESRGAN.
+    SRGAN/ESRGAN; gradient_factor > 0 adds gradient_factor * the mean L1 distance between the
+    output's and the truth's gradient magnitudes (SPSR's gradient loss: edges where the truth's
+    are, as strong).
     """
     l1 = tf.reduce_mean(tf.abs(srez_images.box_downscale(gene_output)
                                - tf.cast(clean_input, tf.float32)))
@@ -341,6 +344,10 @@ def generator_loss(gene_output, clean_input, truth, fake_logits, l1_factor, cont
             labels=tf.ones_like(fake_logits), logits=fake_logits))
     if content_factor:
         total += content_factor * tf.reduce_mean(tf.abs(gene_output - tf.cast(truth, tf.float32)))
+    if gradient_factor:
+        total += gradient_factor * tf.reduce_mean(tf.abs(
+            srez_images.gradient_magnitudes(gene_output, floor=1e-12)
+            - srez_images.gradient_magnitudes(truth, floor=1e-12)))
     return total, l1
 
 

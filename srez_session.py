@@ -88,7 +88,8 @@ class TrainingSession:
                 fake_logits, real_logits = self._discriminate(gene_output, truth)
             gene_loss, gene_l1 = srez_model.generator_loss(
                 gene_output, inputs, truth, fake_logits, l1_factor=config.gene_l1_factor,
-                content_factor=config.gene_content_factor)
+                content_factor=config.gene_content_factor,
+                gradient_factor=config.gene_gradient_factor)
             # Optimizers sum gradients over replicas: each replica adds its share of the mean.
             gene_objective = self.loss_scale.scale(gene_loss / replicas)
             if self.adversarial:
