@@ -1,9 +1,13 @@
-"""srez files: where a path lies, and writing a file so that a crash never leaves half of it.
+"""srez files: where a path lies, whether a folder can be written, and writing a file so that a
+crash never leaves half of it.
 
-It imports only the standard library, so srez_main checks its flags with it before TensorFlow
-loads, and every mode that writes a file (grids, eval, infer, demo) writes it the same way.
+It imports only the standard library (and srez_errors), so srez_main checks its flags with it
+before TensorFlow loads, and every mode that writes a file (grids, eval, infer) writes it the same
+way.
 """
 import os
+
+from srez_errors import UsageError
 
 
 def is_within(path, folder):
@@ -19,3 +23,18 @@ def write_atomically(path, contents):
     with open(partial, 'wb') as file:
         file.write(contents.encode() if isinstance(contents, str) else contents)
     os.replace(partial, path)
+
+
+def check_writable(flag, path):
+    """Raises UsageError, naming --`flag`, unless the folder `path` exists or could be made, and
+    can be written."""
+    existing = os.path.abspath(path)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        problem = f'{existing} is a file'
+    elif not os.access(existing, os.W_OK | os.X_OK, effective_ids=True):
+        problem = 'permission denied'
+    else:
+        return
+    raise UsageError(f'--{flag}: the folder {path} cannot be used ({problem}): choose another.')

@@ -214,20 +214,6 @@ def _integers(values):
     return tuple(int(value) for value in values)
 
 
-def _check_writable(name, path):
-    """Raises UsageError unless the folder `path` exists or could be made, and can be written."""
-    existing = os.path.abspath(path)
-    while not os.path.exists(existing):
-        existing = os.path.dirname(existing)
-    if not os.path.isdir(existing):
-        problem = f'{existing} is a file'
-    elif not os.access(existing, os.W_OK | os.X_OK, effective_ids=True):
-        problem = 'permission denied'
-    else:
-        return
-    raise UsageError(f'--{name}: the folder {path} cannot be used ({problem}): choose another.')
-
-
 def _make_output_folders(names):
     """Checks --dataset and the output folders of flags `names` (and --cache_file's), then makes
     them: a refused run leaves nothing."""
@@ -240,7 +226,7 @@ def _make_output_folders(names):
     if FLAGS.cache_file:
         folders['cache_file'] = os.path.dirname(FLAGS.cache_file) or '.'
     for name, path in folders.items():
-        _check_writable(name, path)
+        srez_files.check_writable(name, path)
     for name, path in folders.items():
         try:
             os.makedirs(path, exist_ok=True)
@@ -328,7 +314,7 @@ def _show_count(done, total):
 
 
 def run_infer():
-    _check_writable('output', FLAGS.output)
+    srez_files.check_writable('output', FLAGS.output)
     import_tensorflow_quietly()
     import srez_infer
     root, paths = srez_infer.find_inputs(FLAGS.input, FLAGS.output)
@@ -351,7 +337,7 @@ def run_eval():
                          f'face images.')
     if not FLAGS.input:
         _check_dataset_folder(FLAGS.dataset)
-    _check_writable('train_dir', FLAGS.train_dir)
+    srez_files.check_writable('train_dir', FLAGS.train_dir)
     import_tensorflow_quietly()
     import srez_eval
     import srez_input
@@ -396,9 +382,9 @@ def trained_generator():
 
 def run_export():
     if FLAGS.export_file:
-        _check_writable('export_file', os.path.dirname(FLAGS.export_file) or '.')
+        srez_files.check_writable('export_file', os.path.dirname(FLAGS.export_file) or '.')
     else:
-        _check_writable('export_dir', FLAGS.export_dir)
+        srez_files.check_writable('export_dir', FLAGS.export_dir)
     import_tensorflow_quietly()
     import srez_export
     generator, info = trained_generator()
