@@ -16,6 +16,7 @@ import numpy as np
 from moviepy import ImageSequenceClip
 from PIL import Image
 
+import srez_files
 from srez_errors import UsageError
 
 MOVIE_NAME = "demo1.mp4"
@@ -97,7 +98,11 @@ def make_movie(train_dir: str, fps: int = 30) -> str:
     clip = ImageSequenceClip([_load_frame(path) for path in kept_paths], fps=fps)
     movie_path = os.path.join(train_dir, MOVIE_NAME)
     try:
-        _write_movie(clip, movie_path, fps)
+        srez_files.write_atomically(movie_path, lambda partial: clip.write_videofile(
+            partial, fps=fps, codec="libx264", audio=False, logger=None,
+            # moviepy (2.1, 2.2) ignores its own `pixel_format` for the output, so ask ffmpeg
+            # directly; faststart puts the index first so a browser starts playing at once.
+            ffmpeg_params=["-pix_fmt", "yuv420p", "-movflags", "+faststart"]))
     finally:
         clip.close()
     width, height = clip.size
@@ -122,26 +127,3 @@ def _grids_sized_like_the_newest(train_dir: str, grid_paths: list[str]) -> list[
             f"{width}x{height} like the newest grid ({os.path.basename(newest_path)})."
         )
     return kept_paths
-
-
-def _write_movie(clip: ImageSequenceClip, movie_path: str, fps: int) -> None:
-    """Writes `clip` to a temporary file beside `movie_path`, then renames it: a failed write
-    never replaces a good movie."""
-    # Same folder as the movie, so the final rename stays on one filesystem and is atomic. Not
-    # mkstemp: its file is private (0600) and ffmpeg keeps that mode when it writes over it.
-    temporary_path = os.path.join(os.path.dirname(movie_path), f".demo1-{os.getpid()}.mp4")
-    try:
-        clip.write_videofile(
-            temporary_path,
-            fps=fps,
-            codec="libx264",
-            audio=False,
-            logger=None,
-            # moviepy (2.1, 2.2) ignores its own `pixel_format` for the output, so ask ffmpeg
-            # directly; faststart puts the index first so a browser starts playing at once.
-            ffmpeg_params=["-pix_fmt", "yuv420p", "-movflags", "+faststart"],
-        )
-        os.replace(temporary_path, movie_path)
-    finally:
-        if os.path.exists(temporary_path):
-            os.remove(temporary_path)

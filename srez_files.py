@@ -17,12 +17,26 @@ def is_within(path, folder):
 
 
 def write_atomically(path, contents):
-    """Writes `contents` (bytes, or str as UTF-8) to `path`: first to `path`.partial, then
-    renamed, so `path` is either the old file or the whole new one."""
-    partial = f'{path}.partial'
-    with open(partial, 'wb') as file:
-        file.write(contents.encode() if isinstance(contents, str) else contents)
-    os.replace(partial, path)
+    """Writes `path` so that it is always either the old file or the whole new one.
+
+    contents: bytes, a str (written as UTF-8), or a function that writes the file at the path it
+    is given. It is written beside `path` as a hidden `.stem.partial.ext` (same folder, so the
+    rename is atomic; same extension, for writers such as ffmpeg that go by it), then renamed; a
+    failed write leaves neither.
+    """
+    folder, name = os.path.split(path)
+    stem, extension = os.path.splitext(name)
+    partial = os.path.join(folder, f'.{stem}.partial{extension}')
+    try:
+        if callable(contents):
+            contents(partial)
+        else:
+            with open(partial, 'wb') as file:
+                file.write(contents.encode() if isinstance(contents, str) else contents)
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
 
 
 def check_writable(flag, path):

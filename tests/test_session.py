@@ -108,18 +108,22 @@ def test_refreshed_statistics_make_inference_match_training(tmp_path):
                                   session.generator_average(inputs, training=False))
 
 
-def test_weight_average_lags_the_raw_weights_and_decay_0_follows_them(tmp_path):
+def test_the_average_follows_the_weights_with_the_ramped_decay_and_decay_0_is_them(tmp_path):
     for decay in (0.999, 0.0):
         config = tiny_config(tmp_path / str(decay), ema_decay=decay, learning_rate_start=0.002)
         session, iterator = session_and_batches(config)
-        train_steps(session, iterator, 3)
-        pairs = list(zip(session.generator_average.trainable_variables,
-                         session.generator.trainable_variables))
-        if decay:
-            assert any(not np.array_equal(a, v) for a, v in pairs)
-        else:
-            for average, variable in pairs:
-                np.testing.assert_allclose(average, variable, rtol=1e-6, atol=1e-7)
+        expected = [variable.numpy() for variable in session.generator.trainable_variables]
+        for batch in range(1, 4):
+            train_steps(session, iterator, 1, first=batch)
+            # After batch b: decay min(ema_decay, (1 + b) / (10 + b)) towards the new weights.
+            rate = min(decay, (1 + batch) / (10 + batch))
+            expected = [rate * average + (1 - rate) * variable.numpy() for average, variable
+                        in zip(expected, session.generator.trainable_variables)]
+        for average, value in zip(session.generator_average.trainable_variables, expected):
+            np.testing.assert_allclose(average, value, rtol=1e-5, atol=1e-6)
+        moved = any(not np.allclose(average, variable) for average, variable in zip(
+            session.generator_average.trainable_variables, session.generator.trainable_variables))
+        assert moved == bool(decay)  # With decay 0 the average is the weights themselves.
 
 
 def test_a_joint_batch_lets_the_discriminator_compare_real_and_generated_faces(tmp_path):
