@@ -1,12 +1,14 @@
-"""srez inference: upscale image files 4x with a trained generator.
+"""srez inference: upscale image files 4x with a trained generator, aligned faces and photos.
 
     python srez_main.py --run infer --input photos/ --output upscaled/ --compare
 
 Every JPEG/PNG under --input (or the one file given) is written under --output as a PNG with the
 same relative path and stem. Greyscale becomes RGB; an alpha channel is kept, upscaled bicubic.
-Images run in batches of equal size; a large image runs in overlapping windows, so memory stays
-bounded whatever its size, and the windows overlap by more than the generator can see, so the
-result is the same as upscaling the image whole (no seams).
+An image of the model's input size is an aligned face, upscaled whole; images of one size run in
+batches, and a large one in overlapping windows, so memory stays bounded whatever its size, and
+the windows overlap by more than the generator can see, so there are no seams. A photo (any other
+image, under --faces auto) goes through srez_faces: its faces by the model, the rest bicubic, and
+what was found in FACES_RECORD.
 """
 import dataclasses
 import json

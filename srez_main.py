@@ -1,19 +1,19 @@
 """srez: super-resolution of faces (16x16 -> 64x64) with a GAN, on TensorFlow 2.
 
+Upscale faces and photos with the shipped models, or with your own (the newest checkpoint in
+--checkpoint_dir comes first); measure a model against bicubic on held-out faces; export it:
+
+    python srez_main.py --run infer --input photos/ --output upscaled/ --compare --sharpness 0.5
+    python srez_main.py --run eval --input faces/
+    python srez_main.py --run export --export_dir export
+
 Train (on dataset/, or on built-in synthetic faces when it holds no images), then make a movie of
-the sample grids:
+the sample grids; --recipe fidelity and sharp are what trained the shipped models:
 
     python srez_main.py --run train --train_time 20
-    python srez_main.py --run train --dataset ../celeba/img_align_celeba --train_time 180
+    python srez_main.py --run train --recipe fidelity --dataset ../celeba/img_align_celeba
     python srez_main.py --run demo      # or just python srez_main.py, as in the original
     python srez_main.py --run bench --bench_batch_sizes 16,64,256
-
-Use the trained model (the newest checkpoint in --checkpoint_dir): upscale your own images, measure
-it against bicubic on held-out faces, or export it as a SavedModel:
-
-    python srez_main.py --run infer --input photos/ --output upscaled/ --compare
-    python srez_main.py --run eval --dataset ../celeba/img_align_celeba
-    python srez_main.py --run export --export_dir export
 
 This is the only module that reads flags: it validates them, turns them into plain values and
 hands those to the module that does the work. A UsageError (a mistake the user can fix) is
