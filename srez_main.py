@@ -447,6 +447,8 @@ def run_bench():
 
 def main(argv):
     logging.set_verbosity(logging.WARNING)  # TensorFlow's Python INFO lines are not for users.
+    if hasattr(sys.stdout, 'reconfigure'):  # Not every stand-in for stdout has it.
+        sys.stdout.reconfigure(line_buffering=True)  # A log file shows progress as it happens.
     try:
         if len(argv) > 1:
             raise UsageError(f'Unexpected arguments: {" ".join(argv[1:])} (flags are written '

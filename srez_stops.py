@@ -28,23 +28,34 @@ def diverged(batch, what, config):
 
 
 class StopRequest:
-    """Ctrl-C or SIGTERM asks the loop to stop after the current batch; a second Ctrl-C quits."""
+    """Ctrl-C or SIGTERM asks the loop to stop after the current batch; a second Ctrl-C quits.
+
+    The handler only takes note: printing from it could interrupt a print of the loop's, and
+    Python's buffered output is not reentrant. The loop calls `acknowledge` after each batch.
+    """
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self, log):
-        self.requested = False
+        self.requested = None  # The name of the signal that asked, once one did.
         self._log = log
+        self._acknowledged = False
 
     def _handle(self, signum, frame):
-        self.requested = True
+        self.requested = signal.Signals(signum).name
         # The system's default action ends the process the moment a second signal arrives, even
         # inside a long TensorFlow call (a Python handler would wait for it to return). Checkpoints
         # survive that as they survive kill -9.
         for each in self.SIGNALS:
             signal.signal(each, signal.SIG_DFL)
-        self._log(f'{signal.Signals(signum).name}: finishing this batch, then saving a checkpoint '
-                  f'and a grid (press Ctrl-C again to quit at once).')
+
+    def acknowledge(self):
+        """Says, once, that a stop was asked for; returns whether one was."""
+        if self.requested and not self._acknowledged:
+            self._acknowledged = True
+            self._log(f'{self.requested}: batch finished; saving a checkpoint and a grid, then '
+                      f'stopping (press Ctrl-C again to quit at once).')
+        return bool(self.requested)
 
     @contextlib.contextmanager
     def installed(self):

@@ -149,7 +149,7 @@ class _Loop:
                               if self.config.xla else 'first batch')
                 self.log(stopwatch.summary())
             elapsed = self.spent_seconds + time.monotonic() - session_start
-            done = _budget_spent(self.config, self.batch, elapsed) or stop.requested
+            done = stop.acknowledge() or _budget_spent(self.config, self.batch, elapsed)
             if several_workers:
                 # Clocks and signals differ between machines; a worker that stopped alone would
                 # leave the others waiting forever in the next all-reduce.

@@ -110,7 +110,8 @@ def test_messy_folder_trains_and_names_the_skipped_files(sigterm_run):
 def test_sigterm_finishes_the_batch_saves_and_exits_0(sigterm_run):
     output = sigterm_run.output
     assert sigterm_run.status == 0, output
-    assert 'SIGTERM: finishing this batch, then saving a checkpoint and a grid' in output
+    assert ('SIGTERM: batch finished; saving a checkpoint and a grid, then stopping (press '
+            'Ctrl-C again to quit at once).') in output
     batch = int(re.search(r'^Stopped at batch (\d+): sample grids in .*/train/, checkpoint in '
                           r'.*/checkpoint/\. Run the same command to continue\.$', output,
                           re.MULTILINE).group(1))
