@@ -150,7 +150,7 @@ RECIPES = {
     'faithful': {},
     'fidelity': dict(_SHIPPED_MODEL, gene_l1_factor=1.0, gene_content_factor=4.0,
                      gene_input_noise=0.0, learning_beta1=0.9, learning_rate_schedule='cosine',
-                     max_batches=20000, train_time=1e6),
+                     learning_rate_start=0.001, max_batches=12000, train_time=1e6),
     'sharp': dict(_SHIPPED_MODEL, gene_l1_factor=0.9, gene_content_factor=4.0,
                   gene_input_noise=0.0, learning_rate_start=0.0001, init_from=SHIPPED_MODELS['fidelity'],
                   max_batches=4000, train_time=1e6),
