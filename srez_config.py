@@ -96,8 +96,8 @@ class TrainConfig:
         0.0, 'Multiplier for a full-resolution L1 term against the truth, added to the '
         'generator loss (0 = the original srez loss).', lower_bound=0)
     gene_gradient_factor: float = setting(
-        0.0, 'Multiplier for an L1 term between the gradient magnitudes of the output and of the '
-        'truth, added to the generator loss (0 = none).', lower_bound=0)
+        0.0, 'Multiplier for a mean-squared term between the gradient magnitudes of the output '
+        'and of the truth, added to the generator loss (0 = none).', lower_bound=0)
     disc_joint_batch: bool = setting(
         False, 'The discriminator sees real and generated faces as one batch, so its batch norm '
         'keeps what tells them apart (off = the original: one batch each, each normalised on its '
@@ -151,9 +151,10 @@ RECIPES = {
     'fidelity': dict(_SHIPPED_MODEL, gene_l1_factor=1.0, gene_content_factor=4.0,
                      gene_input_noise=0.0, learning_beta1=0.9, learning_rate_schedule='cosine',
                      learning_rate_start=0.001, max_batches=12000, train_time=1e6),
-    'sharp': dict(_SHIPPED_MODEL, gene_l1_factor=0.9, gene_content_factor=4.0,
-                  gene_input_noise=0.0, learning_rate_start=0.0001, init_from=SHIPPED_MODELS['fidelity'],
-                  max_batches=4000, train_time=1e6),
+    'sharp': dict(_SHIPPED_MODEL, gene_l1_factor=0.8, gene_content_factor=4.0,
+                  gene_gradient_factor=1600.0, disc_joint_batch=True, gene_input_noise=0.0,
+                  learning_rate_start=0.0004, init_from=SHIPPED_MODELS['fidelity'],
+                  max_batches=3000, train_time=1e6),
 }
 
 

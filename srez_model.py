@@ -332,9 +332,10 @@ def generator_loss(gene_output, clean_input, truth, fake_logits, l1_factor, cont
     discriminator's [b, 1] on gene_output, or None when the adversarial weight (1 - l1_factor)
     is 0. The L1 term compares the area-downscaled output with the input; content_factor > 0
     adds content_factor * mean|gene_output - truth|, the full-resolution content term of
-    SRGAN/ESRGAN; gradient_factor > 0 adds gradient_factor * the mean L1 distance between the
+    SRGAN/ESRGAN; gradient_factor > 0 adds gradient_factor * the mean squared distance between the
     output's and the truth's gradient magnitudes (SPSR's gradient loss: edges where the truth's
-    are, as strong).
+    are; squared, so that the output's expected detail is the truth's, where an L1 distance
+    would settle for the median and keep the output smoother).
     """
     l1 = tf.reduce_mean(tf.abs(srez_images.box_downscale(gene_output)
                                - tf.cast(clean_input, tf.float32)))
@@ -345,7 +346,7 @@ def generator_loss(gene_output, clean_input, truth, fake_logits, l1_factor, cont
     if content_factor:
         total += content_factor * tf.reduce_mean(tf.abs(gene_output - tf.cast(truth, tf.float32)))
     if gradient_factor:
-        total += gradient_factor * tf.reduce_mean(tf.abs(
+        total += gradient_factor * tf.reduce_mean(tf.square(
             srez_images.gradient_magnitudes(gene_output, floor=1e-12)
             - srez_images.gradient_magnitudes(truth, floor=1e-12)))
     return total, l1
