@@ -152,7 +152,7 @@ RECIPES = {
                      gene_input_noise=0.0, learning_beta1=0.9, learning_rate_schedule='cosine',
                      learning_rate_start=0.001, max_batches=12000, train_time=1e6),
     'sharp': dict(_SHIPPED_MODEL, gene_l1_factor=0.8, gene_content_factor=4.0,
-                  gene_gradient_factor=1600.0, disc_joint_batch=True, gene_input_noise=0.0,
+                  gene_gradient_factor=6400.0, disc_joint_batch=True, gene_input_noise=0.0,
                   learning_rate_start=0.0004, init_from=SHIPPED_MODELS['fidelity'],
                   max_batches=3000, train_time=1e6),
 }
