@@ -77,13 +77,15 @@ def load(path, weights='average'):
 
 
 def shipped(sharpness):
-    """(generator, info): the shipped models interpolated at `sharpness` (0 = fidelity, 1 = sharp)."""
-    fidelity, fidelity_info = read(srez_config.SHIPPED_MODELS['fidelity'])
-    sharp, sharp_info = read(srez_config.SHIPPED_MODELS['sharp'])
+    """(generator, info): the shipped models interpolated at `sharpness` (0 = fidelity,
+    1 = sharp)."""
+    paths = srez_config.SHIPPED_MODELS
+    fidelity, fidelity_info = read(paths['fidelity'])
+    sharp, sharp_info = read(paths['sharp'])
     generator = interpolate(fidelity, sharp, sharpness)
     return generator, dict(model=fidelity_info['model'], batch=sharp_info['batch'],
                            weights=f'shipped, --sharpness {sharpness:g}',
-                           path=f'{srez_config.SHIPPED_MODELS["fidelity"]} and {srez_config.SHIPPED_MODELS["sharp"]}')
+                           path=f'{paths["fidelity"]} and {paths["sharp"]}')
 
 
 def interpolate(fidelity, sharp, sharpness):

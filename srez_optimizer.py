@@ -30,8 +30,9 @@ def learning_rate(batch, config):
 class Adam(tf.Module):
     """Adam as TF1's AdamOptimizer computes it, replica-aware.
 
-    Checkpoints save its moments as `first_moments/<i>` and `second_moments/<i>`. `apply` is called from a replica context with this replica's gradients; it sums them over
-    replicas, then updates every copy of each variable the same way.
+    Checkpoints save its moments as `first_moments/<i>` and `second_moments/<i>`. `apply` is
+    called from a replica context with this replica's gradients; it sums them over replicas, then
+    updates every copy of each variable the same way.
     """
 
     def __init__(self, variables, beta1, beta2=0.999, epsilon=1e-8, name=None):
@@ -112,8 +113,9 @@ class LossScale(tf.Module):
     """Dynamic loss scaling, so float16 gradients neither underflow nor overflow.
 
     One scale for both networks: their step is skipped together when any gradient of either
-    overflows. Disabled (scale 1, every step applied) for float32 and bfloat16, which need none. Enabled, a
-    step whose gradients are not finite is skipped and halves the scale; 2000 good steps double it.
+    overflows. Disabled (scale 1, every step applied) for float32 and bfloat16, which need none.
+    Enabled, a step whose gradients are not finite is skipped and halves the scale; 2000 good steps
+    double it.
     """
 
     GROWTH_INTERVAL = 2000
