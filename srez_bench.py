@@ -7,7 +7,8 @@ how close they run to the device's own measured peak.
 For each batch size it times the configured variant (--precision, --xla) and the plain one
 (float32, no XLA) with the real training step of srez_session, in the same process, so the ratio
 compares like with like. Training and inference are fed one batch held in memory, so they measure
-the device alone; the input pipeline is timed alone, as training would read it.
+the device alone; the input pipeline is timed alone, as training would read it, and again with
+every input damaged (srez_degrade, by the --damage_* settings).
 
 FLOPs per image are counted from the networks' own layers (srez_model.flops); the peak is the
 faster of a 2048x2048 float32 matmul and the generator's first 3x3 convolution at the model's
@@ -126,10 +127,15 @@ def _measure_batch_size(config, data, strategy, batches, repeats, report, log):
     batch_size = config.batch_size
     configured = report['configured']
     global_batch = batch_size * strategy.num_replicas_in_sync
-    log(f'Batch size {batch_size}: timing the input pipeline...')
+    log(f'Batch size {batch_size}: timing the input pipeline, as configured and damaging every '
+        f'input...')
     pipeline, pair = _pipeline(config, data, global_batch, batches, repeats)
+    every_input = dataclasses.replace(config.damage, damage_clean=0.0)
+    damaged, _ = _pipeline(dataclasses.replace(config, damage=every_input), data, global_batch,
+                           batches, repeats)
     result = {'batch_size': batch_size, 'global_batch_size': global_batch,
-              'pipeline_images_per_second': pipeline}
+              'pipeline_images_per_second': pipeline,
+              'damaged_pipeline_images_per_second': damaged}
     log(f'Batch size {batch_size}: timing the device peak...')
     result.update(_peak_gflops(config, batches, repeats))
     for name, variant in (('configured', configured), ('plain', PLAIN)):
@@ -157,7 +163,7 @@ def _pipeline(config, data, global_batch, batches, repeats):
     """Pipeline-alone images/s, and one of its batches (input, truth) to feed the device timings."""
     dataset = srez_input.training_dataset(
         data.train_keys, data.load, global_batch, config.model.sample_size, config.random_seed,
-        cache=config.cache, cache_file=config.cache_file)
+        cache=config.cache, cache_file=config.cache_file, damage=config.damage)
     iterator = iter(dataset)
     # With --cache the first epoch decodes and fills the cache; training reads the later ones.
     warmup = -(-len(data.train_keys) // global_batch) + 1 if config.cache else WARMUP_CALLS
@@ -303,6 +309,9 @@ def table(report):
         lines.append(f'{"":>6} {"ratio":<16} {result["train_speedup"]:>11.2f}x '
                      f'{result["inference_speedup"]:>11.2f}x '
                      f'{result["pipeline_headroom"]:>11.1f}x (input vs training)')
+        lines.append(f'{"":>6} {"damaged input":<16} '
+                     f'{result["damaged_pipeline_images_per_second"]:.1f} img/s (every input '
+                     f'damaged by the --damage_* flags)')
         lines.append(f'{"":>6} {"device peak":<16} matmul {result["matmul_gflops"] * scale:.1f}, '
                      f'convolution {result["convolution_gflops"] * scale:.1f} {unit}')
     photo = report['photo']

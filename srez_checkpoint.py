@@ -20,6 +20,7 @@ from srez_errors import UsageError
 
 NAME = 'srez'  # Checkpoints are NAME-<batch>.index and NAME-<batch>.data-*.
 CONFIG_KEY = 'model_config'  # The checkpoint object holding the ModelConfig's JSON.
+DAMAGE_KEY = 'damage_config'  # And the DamageConfig's, of the inputs it was trained on.
 # Older checkpoints: shape/<setting> variables; the options among them were added over time.
 LEGACY_SHAPE_KEYS = ('gene_units', 'disc_units', 'sample_size')
 LEGACY_SHAPE_OPTIONS = ('gene_residual', 'gene_pixel_shuffle')
@@ -28,6 +29,20 @@ LEGACY_SHAPE_OPTIONS = ('gene_residual', 'gene_pixel_shuffle')
 def config_variable(model_config):
     """What a checkpoint saves of `model_config` (a srez_config.ModelConfig): its JSON."""
     return tf.Variable(model_config.to_json(), trainable=False, name=CONFIG_KEY)
+
+
+def damage_variable(damage_config):
+    """What a checkpoint saves of the srez_config.DamageConfig its inputs were damaged by."""
+    return tf.Variable(damage_config.to_json(), trainable=False, name=DAMAGE_KEY)
+
+
+def saved_damage(path):
+    """The damage settings checkpoint `path` was trained with, as a dict; {} for checkpoints
+    from before damage existed (they trained on clean inputs)."""
+    reader = tf.train.load_checkpoint(path)
+    if not reader.has_tensor(_key(DAMAGE_KEY)):
+        return {}
+    return json.loads(reader.get_tensor(_key(DAMAGE_KEY)).decode())
 
 
 class Progress(tf.Module):

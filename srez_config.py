@@ -22,7 +22,9 @@ def setting(default, help, **rules):
     """A dataclass field that is also a flag.
 
     rules: lower_bound / upper_bound (numbers), choices (strings), count / at_least (lists of
-    positive integers), and check=(function of the value, 'what it must be') for anything else.
+    positive integers), interval=(low, high) (a range 'a,b' with low <= a <= b <= high, of the
+    default's number type), and check=(function of the value, 'what it must be') for anything
+    else.
     """
     return dataclasses.field(default=default, metadata=dict(help=help, **rules))
 
@@ -78,6 +80,42 @@ class ModelConfig:
             return None
         return tuple(' '.join(flag_words(name, getattr(config, name)) for name in names)
                      for config in (self, other))
+
+
+def _share(help_text, default):
+    return setting(default, help_text, lower_bound=0, upper_bound=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class DamageConfig:
+    """How training damages its inputs as real small faces are damaged (srez_degrade). Every
+    input stays clean by default: the 2016 recipe. The other defaults are what the shipped
+    models were trained with, so `--damage_clean 0.1` alone turns that damage on."""
+    damage_clean: float = _share(
+        'Share of training inputs left clean, exact area downscales of the truth (1 = no damage, '
+        'as the original); the other damage_ flags say how the rest are damaged.', 1.0)
+    damage_blur: float = _share('Share of damaged inputs whose truth is blurred before the '
+                                'downscale (half of the blurs anisotropic).', 0.5)
+    damage_blur_sigma: tuple = setting(
+        (0.2, 2.4), 'Range of the blur\'s Gaussian sigma, in pixels of the truth (4 to an input '
+        'pixel).', interval=(0.05, 3.0))
+    damage_resize: float = _share('Share of damaged inputs downscaled bilinear or bicubic '
+                                  '(antialiased or not) instead of by area.', 0.5)
+    damage_offset: float = _share('Share of damaged inputs cut at a random sub-pixel offset '
+                                  '(resampled bilinear or bicubic; the truth moves with them).', 0.5)
+    damage_noise: float = _share('Share of damaged inputs given sensor noise.', 0.5)
+    damage_noise_sigma: tuple = setting(
+        (1.0, 10.0), 'Range of the noise\'s standard deviation, in steps of 1/255 (Poisson noise: '
+        'at mid-grey).', interval=(0.0, 50.0))
+    damage_poisson: float = _share('Share of the noisy inputs whose noise is Poisson (photon) '
+                                   'noise rather than Gaussian.', 0.3)
+    damage_jpeg: float = _share('Share of damaged inputs saved as JPEG (4:2:0 chroma, its blocks '
+                                'at a random phase).', 0.7)
+    damage_jpeg_quality: tuple = setting((30, 95), 'Range of the JPEG quality.',
+                                         interval=(1, 100))
+
+    def to_json(self):
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,6 +178,45 @@ class TrainConfig:
     precision: str = 'float32'
     xla: bool = False
     model: ModelConfig = ModelConfig()
+    damage: DamageConfig = DamageConfig()
+
+
+@dataclasses.dataclass(frozen=True)
+class Degradation:
+    """One fixed damage, as eval's --degrade names it: blur sigma (pixels of the truth), noise
+    sigma (1/255) and JPEG quality; 0 for each part left out. All 0: clean."""
+    blur: float = 0.0
+    noise: float = 0.0
+    jpeg: int = 0
+
+    @classmethod
+    def parse(cls, text):
+        """'clean', or parts joined by '+': 'blur:1.2', 'noise:4', 'jpeg:75'.
+
+        Raises ValueError saying what is wrong.
+        """
+        values = {}
+        for part in text.split('+'):
+            name, _, value = part.strip().partition(':')
+            if name == 'clean' and not value:
+                continue
+            if name not in ('blur', 'noise', 'jpeg') or not value or name in values:
+                raise ValueError(f'{part!r} is not a damage: use clean, or blur:SIGMA, noise:SIGMA '
+                                 f'and jpeg:QUALITY joined by +, e.g. blur:1.2+noise:3+jpeg:75')
+            try:
+                number = int(value) if name == 'jpeg' else float(value)
+            except ValueError:
+                number = -1
+            if name == 'jpeg' and not 1 <= number <= 100 or not 0 <= number < 100:
+                what = 'a quality from 1 to 100' if name == 'jpeg' else 'a sigma from 0 to 100'
+                raise ValueError(f'{part!r}: {name} takes {what}') from None
+            values[name] = number
+        return cls(**values)
+
+    def __str__(self):
+        parts = [f'{name}:{getattr(self, name):g}' for name in ('blur', 'noise', 'jpeg')
+                 if getattr(self, name)]
+        return '+'.join(parts) or 'clean'
 
 
 # What trained the shipped models (models/README.md): flag values, which a user's own override.

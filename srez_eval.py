@@ -21,6 +21,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
+import srez_config
+import srez_degrade
 import srez_files
 import srez_images
 import srez_input
@@ -28,10 +30,11 @@ import srez_input
 PSNR_CAP_DB = 100.0
 SYSTEMS = ('model', 'bicubic')
 FIGURES = ('psnr', 'ssim', 'consistency_l1', 'sharpness')
+DAMAGE_SEED = 2016  # Image i of an eval is damaged with seed (DAMAGE_SEED, i).
 
 
 def evaluate(generator, keys, load, sample_size, train_dir, checkpoint, source, batch_size=16,
-             report_count=None):
+             report_count=None, degradation=srez_config.Degradation()):
     """Measures the model and bicubic on the faces of `keys`; writes eval.json and eval.png.
 
     Args:
@@ -45,6 +48,9 @@ def evaluate(generator, keys, load, sample_size, train_dir, checkpoint, source, 
         source: one line saying which images these are, for eval.json.
         batch_size: images measured together.
         report_count: called as report_count(done, total) after each batch, if given.
+        degradation: a srez_config.Degradation that damages every input (the same way every
+            time: image i's noise is seeded by i); model and bicubic both upscale the damaged
+            input and are measured against the clean truth.
 
     Returns:
         The dict written to eval.json: {'model': figures, 'bicubic': figures, 'images': count,
@@ -55,6 +61,10 @@ def evaluate(generator, keys, load, sample_size, train_dir, checkpoint, source, 
     grid_rows = []  # (inputs, model output, truth) of the first images, for eval.png.
     for start in range(0, len(keys), batch_size):
         inputs, truth = srez_input.test_pairs(keys[start:start + batch_size], load, sample_size)
+        if degradation != srez_config.Degradation():
+            inputs = np.stack([srez_degrade.damage(tf.constant(image), degradation,
+                                                   tf.constant([DAMAGE_SEED, start + index]))
+                               for index, image in enumerate(truth)])
         outputs = {'model': generator(inputs, training=False).numpy(),
                    'bicubic': srez_images.bicubic_upscale(inputs).numpy()}
         for system in SYSTEMS:
@@ -69,7 +79,8 @@ def evaluate(generator, keys, load, sample_size, train_dir, checkpoint, source, 
                                 tf.io.encode_png(grid).numpy())
     truth_gradients = np.concatenate(truth_gradients)
     results = {'checkpoint': checkpoint['path'], 'batch': checkpoint['batch'],
-               'weights': checkpoint['weights'], 'images': len(keys), 'source': source}
+               'weights': checkpoint['weights'], 'images': len(keys), 'source': source,
+               'degrade': str(degradation)}
     for system in SYSTEMS:
         results[system] = summarise(
             {name: np.concatenate([batch[name] for batch in per_image[system]])
@@ -108,8 +119,8 @@ def summarise(per_image, truth_gradients):
 
 def table(results):
     """A small text table of `results` (as `evaluate` returns), one row per system."""
-    lines = [f'{results["images"]} images, checkpoint batch {results["batch"]}, '
-             f'{results["weights"]} weights',
+    lines = [f'{results["images"]} images ({results["degrade"]} inputs), checkpoint batch '
+             f'{results["batch"]}, {results["weights"]} weights',
              f'{"":8s} {"PSNR dB":>8s} {"SSIM":>7s} {"cons. L1":>9s} {"sharpness":>9s}']
     for system in SYSTEMS:
         figures = results[system]

@@ -14,6 +14,8 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
+import srez_config
+import srez_degrade
 import srez_synthetic
 from srez_errors import UsageError
 
@@ -279,13 +281,15 @@ def load_file(path):
     return decode_image(tf.io.read_file(path))
 
 
-def training_dataset(keys, load, batch_size, sample_size, seed, cache=False, cache_file=''):
+def training_dataset(keys, load, batch_size, sample_size, seed, cache=False, cache_file='',
+                     damage=None):
     """Endless, shuffled, augmented batches (input [b, s/4, s/4, 3], truth [b, s, s, 3]), float32.
 
     keys: what `load` turns into a uint8 image (file paths for `load_file`, indices for the load
     of srez_synthetic.synthetic_faces). cache: keep the decoded face boxes (in memory, or in
     `cache_file`), so every epoch after the first only augments; without it each epoch decodes
-    again, in a new order.
+    again, in a new order. damage: a srez_config.DamageConfig, how the inputs are damaged
+    (srez_degrade.training_pair); None leaves them clean.
     """
     keys = tf.data.Dataset.from_tensor_slices(keys)
     if not cache:
@@ -297,20 +301,34 @@ def training_dataset(keys, load, batch_size, sample_size, seed, cache=False, cac
         boxes = boxes.cache(cache_file).shuffle(16384, seed=seed)
     # Each example gets its own pair of stateless seeds, derived from --random_seed.
     seeds = tf.data.Dataset.random(seed=seed).batch(2)
-    faces = tf.data.Dataset.zip(boxes.repeat(), seeds).map(
-        augment, num_parallel_calls=tf.data.AUTOTUNE)
-    pairs = faces.batch(batch_size, drop_remainder=True).map(
-        lambda batch: to_training_pair(batch, sample_size), num_parallel_calls=tf.data.AUTOTUNE)
+    damage = damage or srez_config.DamageConfig()
+
+    def example(box, seed):
+        face = augment(box, seed)
+        return srez_degrade.training_pair(
+            face, sample_size, damage, tf.random.experimental.stateless_fold_in(seed, 1))
+
+    pairs = tf.data.Dataset.zip(boxes.repeat(), seeds).map(
+        example, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size, drop_remainder=True)
     options = tf.data.Options()
     # Multi-worker training splits the batches, not the (possibly single) source.
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return pairs.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
-def test_pairs(keys, load, sample_size):
+def test_pairs(keys, load, sample_size, damage=None, seed=0):
     """The fixed test vectors: centred faces, no augmentation, as numpy float32 arrays.
 
     Returns (input [n, s/4, s/4, 3], truth [n, s, s, 3]) for n keys (see `training_dataset`).
+    damage: a srez_config.DamageConfig by which every input is damaged (none left clean, each
+    the same way every time for its `seed` and place), as the grids of a run that trains on
+    damage show them; None keeps them clean.
     """
     faces = [centre_crop(face_box(load(tf.constant(key)))) for key in keys]
-    return tuple(np.asarray(t) for t in to_training_pair(tf.stack(faces), sample_size))
+    if damage is None:
+        return tuple(np.asarray(t) for t in to_training_pair(tf.stack(faces), sample_size))
+    every_one = dataclasses.replace(damage, damage_clean=0.0)
+    pairs = [srez_degrade.training_pair(face, sample_size, every_one,
+                                        tf.constant([seed, index], tf.int64))
+             for index, face in enumerate(faces)]
+    return tuple(np.stack(part) for part in zip(*pairs))

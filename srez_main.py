@@ -69,6 +69,10 @@ flags.DEFINE_enum('faces', 'auto', ['auto', 'on', 'off'], 'infer: find the faces
                   '(aligned faces, 16x16 at the default --sample_size), faces for the rest.')
 flags.DEFINE_bool('compare', False, 'infer: also write <stem>_compare.png, input nearest | '
                   'bicubic | output, side by side.')
+flags.DEFINE_string('degrade', 'clean', 'eval: damage every input the same way each time, as '
+                    'real small faces are damaged: clean, or blur:SIGMA (pixels of the truth), '
+                    'noise:SIGMA (1/255) and jpeg:QUALITY joined by +, e.g. '
+                    'blur:1.2+noise:3+jpeg:75.')
 flags.DEFINE_integer('max_images', 0, 'infer, eval: use only the first this many images '
                      '(0 = all).', lower_bound=0)
 flags.DEFINE_string('export_dir', 'export', 'export: the folder to write the SavedModel into.')
@@ -111,6 +115,15 @@ def _positive_integers(values, exactly=None, at_least=0):
     return len(values) == exactly if exactly is not None else len(values) >= at_least
 
 
+def _is_range(values, number, low, high):
+    """Whether the strings `values` are two numbers of type `number`, low <= a <= b <= high."""
+    try:
+        parsed = [number(value) for value in values]
+    except ValueError:
+        return False
+    return len(parsed) == 2 and low <= parsed[0] <= parsed[1] <= high
+
+
 def define_config_flags(config_class):
     """Defines a flag for each setting of a srez_config dataclass, with its default and rules.
 
@@ -127,6 +140,13 @@ def define_config_flags(config_class):
             flags.DEFINE_integer(name, default, help_text, **bounds)
         elif isinstance(default, float):
             flags.DEFINE_float(name, default, help_text, **bounds)
+        elif isinstance(default, tuple) and 'interval' in rules:
+            flags.DEFINE_list(name, [str(value) for value in default], help_text)
+            low, high = rules.pop('interval')
+            flags.register_validator(
+                name, functools.partial(_is_range, number=type(default[0]), low=low, high=high),
+                f'must be a range low,high of numbers from {low} to {high}, e.g. '
+                f'{srez_config.flag_words(name, default)}')
         elif isinstance(default, tuple):
             flags.DEFINE_list(name, [str(value) for value in default], help_text)
             count = rules.pop('count', None)
@@ -152,13 +172,14 @@ def config_from_flags(config_class, **others):
     values = {}
     for field in srez_config.flag_fields(config_class):
         value = FLAGS[field.name].value
-        values[field.name] = tuple(int(v) for v in value) if isinstance(field.default, tuple) \
-            else value
+        values[field.name] = (tuple(type(field.default[0])(v) for v in value)
+                              if isinstance(field.default, tuple) else value)
     return config_class(**values, **others)
 
 
 define_config_flags(srez_config.ModelConfig)
 define_config_flags(srez_config.TrainConfig)
+define_config_flags(srez_config.DamageConfig)
 flags.register_validator('bench_batch_sizes', _positive_integers,
                          'must be positive integers separated by commas, e.g. '
                          '--bench_batch_sizes 16,64,256')
@@ -269,7 +290,8 @@ def train_config(outputs=('train_dir', 'checkpoint_dir')):
     return config_from_flags(
         srez_config.TrainConfig, precision=srez_devices.resolve_precision(FLAGS.precision),
         xla=srez_devices.resolve_xla(FLAGS.xla, FLAGS.strategy),
-        model=config_from_flags(srez_config.ModelConfig))
+        model=config_from_flags(srez_config.ModelConfig),
+        damage=config_from_flags(srez_config.DamageConfig))
 
 
 def _training_data(log=print):
@@ -332,6 +354,10 @@ def run_infer():
 
 
 def run_eval():
+    try:
+        degradation = srez_config.Degradation.parse(FLAGS.degrade)
+    except ValueError as error:
+        raise UsageError(f'--degrade {FLAGS.degrade}: {error}.') from None
     if FLAGS.input and not os.path.isdir(FLAGS.input):
         raise UsageError(f'--input {FLAGS.input} is not a folder: give a folder of ground-truth '
                          f'face images.')
@@ -359,7 +385,7 @@ def run_eval():
     print(f'Evaluating on {len(keys)} images: {source}.')
     results = srez_eval.evaluate(generator, keys, load, info['model'].sample_size, FLAGS.train_dir,
                                  info, source, batch_size=FLAGS.batch_size,
-                                 report_count=_show_count)
+                                 report_count=_show_count, degradation=degradation)
     print(srez_eval.table(results))
     print(f'Wrote eval.json and eval.png to {FLAGS.train_dir}/.')
 

@@ -6,6 +6,7 @@ batch. The loop around it (srez_train) decides when to report, write grids and c
 import tensorflow as tf
 
 import srez_checkpoint
+import srez_images
 import srez_model
 import srez_optimizer
 
@@ -42,7 +43,8 @@ class TrainingSession:
             generator=self.generator, generator_average=self.generator_average,
             discriminator=self.discriminator, gene_optimizer=self.gene_optimizer,
             disc_optimizer=self.disc_optimizer, loss_scale=self.loss_scale,
-            progress=self.progress, model_config=srez_checkpoint.config_variable(config.model))
+            progress=self.progress, model_config=srez_checkpoint.config_variable(config.model),
+            damage_config=srez_checkpoint.damage_variable(config.damage))
         # XLA compiles the per-replica work; the outer train_step only feeds it and reduces.
         # No autograph in the steps (their loops are over layers, not tensors): converting the
         # model's code took a third of the tracing time.
@@ -86,8 +88,10 @@ class TrainingSession:
             fake_logits = real_logits = None
             if self.adversarial:
                 fake_logits, real_logits = self._discriminate(gene_output, truth)
+            # The L1 term asks for the clean input's consistency, whatever damaged the input.
             gene_loss, gene_l1 = srez_model.generator_loss(
-                gene_output, inputs, truth, fake_logits, l1_factor=config.gene_l1_factor,
+                gene_output, srez_images.box_downscale(truth), truth, fake_logits,
+                l1_factor=config.gene_l1_factor,
                 content_factor=config.gene_content_factor,
                 gradient_factor=config.gene_gradient_factor)
             # Optimizers sum gradients over replicas: each replica adds its share of the mean.

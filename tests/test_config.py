@@ -21,12 +21,22 @@ def parsed():
 def test_every_setting_is_a_flag_with_its_default(parsed):
     flags = parsed()
     model = srez_main.config_from_flags(srez_config.ModelConfig)
-    train = srez_main.config_from_flags(srez_config.TrainConfig, model=model)
+    damage = srez_main.config_from_flags(srez_config.DamageConfig)
+    train = srez_main.config_from_flags(srez_config.TrainConfig, model=model, damage=damage)
     assert model == srez_config.ModelConfig()
+    assert damage == srez_config.DamageConfig() and damage.damage_clean == 1.0  # No damage.
     assert train == srez_config.TrainConfig()
     # And each flag's help is the setting's.
-    for field in srez_config.flag_fields(srez_config.TrainConfig):
-        assert flags[field.name].help.endswith(field.metadata['help'])
+    for config in (srez_config.TrainConfig, srez_config.DamageConfig):
+        for field in srez_config.flag_fields(config):
+            assert flags[field.name].help.endswith(field.metadata['help'])
+
+
+def test_ranges_keep_their_number_type(parsed):
+    parsed('--damage_blur_sigma', '0.5,1', '--damage_jpeg_quality', '40,80')
+    damage = srez_main.config_from_flags(srez_config.DamageConfig)
+    assert damage.damage_blur_sigma == (0.5, 1.0) and damage.damage_jpeg_quality == (40, 80)
+    assert isinstance(damage.damage_jpeg_quality[0], int)
 
 
 def test_a_recipe_sets_defaults_that_flags_on_the_command_line_override(parsed):
@@ -42,7 +52,8 @@ def test_a_recipe_sets_defaults_that_flags_on_the_command_line_override(parsed):
 
 @pytest.mark.parametrize('recipe', srez_config.RECIPES)
 def test_every_recipe_names_real_settings_with_valid_values(parsed, recipe):
-    names = {field.name for config in (srez_config.ModelConfig, srez_config.TrainConfig)
+    names = {field.name for config in (srez_config.ModelConfig, srez_config.TrainConfig,
+                                       srez_config.DamageConfig)
              for field in srez_config.flag_fields(config)}
     assert set(srez_config.RECIPES[recipe]) <= names
     parsed('--recipe', recipe)  # The validators pass.

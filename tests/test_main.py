@@ -72,6 +72,14 @@ def assert_one_line_error(status, stderr, fragment):
     (['--run', 'infer', '--input', 'file.txt', '--output', 'file.txt/out'], '--output: the '
      'folder file.txt/out cannot be used ('),
     (['--run', 'eval', '--batch_size', '0'], 'flag --batch_size=0: 0 is not a positive integer'),
+    (['--run', 'eval', '--degrade', 'jpeg:200'], "--degrade jpeg:200: 'jpeg:200': jpeg takes a "
+     'quality from 1 to 100'),
+    (['--run', 'eval', '--degrade', 'blur:1+rain:2'], "'rain:2' is not a damage: use clean, or "
+     'blur:SIGMA'),
+    (['--run', 'train', '--damage_clean', '1.5'], 'flag --damage_clean=1.5: 1.5 is not a number in '
+     'the range [0, 1]'),
+    (['--run', 'train', '--damage_jpeg_quality', '95,30'], "--damage_jpeg_quality=['95', '30']: "
+     'must be a range low,high of numbers from 1 to 100, e.g. --damage_jpeg_quality 30,95'),
     (['--run', 'eval', '--input', 'file.txt'], '--input file.txt is not a folder'),
     (['--run', 'export', '--export_dir', 'file.txt/export'], '--export_dir: the folder '
      'file.txt/export cannot be used ('),

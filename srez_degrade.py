@@ -1,0 +1,220 @@
+"""srez damage: the ways real small faces differ from clean area downscales, as TensorFlow ops.
+
+Real small faces come out of soft lenses, resampled photos, noisy sensors and JPEG files. A model
+trained only on exact area downscales breaks on them; trained on inputs damaged the same way (the
+synthetic degradations of Real-ESRGAN and GFPGAN, scaled to a 64 px truth) it learns to forgive
+them. Two users:
+
+- `training_pair`: training's tf.data pipeline turns each face into (input, truth), damaging the
+  input by a srez_config.DamageConfig, each kind of damage with its own share and range;
+- `damage`: eval's `--degrade blur:1.2+noise:3+jpeg:75`, a srez_config.Degradation made the same
+  way every time.
+
+The chain follows the camera: the lens blurs the scene (the truth), the sensor or a resize samples
+it 4x smaller, a cut at an angle resamples those pixels, the sensor adds noise, the file is a JPEG.
+Blur sigmas are in pixels of the truth (4 to an input pixel, so they mean the same at every
+--sample_size), noise in steps of 1/255, JPEG in libjpeg's quality.
+"""
+import math
+
+import tensorflow as tf
+
+import srez_config
+import srez_images
+
+SCALE = srez_images.SCALE
+BLUR_RADIUS = 7  # A 15x15 kernel holds a Gaussian of sigma 2.4 to 3 sigmas.
+# With 4:2:0 chroma a JPEG codes 16x16 pixels at a time; a face cut out of a larger JPEG starts
+# anywhere in such a block.
+JPEG_BLOCK = 16
+# The 4x downscales a photo may have had: ScaleAndTranslate's kernel and whether it antialiases
+# (cameras and Pillow do; OpenCV's bilinear and bicubic sample points, and alias).
+DOWNSCALES = (('box', True), ('triangle', True), ('keyscubic', True), ('triangle', False),
+              ('keyscubic', False))
+# A cut at an angle interpolates the photo's pixels: bilinear or bicubic.
+RESAMPLES = ('triangle', 'keyscubic')
+# A face moves by up to half an input pixel: 4 of its 128 pixels at --sample_size 64, 2 at 128;
+# its bicubic reaches 2 further.
+MOVE_MARGIN = 8
+
+
+def quantise(image):
+    """float [h, w, c] in [0, 1] -> the same in steps of 1/255, as an 8-bit file holds it."""
+    return tf.round(tf.clip_by_value(image, 0.0, 1.0) * 255.0) / 255.0
+
+
+def gaussian_kernel(sigma_x, sigma_y, angle, radius=BLUR_RADIUS):
+    """A normalised Gaussian kernel, float32 [2 radius + 1, 2 radius + 1] summing to 1.
+
+    sigma_x, sigma_y: its spreads in pixels along its own axes, turned by `angle` radians
+    (equal sigmas: isotropic).
+    """
+    steps = tf.range(-radius, radius + 1, dtype=tf.float32)
+    y, x = tf.meshgrid(steps, steps, indexing='ij')
+    cos, sin = tf.cos(angle), tf.sin(angle)
+    along, across = cos * x + sin * y, cos * y - sin * x
+    weights = tf.exp(-0.5 * (tf.square(along / sigma_x) + tf.square(across / sigma_y)))
+    return weights / tf.reduce_sum(weights)
+
+
+def blur(image, kernel):
+    """`image` float32 [h, w, c] convolved with `kernel` [k, k], its edges mirrored."""
+    radius = kernel.shape[0] // 2
+    padded = tf.pad(image[tf.newaxis], [[0, 0], [radius, radius], [radius, radius], [0, 0]],
+                    'REFLECT')
+    channels = image.shape[-1]
+    kernels = tf.tile(kernel[:, :, tf.newaxis, tf.newaxis], [1, 1, channels, 1])
+    return tf.nn.depthwise_conv2d(padded, kernels, [1, 1, 1, 1], 'VALID')[0]
+
+
+def resample(image, size, translation, kernel, antialias):
+    """`image` float32 [h, w, c] resampled to `size` (two ints), moved by `translation` [2]
+    (y, x) output pixels, with ScaleAndTranslate's `kernel` ('box' and antialias: area)."""
+    scale = [size[0] / image.shape[0], size[1] / image.shape[1]]
+    resampled = tf.raw_ops.ScaleAndTranslate(
+        images=image[tf.newaxis], size=size, scale=scale, translation=translation,
+        kernel_type=kernel, antialias=antialias)[0]
+    return tf.ensure_shape(resampled, [*size, image.shape[-1]])
+
+
+def jpeg(image, quality, phase=(0, 0)):
+    """`image` float32 [h, w, 3] in [0, 1], as decoded after saving it as a JPEG of `quality`
+    (int32, 1-100) with 4:2:0 chroma, whose 16x16 blocks start `phase` (int32 [2], y and x, each
+    0-15) pixels before the image: a face cut out of a larger JPEG."""
+    height, width = image.shape[0], image.shape[1]
+    padded = [-(-(side + JPEG_BLOCK - 1) // JPEG_BLOCK) * JPEG_BLOCK for side in (height, width)]
+    around = tf.stack([[phase[0], padded[0] - height - phase[0]],
+                       [phase[1], padded[1] - width - phase[1]], [0, 0]])
+    coded = tf.image.adjust_jpeg_quality(tf.pad(image, around, 'SYMMETRIC'), quality)
+    return coded[phase[0]:phase[0] + height, phase[1]:phase[1] + width]
+
+
+def gaussian_noise(image, sigma, grey, seed):
+    """`image` plus Gaussian noise of standard deviation `sigma`, the same in every channel if
+    `grey` (a luminance sensor's) or independent in each (a colour one's). seed: int [2]."""
+    noise = tf.random.stateless_normal(tf.shape(image), seed)
+    noise = tf.where(grey, noise[..., :1], noise)
+    return image + sigma * noise
+
+
+def poisson_noise(image, sigma, seed):
+    """`image` with photon (Poisson) noise whose standard deviation is `sigma` at mid-grey: the
+    spread grows with the square root of the brightness. seed: int [2]."""
+    photons = 0.5 / tf.square(sigma)  # Photons at full white that give `sigma` at 0.5.
+    counts = tf.random.stateless_poisson(tf.shape(image), seed, image * photons, tf.float32)
+    return counts / photons
+
+
+def damage(truth, degradation, seed):
+    """The input of `truth` float32 [s, s, 3] under `degradation`: float32 [s/4, s/4, 3].
+
+    The truth is blurred (isotropic), area-downscaled, given colour Gaussian noise and saved as
+    a JPEG whose blocks start at the face's corner; a damaged input is quantised to 8 bits, as a
+    file is. Clean, it is the exact area downscale. seed: int [2], for the noise.
+    """
+    size = [truth.shape[0] // SCALE, truth.shape[1] // SCALE]
+    if degradation.blur:
+        sigma = tf.constant(degradation.blur, tf.float32)
+        truth = blur(truth, gaussian_kernel(sigma, sigma, 0.0))
+    small = tf.image.resize(truth, size, method='area')
+    if degradation == srez_config.Degradation():
+        return small
+    if degradation.noise:
+        small = gaussian_noise(small, degradation.noise / 255, False, seed)
+    small = quantise(small)
+    if degradation.jpeg:
+        small = jpeg(small, degradation.jpeg)
+    return small
+
+
+def training_pair(face, sample_size, config, seed):
+    """One training example from a face: (input [s/4, s/4, 3], truth [s, s, 3]), float32.
+
+    face: float32 [128, 128, 3] in [0, 1], the augmented face box. config: a
+    srez_config.DamageConfig. A share config.damage_clean of inputs are the exact area downscale
+    of the truth; the rest are damaged (`_damaged_input`) and quantised to 8 bits. A damaged
+    input may be cut at a sub-pixel offset: the truth then moves with it, at the face's full
+    resolution, so the model learns the face where its input has it. seed: int [2].
+    """
+    seeds = tf.random.experimental.stateless_split(seed, 3)
+    draws = tf.random.stateless_uniform([2], seeds[0])
+    small_size = [sample_size // SCALE] * 2
+    damaged = draws[0] >= config.damage_clean
+    offset = tf.where(damaged & (draws[1] < config.damage_offset),
+                      _uniform(seeds[1], [2], -0.5, 0.5), 0.0)
+    moved = tf.reduce_any(offset != 0)
+    # The scene as the photo's pixels sample it, and the truth of the frame cut from them.
+    scene = _area(face, sample_size)
+    truth = tf.cond(moved, lambda: _area(_move(face, offset * face.shape[0] / small_size[0]),
+                                         sample_size),
+                    lambda: scene)
+    inputs = tf.cond(damaged, lambda: _damaged_input(scene, offset, config, seeds[2]),
+                     lambda: _area(truth, small_size[0]))
+    return inputs, truth
+
+
+def _damaged_input(scene, offset, config, seed):
+    """The input of `scene` [s, s, 3] under the random damage of `config` (a DamageConfig),
+    each kind drawn with its own share:
+
+    - blur of the scene before the downscale, half of the blurs anisotropic at a random angle;
+    - the 4x downscale by a bilinear or bicubic kernel (antialiased or not) instead of by area;
+    - the small image resampled (bilinear or bicubic) at `offset` [2] input pixels, if not 0;
+    - Gaussian noise (colour or grey, half each) or Poisson noise;
+    - JPEG, with 4:2:0 chroma and its blocks at a random phase.
+    """
+    seeds = tf.unstack(tf.random.experimental.stateless_split(seed, 8))
+    draws = tf.random.stateless_uniform([10], seeds[0])
+    size = [scene.shape[0] // SCALE, scene.shape[1] // SCALE]
+    scene = tf.cond(draws[0] < config.damage_blur,
+                    lambda: blur(scene, _random_kernel(config, seeds[1], draws[1])),
+                    lambda: scene)
+    kind = tf.where(draws[2] < config.damage_resize,
+                    1 + tf.cast(draws[3] * (len(DOWNSCALES) - 1), tf.int32), 0)
+    small = tf.switch_case(kind, [
+        lambda kernel=kernel, antialias=antialias: resample(scene, size, [0.0, 0.0], kernel,
+                                                            antialias)
+        for kernel, antialias in DOWNSCALES])
+    small = tf.cond(tf.reduce_any(offset != 0), lambda: tf.switch_case(
+        tf.cast(draws[4] * len(RESAMPLES), tf.int32),
+        [lambda kernel=kernel: resample(small, size, offset, kernel, False)
+         for kernel in RESAMPLES]), lambda: small)
+    sigma = _uniform(seeds[2], [], *config.damage_noise_sigma) / 255
+    small = tf.cond(draws[5] >= config.damage_noise, lambda: small, lambda: tf.cond(
+        draws[6] < config.damage_poisson,
+        lambda: poisson_noise(tf.clip_by_value(small, 0.0, 1.0), sigma, seeds[3]),
+        lambda: gaussian_noise(small, sigma, draws[7] < 0.5, seeds[4])))
+    small = quantise(small)
+    quality = tf.cast(tf.round(_uniform(seeds[5], [], *config.damage_jpeg_quality)), tf.int32)
+    phase = tf.random.stateless_uniform([2], seeds[6], 0, JPEG_BLOCK, tf.int32)
+    return tf.cond(draws[8] < config.damage_jpeg, lambda: jpeg(small, quality, phase),
+                   lambda: small)
+
+
+def _move(image, pixels):
+    """`image` [h, w, c] moved by `pixels` [2] (y, x; at most MOVE_MARGIN each), bicubic, its
+    edges mirrored so that no pixel moves in from outside."""
+    margin = [[MOVE_MARGIN, MOVE_MARGIN], [MOVE_MARGIN, MOVE_MARGIN], [0, 0]]
+    padded = tf.pad(image, margin, 'SYMMETRIC')
+    moved = resample(padded, padded.shape[:2], pixels, 'keyscubic', False)
+    return moved[MOVE_MARGIN:-MOVE_MARGIN, MOVE_MARGIN:-MOVE_MARGIN]
+
+
+def _area(image, size):
+    """`image` [h, w, c] area-resized to `size` square (itself if it is that size already)."""
+    if image.shape[0] == size:
+        return image
+    return tf.image.resize(image, [size, size], method='area')
+
+
+def _random_kernel(config, seed, anisotropic_draw):
+    """A blur kernel of config.damage_blur_sigma: isotropic, or (half of them) anisotropic."""
+    seeds = tf.random.experimental.stateless_split(seed, 3)
+    sigma_x = _uniform(seeds[0], [], *config.damage_blur_sigma)
+    sigma_y = tf.where(anisotropic_draw < 0.5, _uniform(seeds[1], [], *config.damage_blur_sigma),
+                       sigma_x)
+    return gaussian_kernel(sigma_x, sigma_y, _uniform(seeds[2], [], 0.0, math.pi))
+
+
+def _uniform(seed, shape, low, high):
+    return tf.random.stateless_uniform(shape, seed, float(low), float(high))
