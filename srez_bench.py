@@ -28,10 +28,10 @@ import tensorflow as tf
 
 import srez_faces
 import srez_images
-import srez_infer
 import srez_input
 import srez_model
 import srez_session
+import srez_upscaler
 
 REPEATS = 5
 WARMUP_CALLS = 2  # The first call traces (and with XLA compiles); the second settles allocators.
@@ -78,9 +78,9 @@ def _time_photo(config, data, repeats):
     """Seconds of each part of --run infer on one photo (PHOTO_SIZE, PHOTO_FACES of the run's
     faces), median of `repeats` after a warm-up: face detection, the faces (cut, model, paste),
     and the background upscale; photos/s for the three together."""
-    generator = srez_model.Generator(config.model)
-    size = generator.input_size
-    upscale_frames = srez_infer.frame_upscaler(generator, config.batch_size)
+    upscaler = srez_upscaler.Upscaler.from_generator(srez_model.Generator(config.model), None,
+                                                     config.batch_size)
+    size = upscaler.input_size
     photo = _photo(data, size)
     detector = srez_faces.Detector()
     seconds = {'detection': [], 'faces': [], 'background': []}
@@ -88,9 +88,9 @@ def _time_photo(config, data, repeats):
         start = time.perf_counter()
         faces = detector.detect(photo)
         found = time.perf_counter()
-        background = srez_infer.background_upscale(photo)
+        background = srez_upscaler.bicubic_upscale(photo)
         upscaled = time.perf_counter()
-        srez_faces.upscale_faces(photo, faces, upscale_frames, size, background)
+        srez_faces.upscale_faces(photo, faces, upscaler.upscale_frames, size, background)
         done = time.perf_counter()
         if repeat:  # The first is the warm-up: tracing and the detector's first calls.
             for part, value in (('detection', found - start), ('background', upscaled - found),

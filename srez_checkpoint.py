@@ -1,9 +1,10 @@
 """srez checkpoints: what they hold, cleaning up after interrupted saves, refusing ones made for
-another model, and loading the generator.
+another model, and restoring the generator (srez_loader chooses which).
 
 A training checkpoint holds both networks, both optimizers, the training progress (batch count and
-training seconds) and the whole srez_config.ModelConfig as JSON, so a run resumes exactly and every
-mode rebuilds the generator it needs from the checkpoint alone. Checkpoints from before the JSON
+training seconds), the whole srez_config.ModelConfig as JSON, and a record of how it was trained
+(recipe, data, damage), so a run resumes exactly and every mode rebuilds the generator it needs
+from the checkpoint alone. Checkpoints from before the JSON
 held the model's widths and options as `shape/<setting>` variables; those still load.
 """
 import dataclasses
@@ -16,11 +17,11 @@ import tensorflow as tf
 
 import srez_config
 import srez_model
-from srez_errors import UsageError
+from srez_errors import UsageError, first_line
 
 NAME = 'srez'  # Checkpoints are NAME-<batch>.index and NAME-<batch>.data-*.
 CONFIG_KEY = 'model_config'  # The checkpoint object holding the ModelConfig's JSON.
-DAMAGE_KEY = 'damage_config'  # And the DamageConfig's, of the inputs it was trained on.
+RECORD_KEY = 'training_record'  # And how it was trained: recipe, data, damage (JSON).
 # Older checkpoints: shape/<setting> variables; the options among them were added over time.
 LEGACY_SHAPE_KEYS = ('gene_units', 'disc_units', 'sample_size')
 LEGACY_SHAPE_OPTIONS = ('gene_residual', 'gene_pixel_shuffle')
@@ -31,18 +32,19 @@ def config_variable(model_config):
     return tf.Variable(model_config.to_json(), trainable=False, name=CONFIG_KEY)
 
 
-def damage_variable(damage_config):
-    """What a checkpoint saves of the srez_config.DamageConfig its inputs were damaged by."""
-    return tf.Variable(damage_config.to_json(), trainable=False, name=DAMAGE_KEY)
+def record_variable(record):
+    """What a checkpoint saves of how its model was trained: `record`, a JSON-ready dict (recipe,
+    data, damage; srez_loader reads it back)."""
+    return tf.Variable(json.dumps(record, sort_keys=True), trainable=False, name=RECORD_KEY)
 
 
-def saved_damage(path):
-    """The damage settings checkpoint `path` was trained with, as a dict; {} for checkpoints
-    from before damage existed (they trained on clean inputs)."""
+def saved_record(path):
+    """The training record of checkpoint `path` as a dict; {} for checkpoints from before it
+    existed."""
     reader = tf.train.load_checkpoint(path)
-    if not reader.has_tensor(_key(DAMAGE_KEY)):
+    if not reader.has_tensor(_key(RECORD_KEY)):
         return {}
-    return json.loads(reader.get_tensor(_key(DAMAGE_KEY)).decode())
+    return json.loads(reader.get_tensor(_key(RECORD_KEY)).decode())
 
 
 class Progress(tf.Module):
@@ -198,9 +200,8 @@ def check_config(path, expected):
 
 def unreadable(path, error):
     """The UsageError for checkpoint `path` that failed to load with `error`."""
-    reason = (getattr(error, 'message', None) or str(error)).strip().splitlines()[0]
-    return UsageError(f'The checkpoint {path} cannot be restored ({reason}): move it away, or '
-                      f'use another --checkpoint_dir to start a new model.')
+    return UsageError(f'The checkpoint {path} cannot be restored ({first_line(error)}): move it '
+                      f'away, or use another --checkpoint_dir to start a new model.')
 
 
 def holds(path, name):
@@ -209,23 +210,21 @@ def holds(path, name):
     return any(key.startswith(name + '/') for key, _ in tf.train.list_variables(path))
 
 
-def load_generator(checkpoint_dir, weights='average'):
-    """Rebuilds the generator of the newest checkpoint in `checkpoint_dir`.
+def restore_generator(path, weights='average'):
+    """The generator of checkpoint `path`: (srez_model.Generator, the weights restored).
 
     weights: 'average' for the weight average training keeps (the raw weights when the checkpoint
-    predates it), or 'raw' for the weights as last trained.
-    Returns (generator, info): info has 'model' (its srez_config.ModelConfig), 'batch', 'path'
-    and 'weights' (the ones loaded). Raises UsageError when there is no checkpoint.
+    predates it), or 'raw' for the weights as last trained. Raises UsageError when `path` cannot
+    be read.
     """
-    path = latest(checkpoint_dir)
-    if path is None:
-        raise UsageError(f'No checkpoint in {checkpoint_dir}/: train a model first '
-                         f'(python srez_main.py --run train) or point --checkpoint_dir at one.')
     model = saved_config(path)
     if weights == 'average' and not holds(path, 'generator_average'):
         weights = 'raw'
     generator = srez_model.Generator(model)
     key = 'generator_average' if weights == 'average' else 'generator'
-    status = tf.train.Checkpoint(**{key: generator}).restore(path).expect_partial()
-    status.assert_existing_objects_matched()
-    return generator, dict(model=model, batch=saved_progress(path)[0], path=path, weights=weights)
+    try:
+        status = tf.train.Checkpoint(**{key: generator}).restore(path).expect_partial()
+        status.assert_existing_objects_matched()
+    except Exception as error:  # TF's reader fails in many ways, all about this file.
+        raise unreadable(path, error) from None
+    return generator, weights

@@ -13,6 +13,10 @@ import dataclasses
 import json
 import os
 
+RUNS = ('train', 'demo', 'infer', 'eval', 'export', 'bench')
+RECIPE_NAMES = ('faithful', 'fidelity', 'sharp')
+DEFAULT_DATASET = 'dataset'
+SYNTHETIC = 'synthetic'
 # The shipped model files (models/README.md).
 MODELS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'models')
 SHIPPED_MODELS = {name: os.path.join(MODELS_DIR, f'{name}.zip') for name in ('fidelity', 'sharp')}
@@ -23,8 +27,9 @@ def setting(default, help, **rules):
 
     rules: lower_bound / upper_bound (numbers), choices (strings), count / at_least (lists of
     positive integers), interval=(low, high) (a range 'a,b' with low <= a <= b <= high, of the
-    default's number type), and check=(function of the value, 'what it must be') for anything
-    else.
+    default's number type), check=(function of the value, 'what it must be'), and parse=function
+    of the value that raises ValueError saying what is wrong. A default of None is allowed: the
+    field's type says what kind of flag it is.
     """
     return dataclasses.field(default=default, metadata=dict(help=help, **rules))
 
@@ -121,6 +126,14 @@ class DamageConfig:
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """How a run trains the model (the original srez's flags and defaults, and new ones)."""
+    dataset: str = setting(
+        DEFAULT_DATASET, f'Folder of training images (searched recursively), or "{SYNTHETIC}" for '
+        'the built-in synthetic faces; the default falls back to them when it holds no images. '
+        'eval without --input measures the faces it holds out, and bench times its pipeline.')
+    recipe: str = setting(
+        'faithful', 'A set of flag values that flags given on the command line override. '
+        'faithful = the 2016 srez; fidelity and sharp = what trained the shipped models '
+        '(models/README.md).', choices=list(RECIPE_NAMES))
     batch_size: int = setting(16, 'Number of samples per batch (per device).', lower_bound=1)
     checkpoint_dir: str = setting('checkpoint', 'Output folder where checkpoints are dumped.')
     checkpoint_period: int = setting(10000, 'Number of batches in between checkpoints.',
@@ -179,6 +192,108 @@ class TrainConfig:
     xla: bool = False
     model: ModelConfig = ModelConfig()
     damage: DamageConfig = DamageConfig()
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """Which mode runs."""
+    run: str = setting(
+        'demo', 'What to do: train a model, make a demo movie of its sample grids (the default, '
+        'as in the original), upscale images (infer), measure the model against bicubic (eval), '
+        'export it, or benchmark training and inference speed (bench).', choices=list(RUNS))
+
+
+@dataclasses.dataclass(frozen=True)
+class DeviceConfig:
+    """Where and how the tensors run: devices, precision, compilation."""
+    precision: str = setting(
+        'auto', 'Compute precision; auto picks the fastest for the device (variables and losses '
+        'stay float32).', choices=['auto', 'float32', 'bfloat16', 'float16'])
+    xla: bool = setting(None, 'Compile the training and inference steps with XLA (default: where '
+                        'it is faster).')
+    xla_cache_dir: str = setting(
+        None, 'Folder where compiled XLA programs are kept, so the next run of the same model '
+        'starts without compiling (default: $XDG_CACHE_HOME/srez/xla, else ~/.cache/srez/xla; '
+        '"" = no cache).')
+    strategy: str = setting(
+        'auto', 'Devices to train on: one device, all local GPUs (mirrored), or several machines '
+        'configured by TF_CONFIG (multiworker); auto = mirrored with several GPUs.',
+        choices=['auto', 'one', 'mirrored', 'multiworker'])
+    log_device_placement: bool = setting(False, 'Log the device where variables are placed.')
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelChoice:
+    """Which trained model infer, eval, export and bench use (srez_loader.load)."""
+    model: str = setting(
+        '', 'A model to use: a srez model file (.zip) or a checkpoint folder (default: the newest '
+        'checkpoint of --checkpoint_dir, else the shipped models).')
+    shipped_models: bool = setting(
+        False, 'Use the shipped models even when --checkpoint_dir holds a checkpoint (without '
+        'one they are used anyway).')
+    sharpness: float = setting(
+        0.5, 'With the shipped models: 0 = the fidelity model (most faithful), 1 = the sharp '
+        'model (GAN detail), between = their weights interpolated.', lower_bound=0, upper_bound=1)
+    generator_weights: str = setting(
+        'average', 'Of a checkpoint: the averaged generator weights (or the raw ones when it has '
+        'none), or the raw weights as last trained.', choices=['average', 'raw'])
+
+
+@dataclasses.dataclass(frozen=True)
+class ImagesConfig:
+    """The images infer upscales and eval measures on, and how many run together."""
+    input: str = setting(
+        '', 'infer: an image file or a folder of images (searched recursively). eval: a folder '
+        'of ground-truth faces (default: the held-out test vectors of --dataset).')
+    max_images: int = setting(0, 'infer, eval: use only the first this many images (0 = all).',
+                              lower_bound=0)
+    upscale_batch: int = setting(16, 'infer, eval: images (or faces of a photo) that run through '
+                                 'the generator together.', lower_bound=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class InferConfig:
+    """How infer upscales image files."""
+    output: str = setting('upscaled', 'infer: the folder to write the upscaled PNGs into.')
+    faces: str = setting(
+        'auto', 'infer: find the faces of each image, align, upscale and paste them back into '
+        'its bicubic upscale (on), or upscale each image whole (off); auto = whole for images of '
+        'the model\'s input size (aligned faces, 16x16 at the default --sample_size), faces for '
+        'the rest.', choices=['auto', 'on', 'off'])
+    compare: bool = setting(False, 'infer: also write <stem>_compare.png, input nearest | '
+                            'bicubic | output, side by side.')
+    images: ImagesConfig = ImagesConfig()
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalConfig:
+    """How eval measures a model against bicubic."""
+    eval_dir: str = setting('eval', 'eval: the folder to write eval.json and eval.png into.')
+    degrade: str = setting(
+        'clean', 'eval: damage every input the same way each time, as real small faces are '
+        'damaged: clean, or blur:SIGMA (pixels of the truth), noise:SIGMA (1/255) and '
+        'jpeg:QUALITY joined by +, e.g. blur:1.2+noise:3+jpeg:75.',
+        parse=lambda text: Degradation.parse(text))
+    images: ImagesConfig = ImagesConfig()
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportConfig:
+    """Where export writes the model."""
+    export_dir: str = setting('export', 'export: the folder to write the SavedModel into.')
+    export_file: str = setting(
+        '', 'export: write the generator as one srez model file (.zip, what --init_from, --model '
+        'and the shipped models are) instead of a SavedModel.')
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchConfig:
+    """What bench times."""
+    bench_batches: int = setting(10, 'bench: batches per timed repeat.', lower_bound=1)
+    bench_repeats: int = setting(5, 'bench: timed repeats of each figure, of which the median is '
+                                 'reported.', lower_bound=1)
+    bench_batch_sizes: tuple = setting((), 'bench: batch sizes to measure, e.g. 16,64,256 '
+                                       '(default: --batch_size).', at_least=0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -247,3 +362,8 @@ def flag_words(name, value):
     if isinstance(value, (tuple, list)):
         value = ','.join(map(str, value))
     return f'--{name} {value}'
+
+
+# Every config whose fields are flags, in the order srez_main defines them.
+FLAG_CONFIGS = (RunConfig, TrainConfig, ModelConfig, DamageConfig, DeviceConfig, ModelChoice,
+                ImagesConfig, InferConfig, EvalConfig, ExportConfig, BenchConfig)

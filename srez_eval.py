@@ -33,7 +33,7 @@ FIGURES = ('psnr', 'ssim', 'consistency_l1', 'sharpness')
 DAMAGE_SEED = 2016  # Image i of an eval is damaged with seed (DAMAGE_SEED, i).
 
 
-def evaluate(generator, keys, load, sample_size, train_dir, checkpoint, source, batch_size=16,
+def evaluate(generator, keys, load, sample_size, eval_dir, model_source, faces, batch_size=16,
              report_count=None, degradation=srez_config.Degradation()):
     """Measures the model and bicubic on the faces of `keys`; writes eval.json and eval.png.
 
@@ -41,11 +41,10 @@ def evaluate(generator, keys, load, sample_size, train_dir, checkpoint, source, 
         generator: a srez_model.Generator trained for `sample_size`.
         keys, load: the images, as srez_input.test_pairs takes them (paths and load_file).
         sample_size: side of the truth in pixels; the input is a quarter of it.
-        train_dir: where eval.json and eval.png (the first images as nearest | bicubic | output |
+        eval_dir: where eval.json and eval.png (the first images as nearest | bicubic | output |
             truth, like training's sample grids) are written.
-        checkpoint: the checkpoint's info from srez_checkpoint.load_generator ('path', 'batch',
-            'weights').
-        source: one line saying which images these are, for eval.json.
+        model_source: the srez_loader.ModelSource of `generator`, for eval.json.
+        faces: one line saying which images these are, for eval.json.
         batch_size: images measured together.
         report_count: called as report_count(done, total) after each batch, if given.
         degradation: a srez_config.Degradation that damages every input (the same way every
@@ -54,7 +53,8 @@ def evaluate(generator, keys, load, sample_size, train_dir, checkpoint, source, 
 
     Returns:
         The dict written to eval.json: {'model': figures, 'bicubic': figures, 'images': count,
-        ...}, figures being {'psnr', 'ssim', 'consistency_l1', 'sharpness'} floats.
+        'faces', 'degrade', 'model_source'}, figures being {'psnr', 'ssim', 'consistency_l1',
+        'sharpness'} floats.
     """
     per_image = {system: [] for system in SYSTEMS}
     truth_gradients = []
@@ -75,17 +75,16 @@ def evaluate(generator, keys, load, sample_size, train_dir, checkpoint, source, 
         if report_count:
             report_count(min(start + batch_size, len(keys)), len(keys))
     grid = srez_images.sample_grid(*(np.concatenate(parts) for parts in zip(*grid_rows)))
-    srez_files.write_atomically(os.path.join(train_dir, 'eval.png'),
+    srez_files.write_atomically(os.path.join(eval_dir, 'eval.png'),
                                 tf.io.encode_png(grid).numpy())
     truth_gradients = np.concatenate(truth_gradients)
-    results = {'checkpoint': checkpoint['path'], 'batch': checkpoint['batch'],
-               'weights': checkpoint['weights'], 'images': len(keys), 'source': source,
+    results = {'model_source': model_source.to_json(), 'images': len(keys), 'faces': faces,
                'degrade': str(degradation)}
     for system in SYSTEMS:
         results[system] = summarise(
             {name: np.concatenate([batch[name] for batch in per_image[system]])
              for name in per_image[system][0]}, truth_gradients)
-    srez_files.write_atomically(os.path.join(train_dir, 'eval.json'),
+    srez_files.write_atomically(os.path.join(eval_dir, 'eval.json'),
                                 json.dumps(results, indent=2))
     return results
 
@@ -119,8 +118,7 @@ def summarise(per_image, truth_gradients):
 
 def table(results):
     """A small text table of `results` (as `evaluate` returns), one row per system."""
-    lines = [f'{results["images"]} images ({results["degrade"]} inputs), checkpoint batch '
-             f'{results["batch"]}, {results["weights"]} weights',
+    lines = [f'{results["images"]} images, {results["degrade"]} inputs',
              f'{"":8s} {"PSNR dB":>8s} {"SSIM":>7s} {"cons. L1":>9s} {"sharpness":>9s}']
     for system in SYSTEMS:
         figures = results[system]

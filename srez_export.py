@@ -12,7 +12,7 @@ Unlike --run infer, it upscales each image whole: memory grows with the image.
 """
 import tensorflow as tf
 
-import srez_infer
+import srez_upscaler
 
 
 class Upscaler(tf.Module):
@@ -25,7 +25,7 @@ class Upscaler(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name='images')])
     def serve(self, images):
         """uint8 [b, h, w, 3] -> {'upscaled': uint8 [b, 4h, 4w, 3]}."""
-        return {'upscaled': srez_infer.upscale(self.generator, images)}
+        return {'upscaled': srez_upscaler.upscale_uint8(self.generator, images)}
 
 
 def export(generator, export_dir):

@@ -76,34 +76,34 @@ class Detector:
         memory stays bounded whatever its size; a face that two windows see is kept once.
         """
         rows = []
-        for top, left in _windows(image.shape[:2], DETECTION_WINDOW, DETECTION_OVERLAP):
-            window = image[top:top + DETECTION_WINDOW, left:left + DETECTION_WINDOW]
-            size = [round(DETECTION_UPSCALE * side) for side in window.shape[:2]]
-            upscaled = tf.clip_by_value(tf.image.resize(tf.cast(window, tf.float32), size,
-                                                        'bicubic'), 0, 255).numpy()
-            found = self._mtcnn.detect_faces(upscaled, box_format='xyxy', output_type='numpy',
-                                             min_face_size=DETECTION_MIN_FACE,
-                                             **DETECTION_THRESHOLDS)
-            # Each row: image, x0, y0, x1, y1, score, the landmarks' 5 x, then their 5 y, with
-            # pixel centres counted from 0; ours count pixel edges, hence the + 0.5.
-            for row in np.asarray(found, np.float64).reshape(-1, 16):
-                points = (row[[1, 2, 3, 4, *range(6, 16)]] + 0.5) / DETECTION_UPSCALE
-                points += [left, top, left, top] + [left] * 5 + [top] * 5
-                rows.append((points[:4], np.stack([points[4:9], points[9:14]], 1), row[5]))
+        for top, bottom, _, _ in _spans(image.shape[0]):
+            for left, right, _, _ in _spans(image.shape[1]):
+                rows += self._detect_window(image[top:bottom, left:right], top, left)
         return [Face(box=box.tolist(), landmarks=landmarks.tolist(), score=float(score))
                 for box, landmarks, score in _suppress_overlaps(rows)]
 
+    def _detect_window(self, window, top, left):
+        """The (box, landmarks, score) rows of the faces in `window`, whose corner is (top,
+        left) of the photo, in photo pixels."""
+        size = [round(DETECTION_UPSCALE * side) for side in window.shape[:2]]
+        upscaled = tf.clip_by_value(tf.image.resize(tf.cast(window, tf.float32), size,
+                                                    'bicubic'), 0, 255).numpy()
+        found = self._mtcnn.detect_faces(upscaled, box_format='xyxy', output_type='numpy',
+                                         min_face_size=DETECTION_MIN_FACE, **DETECTION_THRESHOLDS)
+        rows = []
+        # Each row: image, x0, y0, x1, y1, score, the landmarks' 5 x, then their 5 y, with pixel
+        # centres counted from 0; ours count pixel edges, hence the + 0.5.
+        for row in np.asarray(found, np.float64).reshape(-1, 16):
+            points = (row[[1, 2, 3, 4, *range(6, 16)]] + 0.5) / DETECTION_UPSCALE
+            points += [left, top, left, top] + [left] * 5 + [top] * 5
+            rows.append((points[:4], np.stack([points[4:9], points[9:14]], 1), row[5]))
+        return rows
 
-def _windows(shape, size, overlap):
-    """(top, left) of windows of `size` that cover an image of `shape` [h, w], each overlapping
-    the next by `overlap` pixels."""
-    def starts(length):
-        if length <= size:
-            return [0]
-        last = length - size
-        return sorted(set(list(range(0, last, size - overlap)) + [last]))
 
-    return [(top, left) for top in starts(shape[0]) for left in starts(shape[1])]
+def _spans(length):
+    """The detection windows along one axis of `length` photo pixels: (start, stop, _, _),
+    neighbours overlapping by DETECTION_OVERLAP, so a face of up to that size lies whole in one."""
+    return srez_images.spans(length, DETECTION_WINDOW - DETECTION_OVERLAP, DETECTION_OVERLAP // 2)
 
 
 def _suppress_overlaps(rows, overlap=0.5):

@@ -61,3 +61,21 @@ def sample_grid(inputs, output, truth, max_rows=GRID_MAX_ROWS):
                      axis=2)
     grid = tf.reshape(rows, [-1, rows.shape[2], 3])
     return tf.image.convert_image_dtype(tf.clip_by_value(grid, 0.0, 1.0), tf.uint8, saturate=True)
+
+
+def spans(length, tile_size, margin):
+    """Windows along one axis of `length` pixels: [(start, stop, kept_start, kept_stop)], the
+    kept parts (`tile_size` each) tiling it, each window reaching `margin` beyond its kept part.
+
+    At the image's end a window is shifted inwards rather than cut short: every window has one
+    size and full context (the image's own border, where there is no more image), and
+    neighbouring windows overlap by 2 * margin.
+    """
+    size = tile_size + 2 * margin
+    if length <= size:
+        return [(0, length, 0, length)]
+    found = []
+    for kept_start in range(0, length, tile_size):
+        start = min(max(kept_start - margin, 0), length - size)
+        found.append((start, start + size, kept_start, min(kept_start + tile_size, length)))
+    return found

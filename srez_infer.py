@@ -1,14 +1,13 @@
-"""srez inference: upscale image files 4x with a trained generator, aligned faces and photos.
+"""srez inference: upscale image files 4x with a trained model, aligned faces and photos.
 
     python srez_main.py --run infer --input photos/ --output upscaled/ --compare
 
 Every JPEG/PNG under --input (or the one file given) is written under --output as a PNG with the
-same relative path and stem. Greyscale becomes RGB; an alpha channel is kept, upscaled bicubic.
-An image of the model's input size is an aligned face, upscaled whole; images of one size run in
-batches, and a large one in overlapping windows, so memory stays bounded whatever its size, and
-the windows overlap by more than the generator can see, so there are no seams. A photo (any other
-image, under --faces auto) goes through srez_faces: its faces by the model, the rest bicubic, and
-what was found in FACES_RECORD.
+same relative path and stem, and its channels (grey stays grey; alpha is kept, upscaled bicubic).
+The upscaling is srez_upscaler's, as Python callers use it: an image of the model's input size
+is an aligned face, upscaled whole, and images of one size run in batches; a photo (any other
+image, under --faces auto) goes through the face pipeline: its faces by the model, the rest
+bicubic, and what was found in FACES_RECORD.
 """
 import dataclasses
 import json
@@ -18,20 +17,13 @@ import time
 import numpy as np
 import tensorflow as tf
 
-import srez_faces
 import srez_files
 import srez_images
 import srez_input
-from srez_errors import UsageError
+import srez_upscaler
+from srez_errors import UsageError, first_line
 
 SCALE = srez_images.SCALE
-# Input pixels per window side, not counting the margins: a 128x128 window (about 0.5 GB of
-# activations at the default widths) is the most one generator call sees.
-TILE_SIZE = 96
-# Each window reaches this many input pixels beyond the part of it that is kept. A 3x3
-# convolution sees 1 pixel of its own resolution; the generator has 4.5 of them per stage at
-# halving cost, so it sees under 11 input pixels whatever its depth.
-TILE_MARGIN = 16
 COMPARE_SUFFIX = '_compare'
 FACES_RECORD = 'faces.json'  # What the face pipeline found in each photo.
 
@@ -43,15 +35,6 @@ class Summary:
     written: list
     failed: list
     photos: dict
-
-
-def upscale(generator, images):
-    """The generator's 4x upscale, quantised: uint8 [b, h, w, 3] -> uint8 [b, 4h, 4w, 3].
-
-    Shared with the exported SavedModel, so both give the same pixels.
-    """
-    output = generator(tf.image.convert_image_dtype(images, tf.float32), training=False)
-    return tf.image.convert_image_dtype(output, tf.uint8, saturate=True)
 
 
 def find_inputs(input_path, output_dir):
@@ -75,22 +58,19 @@ def find_inputs(input_path, output_dir):
     return input_path, paths
 
 
-def upscale_files(generator, root, paths, output_dir, compare=False, batch_size=16,
-                  tile_size=TILE_SIZE, faces='auto', log=None):
+def upscale_files(upscaler, root, paths, output_dir, compare=False, faces='auto', log=None):
     """Upscales image files into PNGs under `output_dir`.
 
     Args:
-        generator: a srez_model.Generator.
+        upscaler: a srez_upscaler.Upscaler (its batch_size: images, or faces of a photo, that run
+            through the generator together).
         root, paths: the image files, and the folder their output paths are relative to (as
             `find_inputs` returns them).
         output_dir: where `<relative folder>/<stem>.png` is written (plus `<stem>_compare.png`,
             input nearest | bicubic | output, with `compare`, and FACES_RECORD for photos);
             nothing is written outside it.
-        batch_size: most images (or faces of a photo) that run through the generator together.
-        tile_size: input pixels per window side, not counting margins (tests make it small).
-        faces: 'auto' runs the face pipeline (srez_faces) on every image but those of the
-            model's input size, which are aligned faces and upscaled whole; 'on' on every image;
-            'off' on none.
+        faces: 'auto' runs the face pipeline on every image but those of the model's input
+            size, which are aligned faces and upscaled whole; 'on' on every image; 'off' on none.
         log: called with a line per photo and a progress line now and then, if given.
 
     Returns:
@@ -100,21 +80,21 @@ def upscale_files(generator, root, paths, output_dir, compare=False, batch_size=
     jobs, failed = _plan(root, paths, output_dir, compare)
     failed += srez_input.scan_images([job.source for job in jobs]).skipped
     unreadable = {path for path, _ in failed}
-    writer = _Writer(generator, root, output_dir, tile_size, batch_size,
-                     Summary([], failed, {}), len(paths), log)
+    writer = _Writer(upscaler, root, output_dir, Summary([], failed, {}), len(paths), log)
+    window_pixels = (upscaler.tile_size + 2 * srez_upscaler.TILE_MARGIN) ** 2
     group = []  # Images of one shape that run through the generator together.
     for job in jobs:
         if job.source in unreadable:
             continue
         try:
-            image = _read_rgb_or_rgba(job.source)
+            image = read_image(job.source)
         except tf.errors.OpError:
             writer.fail(job.source, 'cannot be decoded')
             continue
-        if _is_photo(image, faces, writer.input_size):
+        if _is_photo(image, faces, upscaler.input_size):
             writer.write_photo(job, image)
             continue
-        if group and not _joins(group, image, batch_size, (tile_size + 2 * TILE_MARGIN) ** 2):
+        if group and not _joins(group, image, upscaler.batch_size, window_pixels):
             writer.write(group)
             group = []
         group.append((job, image))
@@ -139,16 +119,10 @@ class _Writer:
     """Upscales decoded images, whole in groups or photo by photo through the face pipeline,
     writes their PNGs and the faces record, and keeps the Summary and the progress."""
 
-    def __init__(self, generator, root, output_dir, tile_size, batch_size, summary, total, log):
-        self.upscale_rgb = tf.function(
-            lambda images: upscale(generator, images), autograph=False,
-            input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8)])
-        self.upscale_frames = frame_upscaler(generator, batch_size)
-        self.input_size = generator.input_size
-        self.root, self.output_dir = root, output_dir
-        self.tile_size, self.summary = tile_size, summary
+    def __init__(self, upscaler, root, output_dir, summary, total, log):
+        self.upscaler = upscaler
+        self.root, self.output_dir, self.summary = root, output_dir, summary
         self.progress = _Progress(total, log)
-        self._detector = None  # Made at the first photo: it loads three networks.
         self._earlier_records = None  # FACES_RECORD's photos from earlier runs, once read.
 
     def fail(self, source, reason):
@@ -157,33 +131,23 @@ class _Writer:
 
     def write(self, group):
         """Upscales `group`, [(job, uint8 image)] of one shape, and writes each job's files."""
-        images = np.stack([image for _, image in group])
-        results = _upscale_batch(images, self.upscale_rgb, self.tile_size)
+        results = self.upscaler.upscale_images(np.stack([image for _, image in group]))
         for (job, image), result in zip(group, results):
             self._write_files(job, image, result)
 
     def write_photo(self, job, image):
         """Upscales one photo through the face pipeline and writes its files and record."""
-        rgb = image[..., :3]
-        background = background_upscale(rgb, self.tile_size)
         try:
-            if self._detector is None:
-                self._detector = srez_faces.Detector()
-            result, faces = srez_faces.upscale_photo(rgb, self._detector, self.upscale_frames,
-                                                     self.input_size, background)
+            result = self.upscaler.upscale_photo(image)
         except Exception as error:  # The detector fails in TensorFlow's and numpy's ways.
-            reason = (getattr(error, 'message', None) or str(error)).strip().splitlines()[0]
-            self.fail(job.source, f'face detection failed ({type(error).__name__}: {reason})')
+            self.fail(job.source, f'face detection failed ({first_line(error)})')
             return
-        if image.shape[-1] == 4:
-            alpha = background_upscale(image[..., 3:], self.tile_size)
-            result = np.concatenate([result, alpha], axis=-1)
         name = os.path.relpath(job.source, self.root)
         self.summary.photos[name] = dict(width=image.shape[1], height=image.shape[0],
-                                         faces=[face.record() for face in faces])
+                                         faces=[face.record() for face in result.faces])
         self._write_record()
-        self.progress.say(f'{name}: {_faces_line(faces)}')
-        self._write_files(job, image, result)
+        self.progress.say(f'{name}: {_faces_line(result.faces)}')
+        self._write_files(job, image, result.image)
 
     def _write_record(self):
         """Writes FACES_RECORD: the photos of this run, over those of earlier runs into the
@@ -213,34 +177,10 @@ class _Writer:
         self.progress.advance(len(self.summary.written) + len(self.summary.failed))
 
     def _comparison(self, image, result):
-        """input nearest | bicubic | output, side by side: uint8 [4h, 12w, 3]."""
-        rgb = image[np.newaxis, ..., :3]
-        nearest = srez_images.nearest_upscale(rgb, SCALE)[0].numpy()
-        smooth = _in_windows(rgb, _bicubic, self.tile_size)[0]
-        return np.concatenate([nearest, smooth, result[..., :3]], 1)
-
-
-def frame_upscaler(generator, batch_size):
-    """The generator on aligned faces, in batches: float32 [n, s, s, 3] in [0, 1] -> numpy
-    float32 [n, 4s, 4s, 3]."""
-    upscale = tf.function(lambda frames: generator(frames, training=False), autograph=False,
-                          input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
-
-    def upscale_frames(frames):
-        return np.concatenate([upscale(tf.constant(frames[start:start + batch_size],
-                                                   tf.float32)).numpy()
-                               for start in range(0, len(frames), batch_size)])
-
-    return upscale_frames
-
-
-def background_upscale(image, tile_size=TILE_SIZE):
-    """The bicubic upscale of uint8 [h, w, c] `image`, in windows: uint8 [4h, 4w, c]."""
-    return _in_windows(image[np.newaxis], _bicubic, tile_size)[0]
-
-
-def _bicubic(windows):
-    return srez_images.bicubic_upscale(windows).numpy()
+        """input nearest | bicubic | output, side by side, with the image's channels."""
+        nearest = srez_images.nearest_upscale(image[np.newaxis], SCALE)[0].numpy()
+        smooth = srez_upscaler.bicubic_upscale(image, self.upscaler.tile_size)
+        return np.concatenate([nearest, smooth, result], 1)
 
 
 def _faces_line(faces):
@@ -310,58 +250,7 @@ def _plan(root, paths, output_dir, compare):
     return jobs, failed
 
 
-def _read_rgb_or_rgba(path):
-    """Any JPEG/PNG -> uint8 [h, w, 3], or [h, w, 4] when it has alpha (grey becomes RGB)."""
-    image = srez_input.decode_image(tf.io.read_file(path), channels=0)
-    if image.shape[-1] in (1, 2):
-        image = tf.concat([tf.image.grayscale_to_rgb(image[..., :1]), image[..., 1:]], axis=-1)
-    return image.numpy()
-
-
-def _upscale_batch(images, upscale_rgb, tile_size):
-    """uint8 [n, h, w, 3 or 4] -> [n, 4h, 4w, same]: RGB by the generator, alpha bicubic."""
-
-    def upscale_window(windows):
-        rgb = upscale_rgb(windows[..., :3]).numpy()
-        if windows.shape[-1] == 3:
-            return rgb
-        alpha = srez_images.bicubic_upscale(windows[..., 3:]).numpy()
-        return np.concatenate([rgb, alpha], axis=-1)
-
-    return _in_windows(images, upscale_window, tile_size)
-
-
-def _in_windows(images, function, tile_size):
-    """Applies a 4x upscale `function` to `images` (uint8 [n, h, w, c]) window by window.
-
-    Each window adds TILE_MARGIN pixels of context on every side that the image has, and only its
-    centre is kept, so the result equals function(images) for any function that sees no further.
-    """
-    height, width = images.shape[1:3]
-    result = None
-    for top, bottom, row_start, row_stop in _spans(height, tile_size):
-        for left, right, col_start, col_stop in _spans(width, tile_size):
-            window = function(images[:, top:bottom, left:right])
-            if result is None:
-                result = np.empty((len(images), SCALE * height, SCALE * width, window.shape[-1]),
-                                  np.uint8)
-            result[:, SCALE * row_start:SCALE * row_stop, SCALE * col_start:SCALE * col_stop] = (
-                window[:, SCALE * (row_start - top):SCALE * (row_stop - top),
-                       SCALE * (col_start - left):SCALE * (col_stop - left)])
-    return result
-
-
-def _spans(length, tile_size):
-    """Windows along one axis: [(start, stop, kept_start, kept_stop)], the kept parts tiling it.
-
-    At the image's end a window is shifted inwards rather than cut short: every window has one
-    size and full context (the image's own border, where there is no more image).
-    """
-    size = tile_size + 2 * TILE_MARGIN
-    if length <= size:
-        return [(0, length, 0, length)]
-    spans = []
-    for kept_start in range(0, length, tile_size):
-        start = min(max(kept_start - TILE_MARGIN, 0), length - size)
-        spans.append((start, start + size, kept_start, min(kept_start + tile_size, length)))
-    return spans
+def read_image(path):
+    """Any JPEG/PNG -> uint8 [h, w, c] with its own channels: 1 (grey), 2 (grey and alpha), 3
+    (RGB) or 4 (RGBA)."""
+    return srez_input.decode_image(tf.io.read_file(path), channels=0).numpy()

@@ -39,13 +39,18 @@ class ImageScan:
     skipped: list
 
 
+SYNTHETIC_SOURCE = 'built-in synthetic faces'
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainingData:
     """Where the faces come from: keys that `load` turns into uint8 images, for training and held
-    out as test vectors (file paths and `load_file`, or indices of synthetic faces)."""
+    out as test vectors (file paths and `load_file`, or indices of synthetic faces), and `source`,
+    the folder they are in or SYNTHETIC_SOURCE."""
     train_keys: list
     test_keys: list
     load: object
+    source: str = SYNTHETIC_SOURCE
 
 
 def training_data(folder, test_vectors, seed, log=print, synthetic_if_empty=False):
@@ -69,7 +74,7 @@ def training_data(folder, test_vectors, seed, log=print, synthetic_if_empty=Fals
     first = seed * 1_000_000
     keys, load = srez_synthetic.synthetic_faces(
         range(first, first + srez_synthetic.SYNTHETIC_TRAIN_FACES + test_vectors))
-    return TrainingData(keys[:-test_vectors], keys[-test_vectors:], load)
+    return TrainingData(keys[:-test_vectors], keys[-test_vectors:], load, SYNTHETIC_SOURCE)
 
 
 def _file_data(folder, paths, test_vectors, seed, log):
@@ -91,7 +96,7 @@ def _file_data(folder, paths, test_vectors, seed, log):
                          f'least --test_vectors + 1 = {test_vectors + 1}.')
     log(f'Training on {len(train_keys)} images from {folder} '
         f'({test_vectors} held out as test vectors).')
-    return TrainingData(train_keys, test_keys, load_file)
+    return TrainingData(train_keys, test_keys, load_file, folder)
 
 
 def usable_images(folder, paths, log=print):

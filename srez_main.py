@@ -22,6 +22,7 @@ reported as one line; anything else is a bug and keeps its traceback.
 The environment variable SREZ_CPU_DEVICES=N splits the CPU into N logical devices, so that
 `--strategy mirrored` can be tried (and checked against one device) on a machine without GPUs.
 """
+import dataclasses
 import errno
 import functools
 import importlib.metadata
@@ -41,69 +42,9 @@ import srez_config  # noqa: E402
 import srez_files  # noqa: E402
 from srez_errors import UsageError  # noqa: E402
 
-RUNS = ('train', 'demo', 'infer', 'eval', 'export', 'bench')
-DEFAULT_DATASET = 'dataset'
-SYNTHETIC = 'synthetic'
 CPU_DEVICES_VARIABLE = 'SREZ_CPU_DEVICES'
 # Errors of the machine (disk full, no permission), not of srez: one line, like a UsageError.
 ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
-
-flags.DEFINE_enum('run', 'demo', RUNS, 'What to do: train a model, make a demo movie of its '
-                  'sample grids (the default, as in the original), upscale images (infer), measure '
-                  'the model against bicubic (eval), export it, or benchmark training and '
-                  'inference speed (bench).')
-flags.DEFINE_string('dataset', DEFAULT_DATASET,
-                    f'Folder of training images (searched recursively), or "{SYNTHETIC}" for the '
-                    'built-in synthetic faces.')
-flags.DEFINE_enum('generator_weights', 'average', ['average', 'raw'],
-                  'infer, eval, export: use the averaged generator weights (or the raw ones when '
-                  'a checkpoint has none), or the raw weights as last trained.')
-flags.DEFINE_bool('log_device_placement', False, 'Log the device where variables are placed.')
-flags.DEFINE_string('input', '', 'infer: an image file or a folder of images (searched '
-                    'recursively). eval: a folder of ground-truth faces (default: the held-out '
-                    'test vectors of --dataset).')
-flags.DEFINE_string('output', 'upscaled', 'infer: the folder to write the upscaled PNGs into.')
-flags.DEFINE_enum('faces', 'auto', ['auto', 'on', 'off'], 'infer: find the faces of each image, '
-                  'align, upscale and paste them back into its bicubic upscale (on), or upscale '
-                  'each image whole (off); auto = whole for images of the model\'s input size '
-                  '(aligned faces, 16x16 at the default --sample_size), faces for the rest.')
-flags.DEFINE_bool('compare', False, 'infer: also write <stem>_compare.png, input nearest | '
-                  'bicubic | output, side by side.')
-flags.DEFINE_string('degrade', 'clean', 'eval: damage every input the same way each time, as '
-                    'real small faces are damaged: clean, or blur:SIGMA (pixels of the truth), '
-                    'noise:SIGMA (1/255) and jpeg:QUALITY joined by +, e.g. '
-                    'blur:1.2+noise:3+jpeg:75.')
-flags.DEFINE_integer('max_images', 0, 'infer, eval: use only the first this many images '
-                     '(0 = all).', lower_bound=0)
-flags.DEFINE_string('export_dir', 'export', 'export: the folder to write the SavedModel into.')
-flags.DEFINE_string('export_file', '', 'export: write the generator as one srez model file '
-                    '(.zip, what --init_from and the shipped models are) instead of a SavedModel.')
-flags.DEFINE_float('sharpness', 0.5, 'infer, eval, export with the shipped models: 0 = the '
-                   'fidelity model (most faithful), 1 = the sharp model (GAN detail), between = '
-                   'their weights interpolated.', lower_bound=0, upper_bound=1)
-flags.DEFINE_bool('shipped_models', False, 'infer, eval, export: use the shipped models even '
-                  'when --checkpoint_dir holds a checkpoint (without one they are used anyway); '
-                  'bench: measure the shipped models\' widths.')
-flags.DEFINE_enum('recipe', 'faithful', list(srez_config.RECIPES), 'train: a set of flag values '
-                  'that flags given on the command line override. faithful = the 2016 srez; '
-                  'fidelity and sharp = what trained the shipped models (models/README.md).')
-flags.DEFINE_enum('precision', 'auto', ['auto', 'float32', 'bfloat16', 'float16'],
-                  'Compute precision; auto picks the fastest for the device (variables and losses '
-                  'stay float32).')
-flags.DEFINE_bool('xla', None, 'Compile the training and inference steps with XLA '
-                  '(default: where it is faster).')
-flags.DEFINE_enum('strategy', 'auto', ['auto', 'one', 'mirrored', 'multiworker'],
-                  'Devices to train on: one device, all local GPUs (mirrored), or several machines '
-                  'configured by TF_CONFIG (multiworker); auto = mirrored with several GPUs.')
-flags.DEFINE_string('xla_cache_dir', None, 'Folder where compiled XLA programs are kept, so the '
-                    'next run of the same model starts without compiling (default: '
-                    '$XDG_CACHE_HOME/srez/xla, else ~/.cache/srez/xla; "" = no cache).')
-flags.DEFINE_integer('bench_batches', 10, 'With --run bench: batches per timed repeat.',
-                     lower_bound=1)
-flags.DEFINE_integer('bench_repeats', 5, 'With --run bench: timed repeats of each figure, of '
-                     'which the median is reported.', lower_bound=1)
-flags.DEFINE_list('bench_batch_sizes', [], 'With --run bench: batch sizes to measure, e.g. '
-                  '16,64,256 (default: --batch_size).')
 
 FLAGS = flags.FLAGS
 
@@ -124,6 +65,20 @@ def _is_range(values, number, low, high):
     return len(parsed) == 2 and low <= parsed[0] <= parsed[1] <= high
 
 
+def _parses(parse, value):
+    """absl validator: `parse(value)` must not raise; its ValueError is the flag's message."""
+    try:
+        parse(value)
+    except ValueError as error:
+        raise flags.ValidationError(str(error)) from None
+    return True
+
+
+def _element_type(field):
+    """The type of the numbers of a list setting (int unless its interval is of floats)."""
+    return type(field.metadata['interval'][0]) if 'interval' in field.metadata else int
+
+
 def define_config_flags(config_class):
     """Defines a flag for each setting of a srez_config dataclass, with its default and rules.
 
@@ -134,55 +89,59 @@ def define_config_flags(config_class):
         name, default, rules = field.name, field.default, dict(field.metadata)
         help_text = rules.pop('help')
         bounds = {key: rules.pop(key) for key in ('lower_bound', 'upper_bound') if key in rules}
-        if isinstance(default, bool):
-            flags.DEFINE_bool(name, default, help_text)
-        elif isinstance(default, int):
-            flags.DEFINE_integer(name, default, help_text, **bounds)
-        elif isinstance(default, float):
-            flags.DEFINE_float(name, default, help_text, **bounds)
-        elif isinstance(default, tuple) and 'interval' in rules:
-            flags.DEFINE_list(name, [str(value) for value in default], help_text)
-            low, high = rules.pop('interval')
-            flags.register_validator(
-                name, functools.partial(_is_range, number=type(default[0]), low=low, high=high),
-                f'must be a range low,high of numbers from {low} to {high}, e.g. '
-                f'{srez_config.flag_words(name, default)}')
-        elif isinstance(default, tuple):
-            flags.DEFINE_list(name, [str(value) for value in default], help_text)
-            count = rules.pop('count', None)
-            how_many = f'exactly {count} ' if count else ''
-            flags.register_validator(
-                name, functools.partial(_positive_integers, exactly=count,
-                                        at_least=rules.pop('at_least', 0)),
-                f'must be {how_many}positive integers separated by commas, e.g. '
-                f'{srez_config.flag_words(name, default)}')
+        if field.type is tuple:
+            _define_list_flag(name, default, help_text, rules)
         elif 'choices' in rules:
             flags.DEFINE_enum(name, default, rules.pop('choices'), help_text)
         else:
-            flags.DEFINE_string(name, default, help_text)
+            define = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer,
+                      float: flags.DEFINE_float, str: flags.DEFINE_string}[field.type]
+            define(name, default, help_text, **bounds)
         if 'check' in rules:
             check, what = rules.pop('check')
             flags.register_validator(name, check, f'must be {what}')
+        if 'parse' in rules:
+            flags.register_validator(name, functools.partial(_parses, rules.pop('parse')))
         assert not rules, f'srez_config rules srez_main does not know: {rules}'
 
 
+def _define_list_flag(name, default, help_text, rules):
+    """A comma-separated list flag: a range (rules' interval) or positive integers."""
+    flags.DEFINE_list(name, [str(value) for value in default], help_text)
+    example = srez_config.flag_words(name, default) if default else f'--{name} 16,64,256'
+    if 'interval' in rules:
+        low, high = rules.pop('interval')
+        flags.register_validator(
+            name, functools.partial(_is_range, number=type(low), low=low, high=high),
+            f'must be a range low,high of numbers from {low} to {high}, e.g. {example}')
+        return
+    count = rules.pop('count', None)
+    how_many = f'exactly {count} ' if count else ''
+    flags.register_validator(
+        name, functools.partial(_positive_integers, exactly=count,
+                                at_least=rules.pop('at_least', 0)),
+        f'must be {how_many}positive integers separated by commas, e.g. {example}')
+
+
 def config_from_flags(config_class, **others):
-    """The `config_class` (a srez_config dataclass) that the flags ask for; `others` sets the
-    fields that are not flags."""
+    """The `config_class` (a srez_config dataclass) that the flags ask for; `others` sets fields
+    that are not flags. A field that holds another flag config (TrainConfig.model) is made from
+    the flags too."""
     values = {}
-    for field in srez_config.flag_fields(config_class):
-        value = FLAGS[field.name].value
-        values[field.name] = (tuple(type(field.default[0])(v) for v in value)
-                              if isinstance(field.default, tuple) else value)
+    for field in dataclasses.fields(config_class):
+        if field.name in others:
+            continue
+        if 'help' in field.metadata:
+            value = FLAGS[field.name].value
+            values[field.name] = (tuple(_element_type(field)(v) for v in value)
+                                  if field.type is tuple else value)
+        elif type(field.default) in srez_config.FLAG_CONFIGS:
+            values[field.name] = config_from_flags(type(field.default))
     return config_class(**values, **others)
 
 
-define_config_flags(srez_config.ModelConfig)
-define_config_flags(srez_config.TrainConfig)
-define_config_flags(srez_config.DamageConfig)
-flags.register_validator('bench_batch_sizes', _positive_integers,
-                         'must be positive integers separated by commas, e.g. '
-                         '--bench_batch_sizes 16,64,256')
+for _config_class in srez_config.FLAG_CONFIGS:
+    define_config_flags(_config_class)
 flags.register_multi_flags_validator(
     ['learning_rate_schedule', 'max_batches'],
     lambda values: values['learning_rate_schedule'] != 'cosine' or values['max_batches'] > 0,
@@ -230,22 +189,17 @@ def use_xla_cache(folder):
                                   f'--tf_xla_persistent_cache_directory={folder}').strip()
 
 
-def _integers(values):
-    """The comma-separated values of a list flag that a validator passed, as a tuple of ints."""
-    return tuple(int(value) for value in values)
-
-
-def _make_output_folders(names):
-    """Checks --dataset and the output folders of flags `names` (and --cache_file's), then makes
-    them: a refused run leaves nothing."""
-    if ('train_dir' in names and FLAGS.dataset != SYNTHETIC
-            and srez_files.is_within(FLAGS.train_dir, FLAGS.dataset)):
-        raise UsageError(f'--train_dir {FLAGS.train_dir} is inside --dataset {FLAGS.dataset}: its '
-                         f'sample grids would become training images; choose a folder outside it.')
-    _check_dataset_folder(FLAGS.dataset)
-    folders = {name: FLAGS[name].value for name in names}
-    if FLAGS.cache_file:
-        folders['cache_file'] = os.path.dirname(FLAGS.cache_file) or '.'
+def _make_output_folders(folders, config):
+    """Checks --dataset and the output folders {flag name: path} (with --cache_file's), then
+    makes them: a refused run leaves nothing. config: the run's srez_config.TrainConfig."""
+    if ('train_dir' in folders and config.dataset != srez_config.SYNTHETIC
+            and srez_files.is_within(config.train_dir, config.dataset)):
+        raise UsageError(f'--train_dir {config.train_dir} is inside --dataset {config.dataset}: '
+                         f'its sample grids would become training images; choose a folder outside '
+                         f'it.')
+    _check_dataset_folder(config.dataset)
+    if config.cache_file:
+        folders = dict(folders, cache_file=os.path.dirname(config.cache_file) or '.')
     for name, path in folders.items():
         srez_files.check_writable(name, path)
     for name, path in folders.items():
@@ -258,7 +212,8 @@ def _make_output_folders(names):
 
 def _check_dataset_folder(dataset):
     """An explicitly given --dataset must be a folder; the default may be missing (synthetic)."""
-    if dataset not in (SYNTHETIC, DEFAULT_DATASET) and not os.path.isdir(dataset):
+    if dataset not in (srez_config.SYNTHETIC, srez_config.DEFAULT_DATASET) and not os.path.isdir(
+            dataset):
         raise UsageError(f'--dataset {dataset} is not a folder: give the folder holding the '
                          f'training images (e.g. CelebA\'s img_align_celeba).')
 
@@ -276,34 +231,37 @@ def cpu_devices():
     return int(value)
 
 
-def train_config(outputs=('train_dir', 'checkpoint_dir')):
-    """Checks what the flag validators cannot, creates the output folders, returns a TrainConfig.
-
-    outputs: the flags naming the folders this mode writes (--cache_file's folder is added when
-    given). Every check runs before TensorFlow loads, so a mistake is reported in a moment.
-    """
-    cpu_devices()  # Checks SREZ_CPU_DEVICES too.
-    _make_output_folders(outputs)
-    use_xla_cache(FLAGS.xla_cache_dir)
+def load_tensorflow(device):
+    """Imports TensorFlow for the srez_config.DeviceConfig `device`: its XLA cache must be set
+    before TensorFlow loads."""
+    use_xla_cache(device.xla_cache_dir)
     import_tensorflow_quietly()
+
+
+def resolved(config, device):
+    """`config` (a srez_config.TrainConfig) with --precision and --xla resolved for the devices
+    (their 'auto' depends on them); TensorFlow must be loaded."""
     import srez_devices
-    return config_from_flags(
-        srez_config.TrainConfig, precision=srez_devices.resolve_precision(FLAGS.precision),
-        xla=srez_devices.resolve_xla(FLAGS.xla, FLAGS.strategy),
-        model=config_from_flags(srez_config.ModelConfig),
-        damage=config_from_flags(srez_config.DamageConfig))
+    return dataclasses.replace(config, precision=srez_devices.resolve_precision(device.precision),
+                               xla=srez_devices.resolve_xla(device.xla, device.strategy))
 
 
-def _training_data(log=print):
-    """--dataset's usable images (or synthetic faces) as a srez_input.TrainingData."""
+def _training_data(config, log=print):
+    """The usable images of config.dataset (or synthetic faces) as a srez_input.TrainingData."""
     import srez_input
     return srez_input.training_data(
-        None if FLAGS.dataset == SYNTHETIC else FLAGS.dataset, FLAGS.test_vectors,
-        FLAGS.random_seed, log, synthetic_if_empty=FLAGS.dataset == DEFAULT_DATASET)
+        None if config.dataset == srez_config.SYNTHETIC else config.dataset, config.test_vectors,
+        config.random_seed, log, synthetic_if_empty=config.dataset == srez_config.DEFAULT_DATASET)
 
 
 def run_train():
-    config = train_config()
+    config = config_from_flags(srez_config.TrainConfig)
+    device = config_from_flags(srez_config.DeviceConfig)
+    cpu_devices()  # Checks SREZ_CPU_DEVICES before anything is made.
+    _make_output_folders({'train_dir': config.train_dir,
+                          'checkpoint_dir': config.checkpoint_dir}, config)
+    load_tensorflow(device)
+    config = resolved(config, device)
     import tensorflow as tf
 
     import srez_devices
@@ -312,9 +270,9 @@ def run_train():
     imported = time.perf_counter()
     # A multi-worker strategy configures the runtime, which must happen before any TensorFlow op
     # (finding and test-decoding the images runs some).
-    strategy = srez_devices.make_strategy(FLAGS.strategy, cpu_devices())
-    tf.debugging.set_log_device_placement(FLAGS.log_device_placement)
-    data = _training_data()
+    strategy = srez_devices.make_strategy(device.strategy, cpu_devices())
+    tf.debugging.set_log_device_placement(device.log_device_placement)
+    data = _training_data(config)
     startup = [('importing TensorFlow', imported - LAUNCHED),
                ('finding devices and images', time.perf_counter() - imported)]
     try:
@@ -335,95 +293,102 @@ def _show_count(done, total):
               flush=True)
 
 
+def load_model(log=print):
+    """(generator, srez_loader.ModelSource): the one model infer, eval, export and bench use, as
+    --model, --shipped_models, --sharpness and --checkpoint_dir choose; `log` gets its line."""
+    import srez_loader
+    generator, source = srez_loader.load(config_from_flags(srez_config.ModelChoice),
+                                         FLAGS.checkpoint_dir, FLAGS['checkpoint_dir'].present)
+    log(source.line())
+    if FLAGS['sharpness'].present and source.kind != srez_loader.SHIPPED:
+        log('--sharpness is for the shipped models: this model is used as trained '
+            '(--shipped_models picks them).')
+    return generator, source
+
+
 def run_infer():
-    srez_files.check_writable('output', FLAGS.output)
+    infer = config_from_flags(srez_config.InferConfig)
+    images = infer.images
+    srez_files.check_writable('output', infer.output)
     import_tensorflow_quietly()
     import srez_infer
-    root, paths = srez_infer.find_inputs(FLAGS.input, FLAGS.output)
-    generator, _ = trained_generator()
-    summary = srez_infer.upscale_files(
-        generator, root, paths[:FLAGS.max_images or None], FLAGS.output, compare=FLAGS.compare,
-        batch_size=FLAGS.batch_size, faces=FLAGS.faces, log=print)
-    print(f'Wrote {len(summary.written)} upscaled images to {FLAGS.output}/.')
+    import srez_upscaler
+    root, paths = srez_infer.find_inputs(images.input, infer.output)
+    generator, source = load_model()
+    upscaler = srez_upscaler.Upscaler.from_generator(generator, source, images.upscale_batch)
+    summary = srez_infer.upscale_files(upscaler, root, paths[:images.max_images or None],
+                                       infer.output, compare=infer.compare, faces=infer.faces,
+                                       log=print)
+    if summary.written:
+        print(f'Wrote {len(summary.written)} upscaled images to {infer.output}/.')
     if summary.failed:
         for path, reason in summary.failed:
             print(f'srez: skipped {path}: {reason}', file=sys.stderr)
-        print(f'srez: {len(summary.failed)} of {len(summary.written) + len(summary.failed)} '
-              f'images failed.', file=sys.stderr)
+        tried = len(summary.written) + len(summary.failed)
+        what = (f'{len(summary.failed)} of {tried} images failed' if summary.written else
+                f'no image was upscaled: all {tried} failed, and nothing was written')
+        print(f'srez: {what}.', file=sys.stderr)
         sys.exit(1)
 
 
 def run_eval():
-    try:
-        degradation = srez_config.Degradation.parse(FLAGS.degrade)
-    except ValueError as error:
-        raise UsageError(f'--degrade {FLAGS.degrade}: {error}.') from None
-    if FLAGS.input and not os.path.isdir(FLAGS.input):
-        raise UsageError(f'--input {FLAGS.input} is not a folder: give a folder of ground-truth '
+    evaluation = config_from_flags(srez_config.EvalConfig)
+    images, train = evaluation.images, config_from_flags(srez_config.TrainConfig)
+    if images.input and not os.path.isdir(images.input):
+        raise UsageError(f'--input {images.input} is not a folder: give a folder of ground-truth '
                          f'face images.')
-    if not FLAGS.input:
-        _check_dataset_folder(FLAGS.dataset)
-    srez_files.check_writable('train_dir', FLAGS.train_dir)
+    if not images.input:
+        _check_dataset_folder(train.dataset)
+    srez_files.check_writable('eval_dir', evaluation.eval_dir)
     import_tensorflow_quietly()
     import srez_eval
-    import srez_input
-    if FLAGS.input:
-        paths = srez_input.find_images(FLAGS.input)[:FLAGS.max_images or None]
-        keys = srez_input.usable_images(FLAGS.input, paths)
-        load, source = srez_input.load_file, f'the images of {FLAGS.input}'
-    else:
-        data = _training_data(log=lambda line: None)
-        keys, load = data.test_keys[:FLAGS.max_images or None], data.load
-        faces = ' (built-in synthetic faces)' if load is not srez_input.load_file else ''
-        source = (f'the held-out test vectors of --dataset {FLAGS.dataset}{faces}, '
-                  f'--test_vectors {FLAGS.test_vectors} --random_seed {FLAGS.random_seed}')
-    if not keys:
-        raise UsageError(f'--input {FLAGS.input} holds no usable .jpg, .jpeg or .png files: give '
-                         f'a folder of face images.')
-    generator, info = trained_generator()
-    os.makedirs(FLAGS.train_dir, exist_ok=True)
-    print(f'Evaluating on {len(keys)} images: {source}.')
-    results = srez_eval.evaluate(generator, keys, load, info['model'].sample_size, FLAGS.train_dir,
-                                 info, source, batch_size=FLAGS.batch_size,
-                                 report_count=_show_count, degradation=degradation)
+    keys, load, faces = _evaluation_faces(images, train)
+    generator, source = load_model()
+    os.makedirs(evaluation.eval_dir, exist_ok=True)
+    print(f'Evaluating on {len(keys)} images: {faces}.')
+    results = srez_eval.evaluate(
+        generator, keys, load, source.model.sample_size, evaluation.eval_dir, source, faces,
+        batch_size=images.upscale_batch, report_count=_show_count,
+        degradation=srez_config.Degradation.parse(evaluation.degrade))
     print(srez_eval.table(results))
-    print(f'Wrote eval.json and eval.png to {FLAGS.train_dir}/.')
+    print(f'Wrote eval.json and eval.png to {evaluation.eval_dir}/.')
 
 
-def trained_generator():
-    """(generator, info) for infer, eval and export: the newest checkpoint of --checkpoint_dir,
-    else (or with --shipped_models) the shipped models at --sharpness, said in one line."""
-    import srez_checkpoint
-    import srez_models
-    if not FLAGS.shipped_models and srez_checkpoint.latest(FLAGS.checkpoint_dir):
-        if FLAGS['sharpness'].present:
-            print(f'--sharpness is for the shipped models: using the checkpoint of '
-                  f'{FLAGS.checkpoint_dir}/ as trained (--shipped_models picks them).')
-        return srez_checkpoint.load_generator(FLAGS.checkpoint_dir, FLAGS.generator_weights)
-    if not FLAGS.shipped_models:
-        print(f'No checkpoint in {FLAGS.checkpoint_dir}/: using the shipped models at '
-              f'--sharpness {FLAGS.sharpness:g} (0 = fidelity, 1 = sharp; see models/README.md).')
-    return srez_models.shipped(FLAGS.sharpness)
+def _evaluation_faces(images, train):
+    """(keys, load, a line saying which faces) of the faces eval measures on: --input's, or the
+    held-out test vectors of --dataset."""
+    import srez_input
+    if images.input:
+        paths = srez_input.find_images(images.input)[:images.max_images or None]
+        keys = srez_input.usable_images(images.input, paths)
+        if not keys:
+            raise UsageError(f'--input {images.input} holds no usable .jpg, .jpeg or .png files: '
+                             f'give a folder of face images.')
+        return keys, srez_input.load_file, f'the images of {images.input}'
+    data = _training_data(train, log=lambda line: None)
+    faces = f' ({data.source})' if data.source == srez_input.SYNTHETIC_SOURCE else ''
+    return (data.test_keys[:images.max_images or None], data.load,
+            f'the held-out test vectors of --dataset {train.dataset}{faces}, --test_vectors '
+            f'{train.test_vectors} --random_seed {train.random_seed}')
 
 
 def run_export():
-    if FLAGS.export_file:
-        srez_files.check_writable('export_file', os.path.dirname(FLAGS.export_file) or '.')
+    export = config_from_flags(srez_config.ExportConfig)
+    if export.export_file:
+        srez_files.check_writable('export_file', os.path.dirname(export.export_file) or '.')
     else:
-        srez_files.check_writable('export_dir', FLAGS.export_dir)
+        srez_files.check_writable('export_dir', export.export_dir)
     import_tensorflow_quietly()
-    import srez_export
-    generator, info = trained_generator()
-    if FLAGS.export_file:
-        import srez_models
-        srez_models.write(generator, info['model'], FLAGS.export_file,
-                          source={key: info[key] for key in ('path', 'batch', 'weights')})
-        written = FLAGS.export_file
+    generator, source = load_model()
+    if export.export_file:
+        import srez_modelfile
+        srez_modelfile.write(generator, source.model, export.export_file, source.record())
+        written = export.export_file
     else:
-        srez_export.export(generator, FLAGS.export_dir)
-        written = f'{FLAGS.export_dir}/'
-    print(f'Exported the generator of {info["path"]} (batch {info["batch"]}, '
-          f'{info["weights"]} weights) to {written}.')
+        import srez_export
+        srez_export.export(generator, export.export_dir)
+        written = f'{export.export_dir}/'
+    print(f'Exported its generator to {written}.')
 
 
 def _exit_with_error(message):
@@ -449,24 +414,27 @@ def parse_flags(argv):
 
 
 def run_bench():
-    batch_sizes = _integers(FLAGS.bench_batch_sizes) or (FLAGS.batch_size,)
-    config = train_config(outputs=())  # Bench writes no grids and no checkpoints.
-    import dataclasses
+    bench = config_from_flags(srez_config.BenchConfig)
+    config = config_from_flags(srez_config.TrainConfig)
+    device = config_from_flags(srez_config.DeviceConfig)
+    cpu_devices()
+    _check_dataset_folder(config.dataset)  # Bench writes no grids and no checkpoints.
+    load_tensorflow(device)
+    config = resolved(config, device)
     import json
 
     import srez_bench
     import srez_devices
-    if FLAGS.shipped_models:
-        import srez_models
-        shipped = srez_models.read(srez_config.SHIPPED_MODELS['fidelity'])[1]['model']
-        config = dataclasses.replace(config, model=shipped)
-    # Before any TensorFlow op, as in run_train.
-    strategy = srez_devices.make_strategy(FLAGS.strategy, cpu_devices())
     # stdout carries only the JSON, so `--run bench > bench.json` keeps it clean.
     log = functools.partial(print, file=sys.stderr)
-    data = _training_data(log)
-    report = srez_bench.run(config, data, strategy, batch_sizes, FLAGS.bench_batches,
-                            repeats=FLAGS.bench_repeats, log=log)
+    if FLAGS.shipped_models or FLAGS.model:
+        config = dataclasses.replace(config, model=load_model(log)[1].model)
+        log('Timing networks of its widths.')
+    # Before any TensorFlow op, as in run_train.
+    strategy = srez_devices.make_strategy(device.strategy, cpu_devices())
+    data = _training_data(config, log)
+    report = srez_bench.run(config, data, strategy, bench.bench_batch_sizes or (config.batch_size,),
+                            bench.bench_batches, repeats=bench.bench_repeats, log=log)
     log(srez_bench.table(report))
     print(json.dumps(report))
 

@@ -3,6 +3,8 @@
 `TrainingSession(config, strategy)` holds everything a checkpoint saves; `train_step` trains one
 batch. The loop around it (srez_train) decides when to report, write grids and checkpoint.
 """
+import dataclasses
+
 import tensorflow as tf
 
 import srez_checkpoint
@@ -17,8 +19,9 @@ STATISTICS_BATCHES = 8
 class TrainingSession:
     """The networks, optimizers and bookkeeping of one model, placed for one strategy."""
 
-    def __init__(self, config, strategy):
-        """config: a srez_config.TrainConfig; strategy: a tf.distribute.Strategy."""
+    def __init__(self, config, strategy, data_source=''):
+        """config: a srez_config.TrainConfig; strategy: a tf.distribute.Strategy; data_source:
+        what it trains on (srez_input.TrainingData.source), for the checkpoint's record."""
         self.config, self.strategy = config, strategy
         self.compute_dtype = tf.as_dtype(config.precision)
         # At gene_l1_factor 1 the adversarial term is gone: the discriminator is neither run nor
@@ -44,7 +47,9 @@ class TrainingSession:
             discriminator=self.discriminator, gene_optimizer=self.gene_optimizer,
             disc_optimizer=self.disc_optimizer, loss_scale=self.loss_scale,
             progress=self.progress, model_config=srez_checkpoint.config_variable(config.model),
-            damage_config=srez_checkpoint.damage_variable(config.damage))
+            training_record=srez_checkpoint.record_variable(dict(
+                recipe=config.recipe, data=data_source,
+                damage=dataclasses.asdict(config.damage))))
         # XLA compiles the per-replica work; the outer train_step only feeds it and reduces.
         # No autograph in the steps (their loops are over layers, not tensors): converting the
         # model's code took a third of the tracing time.

@@ -17,7 +17,7 @@ import srez_devices
 import srez_files
 import srez_images
 import srez_input
-import srez_models
+import srez_loader
 import srez_session
 import srez_stops
 from srez_errors import UsageError
@@ -43,7 +43,7 @@ def train(config, data, strategy=None, log=print, startup=()):
     chief = strategy.extended.should_checkpoint
     if chief:
         srez_checkpoint.remove_unfinished(config.checkpoint_dir, log)
-    session = srez_session.TrainingSession(config, strategy)
+    session = srez_session.TrainingSession(config, strategy, data.source)
     stopwatch.lap('building the model')
     resume_from, start_batch, spent_seconds = _resume_point(config)
     if _budget_spent(config, start_batch, spent_seconds):
@@ -94,16 +94,15 @@ def _start_from(path, session, log):
 
     Raises UsageError when that model is not of this run's ModelConfig, naming the settings.
     """
-    generator, info = srez_models.load(path)
-    mismatch = info['model'].mismatch(session.config.model)
+    generator, source = srez_loader.from_path(path)
+    mismatch = source.model.mismatch(session.config.model)
     if mismatch:
         theirs, ours = mismatch
         raise UsageError(f'--init_from {path} is a model made with {theirs}, but this run has '
                          f'{ours}: use the same settings.')
     for network in (session.generator, session.generator_average):
         srez_session.copy_weights(generator, network)
-    log(f'Starting the generator from {info["path"]} (batch {info["batch"]}, {info["weights"]} '
-        f'weights); the discriminator starts afresh.')
+    log(f'Starting the generator from {source.describe()}; the discriminator starts afresh.')
 
 
 def _inputs_and_outputs(config, data, session, chief, start_batch):

@@ -21,8 +21,8 @@ CELEBA = os.path.join(REPO_ROOT, '..', 'shared', 'celeba')
 LEGACY_CHECKPOINTS = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                   'legacy_checkpoints')
 # A model small enough to train a batch in milliseconds; no XLA, whose compiling would dominate.
-TINY_FLAGS = ['--gene_units', '8,8,8', '--disc_units', '8,8', '--batch_size', '4',
-              '--test_vectors', '4', '--noxla']
+TINY_MODEL = ['--gene_units', '8,8,8', '--disc_units', '8,8', '--noxla']
+TINY_FLAGS = TINY_MODEL + ['--batch_size', '4', '--test_vectors', '4']
 # TensorFlow's import alone takes ~5 s; CI machines are shared.
 PROCESS_TIMEOUT = 300
 NOBODY = 65534  # The ordinary user's id.
@@ -178,43 +178,40 @@ def celeba_folder():
     return CELEBA
 
 
-@pytest.fixture
-def srez_cli():
+def cli_in_process(*args):
     """Runs srez_main with command-line arguments in this process, as `python srez_main.py`
-    would (flags parsed by its own parser, recipes applied); returns the exit status.
-
-    Much faster than a process (no TensorFlow start-up) for tests of one mode's wiring.
-    """
+    would (flags parsed by its own parser, recipes applied); returns the exit status. The flags
+    are back at their defaults afterwards."""
     import srez_main
 
-    def run(*args):
+    srez_main.FLAGS.unparse_flags()
+    try:
+        srez_main.main(srez_main.parse_flags(['srez_main.py', *args]))
+    except SystemExit as exit:
+        return exit.code
+    finally:
         srez_main.FLAGS.unparse_flags()
-        try:
-            srez_main.main(srez_main.parse_flags(['srez_main.py', *args]))
-        except SystemExit as exit:
-            return exit.code
-        finally:
-            srez_main.FLAGS.unparse_flags()
-        return 0
+    return 0
 
-    return run
+
+@pytest.fixture
+def srez_cli():
+    """cli_in_process: much faster than a process (no TensorFlow start-up) for tests of one
+    mode's wiring."""
+    return cli_in_process
 
 
 @pytest.fixture(scope='session')
 def trained_model(tmp_path_factory):
     """A tiny model trained for 6 batches through the CLI: its folder, holding checkpoint/ and
     train/ (grids at batches 3 and 6), and model.zip, its generator as a model file."""
-    import srez_main
-
     folder = tmp_path_factory.mktemp('trained_model')
-    for args in (['--run', 'train', '--dataset', 'synthetic', *TINY_FLAGS, '--max_batches', '6',
-                  '--summary_period', '3', '--learning_rate_start', '0.002'],
-                 ['--run', 'export', '--export_file', str(folder / 'model.zip')]):
-        srez_main.FLAGS.unparse_flags()
-        srez_main.main(srez_main.parse_flags(
-            ['srez_main.py', *args, '--train_dir', str(folder / 'train'),
-             '--checkpoint_dir', str(folder / 'checkpoint')]))
-        srez_main.FLAGS.unparse_flags()
+    folders = ['--train_dir', str(folder / 'train'), '--checkpoint_dir', str(folder / 'checkpoint')]
+    assert cli_in_process('--run', 'train', '--dataset', 'synthetic', *TINY_FLAGS,
+                          '--max_batches', '6', '--summary_period', '3', '--learning_rate_start',
+                          '0.002', *folders) == 0
+    assert cli_in_process('--run', 'export', '--export_file', str(folder / 'model.zip'),
+                          *folders) == 0
     return folder
 
 
@@ -228,6 +225,6 @@ def trained_copy(trained_model, tmp_path):
 @pytest.fixture(scope='session')
 def generator(trained_model):
     """The trained tiny generator, loaded as every mode loads it."""
-    import srez_checkpoint
+    import srez_loader
 
-    return srez_checkpoint.load_generator(str(trained_model / 'checkpoint'))[0]
+    return srez_loader.from_path(str(trained_model / 'checkpoint'))[0]

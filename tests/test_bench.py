@@ -3,16 +3,15 @@ import json
 import os
 
 import pytest
-from conftest import run_srez, write_face_images
+from conftest import TINY_MODEL, run_srez, write_face_images
 
-TINY = ['--gene_units', '8,8,8', '--disc_units', '8,8', '--test_vectors', '2', '--batch_size', '2',
-        '--bench_repeats', '1']
+TINY = TINY_MODEL + ['--test_vectors', '2', '--batch_size', '2', '--bench_repeats', '1']
 
 
 def test_bench_reports_the_batch_size_and_both_variants_as_json_and_a_table(tmp_path):
     write_face_images(tmp_path / 'faces', 8)
     result = run_srez(tmp_path, '--run', 'bench', *TINY, '--dataset', 'faces', '--bench_batches',
-                      '1', '--bench_batch_sizes', '3', '--precision', 'bfloat16', '--noxla')
+                      '1', '--bench_batch_sizes', '3', '--precision', 'bfloat16')
     assert result.returncode == 0, result.stderr
     assert os.listdir(tmp_path) == ['faces']  # Bench writes no grids and no checkpoints.
     report = json.loads(result.stdout)  # stdout holds the JSON alone.

@@ -12,6 +12,7 @@ from conftest import LEGACY_CHECKPOINTS, TINY_FLAGS, synthetic_data, tiny_config
 
 import srez_checkpoint
 import srez_config
+import srez_loader
 import srez_session
 import srez_train
 
@@ -147,8 +148,8 @@ def test_the_model_config_is_saved_whole_and_rebuilds_the_generator(tmp_path):
         'model_config/.ATTRIBUTES/VARIABLE_VALUE').decode()
     assert json.loads(saved)['gene_units'] == [16, 8, 8]
     assert srez_checkpoint.saved_config(path) == config.model
-    generator, info = srez_checkpoint.load_generator(config.checkpoint_dir)
-    assert info['model'] == config.model and info['batch'] == 2 and generator.residual
+    generator, source = srez_loader.from_path(config.checkpoint_dir)
+    assert source.model == config.model and source.batches == 2 and generator.residual
 
 
 def test_a_checkpoint_of_another_model_is_refused_naming_every_difference(tmp_path):
@@ -186,9 +187,11 @@ def legacy_checkpoint(request, tmp_path):
 
 def test_every_older_checkpoint_loads_as_it_was_made(legacy_checkpoint):
     folder, expected = legacy_checkpoint
-    generator, info = srez_checkpoint.load_generator(str(folder))
-    assert info['weights'] == expected['weights'] and info['batch'] == 3
-    assert info['model'] == srez_config.ModelConfig(
+    generator, source = srez_loader.from_path(str(folder))
+    assert source.weights == expected['weights'] and source.batches == 3
+    # They predate the training record: what trained them is not known, and not made up.
+    assert source.recipe is source.data is source.damaged is None
+    assert source.model == srez_config.ModelConfig(
         gene_units=(8, 8, 8), disc_units=(8, 8), gene_residual=expected.get('gene_residual', False),
         gene_pixel_shuffle=expected.get('gene_pixel_shuffle', False))
     inputs = tf.reshape(tf.linspace(0.0, 1.0, 16 * 16 * 3), [1, 16, 16, 3])
@@ -210,7 +213,7 @@ def test_the_oldest_and_the_newest_older_checkpoint_resume_and_serve_every_mode(
                     '--max_batches', '4', *common) == 0
     assert srez_checkpoint.saved_progress(srez_checkpoint.latest(str(folder)))[0] == 4
     # Resumed from a checkpoint without an average, training keeps one from then on.
-    assert srez_checkpoint.load_generator(str(folder))[1]['weights'] == 'average'
+    assert srez_loader.from_path(str(folder))[1].weights == 'average'
     assert srez_cli('--run', 'eval', '--dataset', 'synthetic', '--test_vectors', '2',
-                    *common) == 0
+                    '--eval_dir', str(tmp_path / 'eval'), *common) == 0
     assert srez_cli('--run', 'export', '--export_dir', str(tmp_path / 'export'), *common) == 0

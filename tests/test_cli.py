@@ -5,16 +5,16 @@ import re
 
 import numpy as np
 import pytest
-from conftest import TINY_FLAGS, run_srez
+from conftest import TINY_FLAGS, TINY_MODEL, run_srez
 from PIL import Image
 
-import srez_checkpoint
+import srez_loader
 
 
 def test_train_then_demo_on_builtin_faces(tmp_path):
     # No dataset/ folder in the working directory: the default falls back to synthetic faces.
-    trained = run_srez(tmp_path, '--run', 'train', '--gene_units', '8,8,8', '--disc_units', '8,8',
-                       '--batch_size', '4', '--max_batches', '10', '--summary_period', '5')
+    trained = run_srez(tmp_path, '--run', 'train', *TINY_MODEL, '--batch_size', '4',
+                       '--max_batches', '10', '--summary_period', '5')
     assert trained.returncode == 0, trained.stderr
     assert 'training on built-in synthetic faces' in trained.stdout
     # Once, after the first batch: where the start-up time went.
@@ -44,8 +44,8 @@ def test_a_recipe_trains_on_real_faces_and_its_model_is_rebuilt_by_eval(tmp_path
                     *TINY_FLAGS, '--max_batches', '3', *common) == 0
     assert 'Training on 5022 images' in capsys.readouterr().out
     assert srez_cli('--run', 'eval', '--input', celeba_folder, '--max_images', '32',
-                    *common) == 0
-    results = json.loads((tmp_path / 'train' / 'eval.json').read_text())
+                    '--eval_dir', str(tmp_path / 'eval'), *common) == 0
+    results = json.loads((tmp_path / 'eval' / 'eval.json').read_text())
     # Eval rebuilt the residual generator from the checkpoint alone: after 3 batches it is
     # still about the bilinear upscale it starts from (the original generator is near 12 dB).
     assert results['model']['psnr'] > results['bicubic']['psnr'] - 1.5
@@ -58,15 +58,27 @@ def test_a_recipe_trains_on_real_faces_and_its_model_is_rebuilt_by_eval(tmp_path
         'a new model.')
 
 
-def test_a_fresh_clone_upscales_a_face_with_the_shipped_models(tmp_path):
-    face = np.asarray(Image.open(os.path.join(os.path.dirname(__file__), '..', 'docs',
-                                              'astronaut_face.png')))
-    Image.fromarray(face).save(tmp_path / 'face.png')
-    result = run_srez(tmp_path, '--run', 'infer', '--input', 'face.png')
+def test_the_quick_start_then_the_readme_upscale_gives_the_shipped_models_face(tmp_path):
+    # As a newcomer: the quick-start training (a short run, on built-in synthetic faces), then the
+    # README's upscale of the astronaut. The synthetic checkpoint is not used on a real face.
+    docs = os.path.join(os.path.dirname(__file__), '..', 'docs')
+    trained = run_srez(tmp_path, '--run', 'train', *TINY_MODEL, '--batch_size', '4',
+                       '--max_batches', '2')
+    assert trained.returncode == 0, trained.stderr
+    result = run_srez(tmp_path, '--run', 'infer', '--input', os.path.join(docs, 'astronaut_face.png'),
+                      '--compare')
     assert result.returncode == 0, result.stderr
-    assert 'No checkpoint in checkpoint/: using the shipped models at --sharpness' in result.stdout
-    upscaled = np.asarray(Image.open(tmp_path / 'upscaled' / 'face.png'))
-    assert upscaled.shape == (4 * face.shape[0], 4 * face.shape[1], 3)
+    assert result.stdout.startswith('Model: the shipped models at --sharpness 0.5')
+    assert 'trained on built-in synthetic faces, not real ones' in result.stdout.splitlines()[0]
+    truth = np.asarray(Image.open(os.path.join(docs, 'astronaut_truth.png')), np.float64)
+    compare = np.asarray(Image.open(tmp_path / 'upscaled' / 'astronaut_face_compare.png'),
+                         np.float64)
+    upscaled, bicubic = compare[:, 128:], compare[:, 64:128]
+
+    def psnr(image):
+        return 10 * np.log10(255 ** 2 / np.mean((image - truth) ** 2))
+
+    assert psnr(upscaled) > psnr(bicubic) + 1.0
 
 
 @pytest.mark.slow
@@ -81,7 +93,7 @@ def test_compiled_programs_are_reused_on_a_rerun_and_a_resume_and_a_changed_mode
                           f'{name}/train', '--checkpoint_dir', f'{name}/checkpoint', '--xla',
                           '--xla_cache_dir', cache_dir)
         assert result.returncode == 0, result.stderr
-        return srez_checkpoint.load_generator(str(tmp_path / name / 'checkpoint'), 'raw')[0]
+        return srez_loader.from_path(str(tmp_path / name / 'checkpoint'), 'raw')[0]
 
     def cached():
         return {path.name for path in cache.rglob('*') if path.is_file()}

@@ -208,7 +208,7 @@ def test_eval_degrade_is_reproducible_and_recorded(trained_model, tmp_path, srez
     for run in ('first', 'second'):
         status = srez_cli('--run', 'eval', '--checkpoint_dir', str(trained_model / 'checkpoint'),
                           '--dataset', 'synthetic', '--test_vectors', '4', '--degrade',
-                          'noise:6+jpeg:60', '--train_dir', str(tmp_path / run))
+                          'noise:6+jpeg:60', '--eval_dir', str(tmp_path / run))
         assert status == 0
         figures.append(json.loads((tmp_path / run / 'eval.json').read_text()))
 

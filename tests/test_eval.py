@@ -7,9 +7,11 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+import srez_config
 import srez_eval
 import srez_images
 import srez_input
+import srez_loader
 import srez_synthetic
 
 
@@ -64,14 +66,16 @@ def test_evaluate_writes_json_and_grid(tmp_path, generator):
     for seed in range(3):
         Image.fromarray(srez_synthetic.draw_synthetic_face(seed)).save(faces / f'{seed}.png')
     keys = srez_input.find_images(str(faces))
-    checkpoint = {'path': 'ckpt/srez-10', 'batch': 10, 'weights': 'average'}
+    source = srez_loader.ModelSource(srez_loader.CHECKPOINT, 'ckpt/srez-10',
+                                     srez_config.ModelConfig(), batches=10)
 
     results = srez_eval.evaluate(generator, keys, srez_input.load_file, 64, str(tmp_path),
-                                 checkpoint, 'three faces', batch_size=2)
+                                 source, 'three faces', batch_size=2)
 
     with open(tmp_path / 'eval.json') as file:
         assert json.load(file) == results
-    assert results['images'] == 3 and results['batch'] == 10 and results['source'] == 'three faces'
+    assert results['images'] == 3 and results['faces'] == 'three faces'
+    assert results['model_source'] == source.to_json() and results['degrade'] == 'clean'
     for system in ('model', 'bicubic'):
         assert set(results[system]) == {'psnr', 'ssim', 'consistency_l1', 'sharpness'}
     # Bicubic on clean synthetic faces: a plausible, well-defined baseline.
@@ -81,7 +85,7 @@ def test_evaluate_writes_json_and_grid(tmp_path, generator):
     assert np.asarray(Image.open(tmp_path / 'eval.png')).shape == (3 * 64, 4 * 64, 3)
     # The table a user reads: one row per system with its four figures as eval.json has them.
     lines = srez_eval.table(results).splitlines()
-    assert lines[0] == '3 images, checkpoint batch 10, average weights'
+    assert lines[0] == '3 images, clean inputs'
     for line, system in zip(lines[2:], ('model', 'bicubic')):
         figures = results[system]
         assert line.split() == [system, f'{figures["psnr"]:.2f}', f'{figures["ssim"]:.4f}',
@@ -90,19 +94,19 @@ def test_evaluate_writes_json_and_grid(tmp_path, generator):
 
 def test_cli_defaults_to_the_held_out_test_vectors(tmp_path, trained_model, srez_cli, capsys):
     status = srez_cli('--run', 'eval', '--dataset', 'synthetic', '--test_vectors', '3',
-                      '--checkpoint_dir', str(trained_model / 'checkpoint'), '--train_dir',
+                      '--checkpoint_dir', str(trained_model / 'checkpoint'), '--eval_dir',
                       str(tmp_path))
 
     assert status == 0
     with open(tmp_path / 'eval.json') as file:
         results = json.load(file)
-    assert results['images'] == 3 and 'held-out' in results['source']
+    assert results['images'] == 3 and 'held-out' in results['faces']
     assert 'PSNR' in capsys.readouterr().out
 
 
 def test_cli_on_real_faces_with_max_images(tmp_path, trained_model, srez_cli, celeba_folder):
     status = srez_cli('--run', 'eval', '--input', celeba_folder, '--max_images', '2',
-                      '--checkpoint_dir', str(trained_model / 'checkpoint'), '--train_dir',
+                      '--checkpoint_dir', str(trained_model / 'checkpoint'), '--eval_dir',
                       str(tmp_path))
 
     assert status == 0
@@ -112,26 +116,22 @@ def test_cli_on_real_faces_with_max_images(tmp_path, trained_model, srez_cli, ce
     assert 15 < results['bicubic']['psnr'] < 40
 
 
-def test_cli_uses_the_average_unless_raw_is_asked(tmp_path, trained_model, srez_cli):
-    import srez_checkpoint
-
+def test_cli_measures_the_weights_asked_for_and_records_the_model(tmp_path, trained_model,
+                                                                 srez_cli):
     folder = str(trained_model / 'checkpoint')
-    figures = {}
-    for weights in ('average', 'raw'):
-        train_dir = tmp_path / weights
-        assert srez_cli('--run', 'eval', '--dataset', 'synthetic', '--test_vectors', '2',
-                        '--checkpoint_dir', folder, '--train_dir', str(train_dir),
-                        '--generator_weights', weights) == 0
-        with open(train_dir / 'eval.json') as file:
-            figures[weights] = json.load(file)
-    assert figures['average']['weights'] == 'average' and figures['raw']['weights'] == 'raw'
-    assert figures['average']['model'] != figures['raw']['model']
-    # Each is the figure of its own network on the same held-out faces.
+    assert srez_cli('--run', 'eval', '--dataset', 'synthetic', '--test_vectors', '2',
+                    '--checkpoint_dir', folder, '--eval_dir', str(tmp_path),
+                    '--generator_weights', 'raw') == 0
+    with open(tmp_path / 'eval.json') as file:
+        figures = json.load(file)
+    source = figures['model_source']
+    assert (source['kind'], source['weights'], source['batches']) == ('checkpoint', 'raw', 6)
+    assert source['data'] == 'built-in synthetic faces' and source['recipe'] == 'faithful'
+    # The figure is that of the raw network on the held-out faces.
     keys, load = srez_synthetic.synthetic_faces(range(1_024, 1_026))
     inputs, truth = srez_input.test_pairs(keys, load, 64)
-    for weights in ('average', 'raw'):
-        network = srez_checkpoint.load_generator(folder, weights)[0]
-        expected = srez_eval.summarise(
-            srez_eval.measure_each(network(inputs, training=False), inputs, truth),
-            srez_eval.gradient_magnitude(truth))
-        assert figures[weights]['model']['psnr'] == pytest.approx(expected['psnr'], rel=1e-5)
+    network = srez_loader.from_path(folder, 'raw')[0]
+    expected = srez_eval.summarise(
+        srez_eval.measure_each(network(inputs, training=False), inputs, truth),
+        srez_eval.gradient_magnitude(truth))
+    assert figures['model']['psnr'] == pytest.approx(expected['psnr'], rel=1e-5)

@@ -5,6 +5,7 @@ import tensorflow as tf
 from PIL import Image
 
 import srez_infer
+import srez_upscaler
 
 
 def test_reloaded_savedmodel_gives_the_pixels_of_infer(tmp_path, trained_model, generator,
@@ -23,22 +24,7 @@ def test_reloaded_savedmodel_gives_the_pixels_of_infer(tmp_path, trained_model, 
     assert upscaled.dtype == tf.uint8 and upscaled.shape == (2, 64, 64, 3)
     assert upscaled_wide.shape == (1, 48, 80, 3)
     Image.fromarray(faces[1]).save(tmp_path / 'face.png')
-    srez_infer.upscale_files(generator, str(tmp_path), [str(tmp_path / 'face.png')],
-                             str(tmp_path / 'out'))
+    srez_infer.upscale_files(srez_upscaler.Upscaler.from_generator(generator, None),
+                             str(tmp_path), [str(tmp_path / 'face.png')], str(tmp_path / 'out'))
     np.testing.assert_array_equal(upscaled[1].numpy(),
                                   np.asarray(Image.open(tmp_path / 'out' / 'face.png')))
-
-
-def test_export_uses_the_average_unless_raw_is_asked(tmp_path, trained_model, srez_cli):
-    import srez_checkpoint
-
-    folder = str(trained_model / 'checkpoint')
-    faces = tf.constant(np.random.default_rng(1).integers(0, 256, (1, 16, 16, 3), np.uint8))
-    for weights in ('average', 'raw'):
-        export_dir = tmp_path / weights
-        assert srez_cli('--run', 'export', '--checkpoint_dir', folder, '--export_dir',
-                        str(export_dir), '--generator_weights', weights) == 0
-        serve = tf.saved_model.load(str(export_dir)).signatures['serving_default']
-        network = srez_checkpoint.load_generator(folder, weights)[0]
-        np.testing.assert_array_equal(serve(images=faces)['upscaled'],
-                                      srez_infer.upscale(network, faces))

@@ -95,11 +95,15 @@ def test_a_face_at_the_photos_edge_is_pasted_in_part():
 
 def test_detection_windows_cover_any_photo_and_overlap():
     for shape in [(480, 640), (3000, 4000), (200, 100), (641, 1281)]:
-        windows = srez_faces._windows(shape, 640, 64)
         covered = np.zeros(shape, bool)
-        for top, left in windows:
-            covered[top:top + 640, left:left + 640] = True
-        assert covered.all() and all(top + 640 <= max(shape[0], 640) for top, _ in windows)
+        for top, bottom, _, _ in srez_faces._spans(shape[0]):
+            for left, right, _, _ in srez_faces._spans(shape[1]):
+                assert bottom - top == min(shape[0], 640) and right - left == min(shape[1], 640)
+                covered[top:bottom, left:right] = True
+        assert covered.all()
+    # Neighbouring windows share 64 pixels: a face of up to that size lies whole in one.
+    spans = srez_faces._spans(3000)
+    assert all(previous[1] - following[0] >= 64 for previous, following in zip(spans, spans[1:]))
 
 
 @pytest.fixture(scope='module')

@@ -9,6 +9,7 @@ from PIL import Image
 import srez_images
 import srez_infer
 import srez_input
+import srez_upscaler
 
 
 def noise(height, width, channels=3, seed=0):
@@ -27,11 +28,12 @@ def read(path):
     return np.asarray(Image.open(path))
 
 
-def upscale(generator, input_path, output_dir, **options):
+def upscale(generator, input_path, output_dir, batch_size=16, **options):
     """--run infer --faces off's work: srez_infer.upscale_files on what find_inputs finds, each
     image upscaled whole (tests/test_faces.py tests the faces of photos)."""
     root, paths = srez_infer.find_inputs(str(input_path), str(output_dir))
-    return srez_infer.upscale_files(generator, root, paths, str(output_dir),
+    upscaler = srez_upscaler.Upscaler.from_generator(generator, None, batch_size)
+    return srez_infer.upscale_files(upscaler, root, paths, str(output_dir),
                                     **dict(dict(faces='off'), **options))
 
 
@@ -65,28 +67,12 @@ def test_single_file(tmp_path, generator):
     assert os.listdir(tmp_path / 'out') == ['face.png']
 
 
-def test_tiled_output_equals_whole_output(generator):
-    # 70x45 fits one window by default, and needs 4x3 windows of 8 + 2 * 16 pixels when tiled.
-    image = noise(70, 45, seed=2)[np.newaxis]
-    upscale_rgb = lambda images: srez_infer.upscale(generator, images)
-
-    whole = srez_infer._upscale_batch(image, upscale_rgb, tile_size=srez_infer.TILE_SIZE)
-    tiled = srez_infer._upscale_batch(image, upscale_rgb, tile_size=8)
-
-    assert len(srez_infer._spans(70, 8)) > 1 and len(srez_infer._spans(45, 8)) > 1
-    assert whole.shape == tiled.shape == (1, 280, 180, 3)
-    # Equal up to float rounding in different convolution shapes: at most one level, rarely.
-    difference = np.abs(whole.astype(int) - tiled.astype(int))
-    assert difference.max() <= 1 and np.mean(difference > 0) < 1e-3
-
-
 def test_batched_images_equal_one_at_a_time(tmp_path, generator):
     for index in range(3):
         save(str(tmp_path / 'in' / f'{index}.png'), noise(16, 16, seed=index))
 
     upscale(generator, str(tmp_path / 'in'), str(tmp_path / 'batched'))
-    upscale(generator, str(tmp_path / 'in'), str(tmp_path / 'single'),
-                             batch_size=1)
+    upscale(generator, str(tmp_path / 'in'), str(tmp_path / 'single'), batch_size=1)
 
     for index in range(3):
         np.testing.assert_array_equal(read(tmp_path / 'batched' / f'{index}.png'),
@@ -107,8 +93,12 @@ def test_grey_palette_and_alpha_inputs(tmp_path, generator):
     summary = upscale(generator, str(inputs), str(outputs))
 
     assert summary.failed == []
-    # Grey is upscaled as the RGB image with three equal channels.
-    np.testing.assert_array_equal(read(outputs / 'grey.png'), read(outputs / 'rgb.png'))
+    # A grey image stays grey: the luminance of the RGB image with three equal channels.
+    with Image.open(outputs / 'grey.png') as grey_output:
+        assert grey_output.mode == 'L'
+    rgb = read(outputs / 'rgb.png').astype(float)
+    np.testing.assert_array_equal(read(outputs / 'grey.png'),
+                                  np.round(rgb @ srez_upscaler.LUMA).astype(np.uint8))
     upscaled = read(outputs / 'rgba.png')
     assert upscaled.shape == (64, 64, 4)
     np.testing.assert_array_equal(upscaled[..., 3:],
@@ -191,17 +181,16 @@ def test_cli_exit_status_says_whether_any_failed(tmp_path, trained_model, srez_c
     assert os.path.exists(tmp_path / 'out' / 'a.png')
 
 
-def test_cli_upscales_with_the_average_unless_raw_is_asked(tmp_path, trained_model, srez_cli):
-    import srez_checkpoint
-
-    folder = str(trained_model / 'checkpoint')
-    path = save(str(tmp_path / 'in' / 'face.png'), noise(16, 16))
-    for weights in ('average', 'raw'):
-        network = srez_checkpoint.load_generator(folder, weights)[0]
-        output = tmp_path / weights
-        assert srez_cli('--run', 'infer', '--input', path, '--output', str(output),
-                        '--checkpoint_dir', folder, '--generator_weights', weights) == 0
-        expected = srez_infer.upscale(network, read(path)[np.newaxis])[0].numpy()
-        np.testing.assert_array_equal(read(output / 'face.png'), expected)
-    assert not np.array_equal(read(tmp_path / 'average' / 'face.png'),
-                              read(tmp_path / 'raw' / 'face.png'))
+def test_a_run_whose_every_file_fails_says_so_and_writes_nothing(tmp_path, trained_model,
+                                                                 srez_cli, capsys):
+    (tmp_path / 'in').mkdir()
+    for name in ('a.png', 'b.jpg'):
+        (tmp_path / 'in' / name).write_bytes(b'')
+    assert srez_cli('--run', 'infer', '--input', str(tmp_path / 'in'), '--output',
+                    str(tmp_path / 'out'), '--checkpoint_dir',
+                    str(trained_model / 'checkpoint')) == 1
+    output = capsys.readouterr()
+    assert 'Wrote' not in output.out
+    assert output.err.strip().splitlines()[-1] == ('srez: no image was upscaled: all 2 failed, '
+                                                   'and nothing was written.')
+    assert not os.path.exists(tmp_path / 'out')

@@ -71,9 +71,10 @@ def assert_one_line_error(status, stderr, fragment):
      'flag --max_images=-1: -1 is not a non-negative integer'),
     (['--run', 'infer', '--input', 'file.txt', '--output', 'file.txt/out'], '--output: the '
      'folder file.txt/out cannot be used ('),
-    (['--run', 'eval', '--batch_size', '0'], 'flag --batch_size=0: 0 is not a positive integer'),
-    (['--run', 'eval', '--degrade', 'jpeg:200'], "--degrade jpeg:200: 'jpeg:200': jpeg takes a "
-     'quality from 1 to 100'),
+    (['--run', 'eval', '--upscale_batch', '0'], 'flag --upscale_batch=0: 0 is not a positive '
+     'integer'),
+    (['--run', 'eval', '--degrade', 'jpeg:200'], "flag --degrade=jpeg:200: 'jpeg:200': jpeg takes "
+     'a quality from 1 to 100'),
     (['--run', 'eval', '--degrade', 'blur:1+rain:2'], "'rain:2' is not a damage: use clean, or "
      'blur:SIGMA'),
     (['--run', 'train', '--damage_clean', '1.5'], 'flag --damage_clean=1.5: 1.5 is not a number in '

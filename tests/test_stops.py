@@ -13,7 +13,7 @@ import time
 import pytest
 import tensorflow as tf
 from conftest import TINY_FLAGS, BackgroundRun, tiny_config
-from test_input import DATA_CASES, corrupt_pixels_jpeg, write_face
+from image_files import DATA_CASES, corrupt_pixels_jpeg, write_face
 
 import srez_checkpoint
 import srez_input

@@ -10,6 +10,7 @@ import tensorflow as tf
 from conftest import TINY_FLAGS, summaries, synthetic_data, tiny_config
 
 import srez_checkpoint
+import srez_loader
 import srez_train
 
 
@@ -84,31 +85,15 @@ def test_resume_continues_batches_learning_rate_and_time_budget(tmp_path):
     assert 'raise one to train further' in lines[-1]
 
 
-def test_modes_load_the_average_or_the_raw_weights(trained_model):
-    folder = str(trained_model / 'checkpoint')
-    inputs = tf.random.uniform([2, 16, 16, 3], seed=7)
-    average, info = srez_checkpoint.load_generator(folder)
-    raw, raw_info = srez_checkpoint.load_generator(folder, 'raw')
-    assert (info['weights'], raw_info['weights']) == ('average', 'raw')
-    reader = tf.train.load_checkpoint(srez_checkpoint.latest(folder))
-    for network, key in ((average, 'generator_average'), (raw, 'generator')):
-        kernel = network.layers[-1].kernel
-        np.testing.assert_array_equal(kernel, reader.get_tensor(
-            f'{key}/layers/{len(network.layers) - 1}/kernel/.ATTRIBUTES/VARIABLE_VALUE'))
-    assert not np.array_equal(average(inputs, training=False), raw(inputs, training=False))
-
-
 def test_a_new_run_starts_from_another_models_generator(trained_model, tmp_path):
-    import srez_models
-
     lines = []
     config = tiny_config(tmp_path, max_batches=1, init_from=str(trained_model / 'model.zip'),
                          learning_rate_start=1e-12)
     srez_train.train(config, synthetic_data(), log=lines.append)
-    assert any(line.startswith(f'Starting the generator from {trained_model}/model.zip (batch 6')
-               for line in lines)
-    started, _ = srez_checkpoint.load_generator(config.checkpoint_dir, 'raw')
-    source, _ = srez_models.read(str(trained_model / 'model.zip'))
+    assert any(line.startswith(f'Starting the generator from the model file '
+                               f'{trained_model}/model.zip (batch 6') for line in lines)
+    started, _ = srez_loader.from_path(config.checkpoint_dir, 'raw')
+    source, _ = srez_loader.from_path(str(trained_model / 'model.zip'))
     for variable, expected in zip(started.trainable_variables, source.trainable_variables):
         np.testing.assert_allclose(variable, expected, atol=1e-6)  # One step at rate 1e-12.
     # A model of another shape is refused, naming the difference.

@@ -1,8 +1,9 @@
-"""srez model files: one trained generator in one file, the two shipped ones, and the knob between.
+"""srez model files: one trained generator in one file, and the network interpolation between two.
 
-A model file is a zip, like Keras's .keras: `srez.json` (the srez_config.ModelConfig and where
-the weights came from) and a TensorFlow checkpoint of the generator alone (its averaged
-weights and batch-norm statistics), under the same names as in training checkpoints.
+A model file is a zip, like Keras's .keras: `srez.json` (the srez_config.ModelConfig and where the
+weights came from: checkpoint, batch, weights, recipe, data, damage) and a TensorFlow checkpoint of
+the generator alone (its averaged weights and batch-norm statistics), under the same names as in
+training checkpoints.
 
 srez ships two models of one family in models/ (see models/README.md): `fidelity`, trained
 without the adversarial term, and `sharp`, the GAN fine-tuned from it. Because one starts from
@@ -17,11 +18,10 @@ import zipfile
 
 import tensorflow as tf
 
-import srez_checkpoint
 import srez_config
 import srez_files
 import srez_model
-from srez_errors import UsageError
+from srez_errors import UsageError, first_line
 
 MANIFEST = 'srez.json'
 WEIGHTS = 'generator'  # The checkpoint's prefix inside the zip.
@@ -30,7 +30,8 @@ WEIGHTS = 'generator'  # The checkpoint's prefix inside the zip.
 def write(generator, model_config, path, source):
     """Writes `generator` (built for `model_config`) as the model file `path`.
 
-    source: JSON-ready facts about where the weights come from (checkpoint, batch, weights).
+    source: JSON-ready facts about where the weights come from (checkpoint, batch, weights,
+    recipe, data, damage).
     """
     manifest = {'model_config': json.loads(model_config.to_json()), 'source': source}
     contents = io.BytesIO()
@@ -44,13 +45,14 @@ def write(generator, model_config, path, source):
 
 
 def read(path):
-    """(generator, info) of the model file `path`; info as srez_checkpoint.load_generator's.
+    """(generator, model_config, source) of the model file `path`; source is the dict `write`
+    was given ({} for files that hold none).
 
-    Raises UsageError, in one line, when the file is missing or is not a whole srez model.
+    Raises UsageError, in one line, when the file is missing or is not a whole srez model, with
+    what mends it (for a shipped model, the git checkout that restores it).
     """
     if not os.path.isfile(path):
-        raise UsageError(f'The model file {path} does not exist: check the path (a fresh clone '
-                         f'has models/fidelity.zip and models/sharp.zip).')
+        raise UsageError(f'The model file {path} does not exist: {_mend(path)}.')
     try:
         with zipfile.ZipFile(path) as archive, tempfile.TemporaryDirectory() as folder:
             manifest = json.loads(archive.read(MANIFEST))
@@ -61,31 +63,18 @@ def read(path):
             tf.train.Checkpoint(generator=generator).read(
                 os.path.join(folder, WEIGHTS)).assert_consumed()
     except Exception as error:  # zipfile, json and TF's reader fail in many ways, all this file's.
-        reason = (getattr(error, 'message', None) or str(error)).strip().splitlines()[0]
-        raise UsageError(f'The model file {path} cannot be read ({type(error).__name__}: '
-                         f'{reason}): download it again, or use another.') from None
-    source = manifest.get('source', {})
-    return generator, dict(model=model_config, path=path, batch=source.get('batch'),
-                           weights=source.get('weights', 'average'))
+        raise UsageError(f'The model file {path} cannot be read ({first_line(error)}): '
+                         f'{_mend(path)}.') from None
+    return generator, model_config, manifest.get('source', {})
 
 
-def load(path, weights='average'):
-    """(generator, info) of a model file, or of the newest checkpoint of a folder."""
-    if os.path.isdir(path):
-        return srez_checkpoint.load_generator(path, weights)
-    return read(path)
-
-
-def shipped(sharpness):
-    """(generator, info): the shipped models interpolated at `sharpness` (0 = fidelity,
-    1 = sharp)."""
-    paths = srez_config.SHIPPED_MODELS
-    fidelity, fidelity_info = read(paths['fidelity'])
-    sharp, sharp_info = read(paths['sharp'])
-    generator = interpolate(fidelity, sharp, sharpness)
-    return generator, dict(model=fidelity_info['model'], batch=sharp_info['batch'],
-                           weights=f'shipped, --sharpness {sharpness:g}',
-                           path=f'{paths["fidelity"]} and {paths["sharp"]}')
+def _mend(path):
+    """What mends a missing or broken model file `path`."""
+    if os.path.realpath(path) in map(os.path.realpath, srez_config.SHIPPED_MODELS.values()):
+        relative = os.path.relpath(path, os.path.dirname(srez_config.MODELS_DIR))
+        return (f'it came with srez; restore it with `git checkout {relative}` in the srez '
+                f'folder')
+    return 'check the path, or export the model again (--run export --export_file)'
 
 
 def interpolate(fidelity, sharp, sharpness):
