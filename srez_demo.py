@@ -9,6 +9,7 @@ and no TensorFlow: only the PNGs that training left behind.
     python srez_main.py --run demo
 """
 
+import math
 import os
 import re
 
@@ -20,6 +21,8 @@ import srez_files
 from srez_errors import UsageError
 
 MOVIE_NAME = "demo1.mp4"
+# A short run leaves few grids: each is then held longer, so that the movie lasts this long.
+MIN_MOVIE_SECONDS = 3.0
 
 # A grid is `batch<number>_out<anything>.png`; the suffix allows names such as
 # `batch000200_out-1.png` that a second run may have written next to the first.
@@ -66,7 +69,8 @@ def _load_frame(path: str) -> np.ndarray:
 def make_movie(train_dir: str, fps: int = 30) -> str:
     """Stitches the sample grids in `train_dir` into `train_dir/demo1.mp4`.
 
-    Grids are taken in batch order, one per frame. A run with other settings makes grids of
+    Grids are taken in batch order, one per frame, or each held for several frames when there are
+    too few for MIN_MOVIE_SECONDS (a short run's). A run with other settings makes grids of
     another size; only grids the size of the newest one (last modified) are used, and a printed
     line says how many were left out. The movie is H.264 in yuv420p with no audio, so browsers
     play it. It is written to a temporary file in `train_dir` and then renamed, so a failed write
@@ -77,7 +81,7 @@ def make_movie(train_dir: str, fps: int = 30) -> str:
 
     Args:
         train_dir: folder holding the `batch*_out*.png` grids written by training.
-        fps: frames per second of the movie; one grid per frame.
+        fps: frames per second of the movie.
 
     Returns:
         Path of the movie, `train_dir/demo1.mp4`.
@@ -95,7 +99,13 @@ def make_movie(train_dir: str, fps: int = 30) -> str:
             "run `python srez_main.py --run train` first."
         )
     kept_paths = _grids_sized_like_the_newest(train_dir, grid_paths)
-    clip = ImageSequenceClip([_load_frame(path) for path in kept_paths], fps=fps)
+    held = max(1, math.ceil(MIN_MOVIE_SECONDS * fps / len(kept_paths)))  # Frames per grid.
+    # moviepy finds a frame's grid, and counts the frames, by comparing times: every grid starts
+    # half a frame early and the movie ends a quarter frame late, so that float rounding cannot
+    # move a frame across a boundary or drop the last.
+    durations = [held / fps] * len(kept_paths)
+    durations[0], durations[-1] = durations[0] - 0.5 / fps, durations[-1] + 0.75 / fps
+    clip = ImageSequenceClip([_load_frame(path) for path in kept_paths], durations=durations)
     movie_path = os.path.join(train_dir, MOVIE_NAME)
     try:
         srez_files.write_atomically(movie_path, lambda partial: clip.write_videofile(
@@ -106,7 +116,9 @@ def make_movie(train_dir: str, fps: int = 30) -> str:
     finally:
         clip.close()
     width, height = clip.size
-    print(f"Wrote {movie_path}: {len(kept_paths)} frames, {width}x{height}, {fps} fps.")
+    seconds = held * len(kept_paths) / fps
+    print(f"Wrote {movie_path}: {len(kept_paths)} grids over {seconds:.1f} s, {width}x{height}, "
+          f"{fps} fps.")
     return movie_path
 
 

@@ -53,13 +53,18 @@ class Face:
     turn: float = 0.0
     skipped: str = ''
 
+    @property
+    def used(self):
+        """Whether the model upscaled this face."""
+        return not self.skipped
+
     def record(self):
         """A JSON-ready dict of this face."""
         return dict(box=[round(v, 2) for v in self.box],
                     landmarks=[[round(x, 2), round(y, 2)] for x, y in self.landmarks],
                     score=round(self.score, 4), frame_size=round(self.frame_size, 2),
                     turn=round(self.turn, 1),
-                    used=not self.skipped, **({'skipped': self.skipped} if self.skipped else {}))
+                    used=self.used, **({'skipped': self.skipped} if self.skipped else {}))
 
 
 class Detector:

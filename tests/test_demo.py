@@ -35,14 +35,16 @@ def read_movie(path):
 
 
 def assert_colours(frames, colours):
-    """Each frame's mean colour is close to the expected colour, in order."""
-    assert len(frames) == len(colours)
-    for index, (frame, colour) in enumerate(zip(frames, colours)):
-        mean = frame.reshape(-1, 3).mean(axis=0)
+    """The grids follow in order, each held for the same number of frames, and each frame's mean
+    colour is close to its grid's."""
+    assert len(frames) % len(colours) == 0
+    held = len(frames) // len(colours)
+    for index, frame in enumerate(frames):
+        mean, colour = frame.reshape(-1, 3).mean(axis=0), colours[index // held]
         assert np.allclose(mean, colour, atol=COLOUR_TOLERANCE), (index, mean, colour)
 
 
-def test_movie_has_one_frame_per_grid_in_batch_order(tmp_path):
+def test_movie_shows_the_grids_in_batch_order(tmp_path):
     train_dir = str(tmp_path)
     # Written out of order, with a suffixed name and a 7-digit batch, which a plain name sort
     # would misplace ("batch000200_out-1.png" sorts before "batch000200_out.png").
@@ -59,7 +61,8 @@ def test_movie_has_one_frame_per_grid_in_batch_order(tmp_path):
 
     assert movie_path == os.path.join(train_dir, "demo1.mp4")
     frames, meta = read_movie(movie_path)
-    assert frames.shape == (4, 32, 64, 3)
+    # Four grids are too few for a movie at 10 fps: each is held for 8 frames (3.2 s in all).
+    assert frames.shape == (32, 32, 64, 3)
     assert meta["fps"] == 10
     assert_colours(frames, [RED, GREEN, BLUE, WHITE])
     # Only demo1.mp4 was added; no temporary file left behind, nothing else changed.
@@ -78,7 +81,7 @@ def test_movie_plays_in_browsers_even_for_odd_sizes(tmp_path):
     assert meta["pix_fmt"].startswith("yuv420p")
     assert meta["fps"] == 30
     # Padded to even by one black row and column; the picture itself is intact.
-    assert frames.shape == (2, 34, 64, 3)
+    assert frames.shape[1:] == (34, 64, 3)
     assert_colours(frames[:, :32, :62], [RED, BLUE])
 
 
@@ -93,9 +96,21 @@ def test_only_grids_the_size_of_the_newest_are_used(tmp_path, capsys):
 
     frames, _ = read_movie(srez_demo.make_movie(train_dir, fps=10))
 
-    assert frames.shape == (2, 32, 64, 3)
     assert_colours(frames, [GREEN, BLUE])
     assert "Left out 3 of 5 grids" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("grids", [1, 2, 200])
+def test_a_short_run_makes_a_movie_that_lasts_and_a_long_one_a_frame_a_grid(tmp_path, grids,
+                                                                            capsys):
+    for batch in range(grids):
+        write_grid(str(tmp_path), f"batch{batch:06d}_out.png", RED)
+
+    frames, _ = read_movie(srez_demo.make_movie(str(tmp_path), fps=30))
+
+    assert len(frames) == max(grids, 90)  # At least srez_demo.MIN_MOVIE_SECONDS, 3 s.
+    seconds = len(frames) / 30
+    assert f"{grids} grids over {seconds:.1f} s" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("make_dir", [True, False])
