@@ -108,11 +108,7 @@ def make_movie(train_dir: str, fps: int = 30) -> str:
     clip = ImageSequenceClip([_load_frame(path) for path in kept_paths], durations=durations)
     movie_path = os.path.join(train_dir, MOVIE_NAME)
     try:
-        srez_files.write_atomically(movie_path, lambda partial: clip.write_videofile(
-            partial, fps=fps, codec="libx264", audio=False, logger=None,
-            # moviepy (2.1, 2.2) ignores its own `pixel_format` for the output, so ask ffmpeg
-            # directly; faststart puts the index first so a browser starts playing at once.
-            ffmpeg_params=["-pix_fmt", "yuv420p", "-movflags", "+faststart"]))
+        srez_files.write_atomically(movie_path, lambda partial: _write(clip, partial, fps))
     finally:
         clip.close()
     width, height = clip.size
@@ -120,6 +116,15 @@ def make_movie(train_dir: str, fps: int = 30) -> str:
     print(f"Wrote {movie_path}: {len(kept_paths)} grids over {seconds:.1f} s, {width}x{height}, "
           f"{fps} fps.")
     return movie_path
+
+
+def _write(clip, path, fps):
+    """Writes `clip` as an H.264 movie at `path` that browsers play."""
+    clip.write_videofile(
+        path, fps=fps, codec="libx264", audio=False, logger=None,
+        # moviepy (2.1, 2.2) ignores its own `pixel_format` for the output, so ask ffmpeg
+        # directly; faststart puts the index first so a browser starts playing at once.
+        ffmpeg_params=["-pix_fmt", "yuv420p", "-movflags", "+faststart"])
 
 
 def _grids_sized_like_the_newest(train_dir: str, grid_paths: list[str]) -> list[str]:

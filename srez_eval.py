@@ -47,9 +47,8 @@ def evaluate(generator, keys, load, sample_size, eval_dir, model_source, faces, 
         faces: one line saying which images these are, for eval.json.
         batch_size: images measured together.
         report_count: called as report_count(done, total) after each batch, if given.
-        degradation: a srez_config.Degradation that damages every input (the same way every
-            time: image i's noise is seeded by i); model and bicubic both upscale the damaged
-            input and are measured against the clean truth.
+        degradation: a srez_config.Degradation that damages every input, the same way every
+            time; model and bicubic upscale the damaged input, measured against the clean truth.
 
     Returns:
         The dict written to eval.json: {'model': figures, 'bicubic': figures, 'images': count,
@@ -60,11 +59,8 @@ def evaluate(generator, keys, load, sample_size, eval_dir, model_source, faces, 
     truth_gradients = []
     grid_rows = []  # (inputs, model output, truth) of the first images, for eval.png.
     for start in range(0, len(keys), batch_size):
-        inputs, truth = srez_input.test_pairs(keys[start:start + batch_size], load, sample_size)
-        if degradation != srez_config.Degradation():
-            inputs = np.stack([srez_degrade.damage(tf.constant(image), degradation,
-                                                   tf.constant([DAMAGE_SEED, start + index]))
-                               for index, image in enumerate(truth)])
+        inputs, truth = _pairs(keys[start:start + batch_size], load, sample_size, degradation,
+                               start)
         outputs = {'model': generator(inputs, training=False).numpy(),
                    'bicubic': srez_images.bicubic_upscale(inputs).numpy()}
         for system in SYSTEMS:
@@ -87,6 +83,17 @@ def evaluate(generator, keys, load, sample_size, eval_dir, model_source, faces, 
     srez_files.write_atomically(os.path.join(eval_dir, 'eval.json'),
                                 json.dumps(results, indent=2))
     return results
+
+
+def _pairs(keys, load, sample_size, degradation, first):
+    """(inputs, truth) of `keys` as srez_input.test_pairs makes them, the inputs damaged by
+    `degradation`; `first` is the first key's place in the eval, whose number seeds its damage."""
+    inputs, truth = srez_input.test_pairs(keys, load, sample_size)
+    if degradation == srez_config.Degradation():
+        return inputs, truth
+    return np.stack([srez_degrade.damage(tf.constant(image), degradation,
+                                         tf.constant([DAMAGE_SEED, first + index]))
+                     for index, image in enumerate(truth)]), truth
 
 
 def measure_each(output, inputs, truth):

@@ -4,6 +4,7 @@
 batch. The loop around it (srez_train) decides when to report, write grids and checkpoint.
 """
 import dataclasses
+import typing
 
 import tensorflow as tf
 
@@ -14,6 +15,17 @@ import srez_optimizer
 
 # Batches whose statistics the generator's batch norm is given before each grid and checkpoint.
 STATISTICS_BATCHES = 8
+
+
+class StepResults(typing.NamedTuple):
+    """What a training step reports, float32 scalars: the generator's loss and its L1 term, the
+    discriminator's losses on real and generated faces (0 when it is not trained), and the
+    learning rate the step used. Their names are the TensorBoard tags."""
+    generator_loss: tf.Tensor
+    discriminator_real_loss: tf.Tensor
+    discriminator_fake_loss: tf.Tensor
+    generator_l1_loss: tf.Tensor
+    learning_rate: tf.Tensor
 
 
 class TrainingSession:
@@ -82,8 +94,7 @@ class TrainingSession:
         """One batch on one replica: both networks step from the same forward pass.
 
         inputs: float32 [b, s/4, s/4, 3]; truth: float32 [b, s, s, 3]; batch: int64, 1-based.
-        Returns float32 (generator loss, discriminator real, discriminator fake, generator L1,
-        learning rate); the discriminator's are 0 when it is not trained.
+        Returns StepResults.
         """
         config = self.config
         replicas = tf.distribute.get_replica_context().num_replicas_in_sync
@@ -119,7 +130,7 @@ class TrainingSession:
                                       srez_optimizer.average_decay(config.ema_decay, batch))
         if not self.adversarial:
             disc_real = disc_fake = tf.constant(0.0)
-        return gene_loss, disc_real, disc_fake, gene_l1, rate
+        return StepResults(gene_loss, disc_real, disc_fake, gene_l1, rate)
 
     def _discriminate(self, fake, real):
         """The discriminator's logits on generated and real faces: (fake [b, 1], real [b, 1])."""
@@ -149,12 +160,12 @@ class TrainingSession:
     def train_step(self, iterator, batch):
         """Trains global batch number `batch` (int64, 1-based) from `iterator`.
 
-        Returns the losses averaged over replicas and the learning rate (see _replica_step).
+        Returns StepResults, the losses averaged over replicas.
         """
         inputs, truth = next(iterator)
         results = self.strategy.run(self._traced_replica_step, args=(inputs, truth, batch))
-        return [self.strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
-                for value in results]
+        return StepResults(*[self.strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
+                             for value in results])
 
     def refresh_statistics(self, iterator, batches=STATISTICS_BATCHES):
         """Re-estimates the batch-norm averages of both generators for their current weights.

@@ -147,7 +147,7 @@ class _Loop:
                 self.session.train_step(iterator, tf.constant(self.batch + 1, tf.int64)))
             self.batch += 1
             if self.batch == self.start_batch + 1:
-                float(self._recent_results[0][0])  # Waits for the batch, so it is counted.
+                float(self._recent_results[0].generator_loss)  # Waits, so the batch counts.
                 stopwatch.lap('first batch (XLA compilation, or loading it from the cache)'
                               if self.config.xla else 'first batch')
                 self.log(stopwatch.summary())
@@ -176,8 +176,10 @@ class _Loop:
                                   self.config.max_batches)
         self.log(f'Progress[{int(100 * fraction):3d}%], '
                  f'ETA[{_eta_minutes(elapsed, fraction):4d}m], Batch [{self.batch:4d}], '
-                 f'G_Loss[{results[0]:3.3f}], D_Real_Loss[{results[1]:3.3f}], '
-                 f'D_Fake_Loss[{results[2]:3.3f}], {images_per_second:.1f} images/s')
+                 f'G_Loss[{results.generator_loss:3.3f}], '
+                 f'D_Real_Loss[{results.discriminator_real_loss:3.3f}], '
+                 f'D_Fake_Loss[{results.discriminator_fake_loss:3.3f}], '
+                 f'{images_per_second:.1f} images/s')
         outputs.write_scalars(self.batch, results, images_per_second)
 
     def _write_due_outputs(self, iterator, outputs, elapsed, done):
@@ -228,13 +230,14 @@ def _eta_minutes(elapsed, fraction):
 
 
 def _check_finite(recent_results, batch, config):
-    """Returns the newest step results as floats; raises Diverged at the first non-finite one."""
+    """The newest srez_session.StepResults, as floats; raises Diverged at the first non-finite
+    one."""
     values = np.asarray([[float(v) for v in results] for results in recent_results])
     bad_rows = np.flatnonzero(~np.isfinite(values).all(axis=1))
     if bad_rows.size:
         raise srez_stops.diverged(batch - len(recent_results) + 1 + int(bad_rows[0]), 'a loss',
                                   config)
-    return values[-1]
+    return srez_session.StepResults(*values[-1])
 
 
 class _Outputs:
@@ -257,11 +260,9 @@ class _Outputs:
                                                   checkpoint_name=srez_checkpoint.NAME)
 
     def write_scalars(self, batch, results, images_per_second):
-        """results: the step's (generator, discriminator real and fake, L1 losses, rate)."""
-        names = ('generator_loss', 'discriminator_real_loss', 'discriminator_fake_loss',
-                 'generator_l1_loss', 'learning_rate')
+        """results: the step's srez_session.StepResults, a scalar each."""
         with self.summaries.as_default(step=batch):
-            for name, value in zip(names, results):
+            for name, value in results._asdict().items():
                 tf.summary.scalar(name, value)
             tf.summary.scalar('images_per_second', images_per_second)
 

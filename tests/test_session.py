@@ -20,7 +20,8 @@ def session_and_batches(config, count=8):
 
 def train_steps(session, iterator, count, first=1):
     """Trains batches first..first + count - 1; returns each step's results as floats."""
-    return [[float(value) for value in session.train_step(iterator, tf.constant(batch, tf.int64))]
+    return [srez_session.StepResults(*map(float, session.train_step(iterator,
+                                                                   tf.constant(batch, tf.int64))))
             for batch in range(first, first + count)]
 
 
@@ -28,7 +29,7 @@ def test_a_few_dozen_batches_lower_the_l1_term(tmp_path):
     # Width 16 learns steadily in 40 batches (width 8 barely moves); measured ratio about 0.62.
     config = tiny_config(tmp_path, gene_units=(16, 16, 16), learning_rate_start=0.001)
     session, iterator = session_and_batches(config)
-    l1_terms = [results[3] for results in train_steps(session, iterator, 40)]
+    l1_terms = [results.generator_l1_loss for results in train_steps(session, iterator, 40)]
     assert np.mean(l1_terms[-5:]) < 0.85 * np.mean(l1_terms[:5])
 
 
@@ -37,7 +38,8 @@ def test_without_the_adversarial_term_the_discriminator_is_neither_run_nor_train
     before = [variable.numpy() for variable in session.discriminator.variables]
     generator_before = [variable.numpy() for variable in session.generator.trainable_variables]
     results = train_steps(session, iterator, 3)
-    assert all(step[1] == step[2] == 0.0 for step in results)  # No discriminator losses.
+    assert all(step.discriminator_real_loss == step.discriminator_fake_loss == 0.0
+               for step in results)  # No discriminator losses.
     for variable, value in zip(session.discriminator.variables, before):
         np.testing.assert_array_equal(variable, value)
     assert int(session.disc_optimizer.iterations) == 0
@@ -50,7 +52,7 @@ def test_the_step_reports_the_rate_it_trained_with(tmp_path):
     config = tiny_config(tmp_path, learning_rate_start=0.001, learning_rate_schedule='cosine',
                          max_batches=3)
     session, iterator = session_and_batches(config)
-    rates = [results[4] for results in train_steps(session, iterator, 3)]
+    rates = [results.learning_rate for results in train_steps(session, iterator, 3)]
     np.testing.assert_allclose(rates, [0.001, 0.00075, 0.00025], rtol=1e-5)
 
 
