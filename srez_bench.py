@@ -80,9 +80,8 @@ def _time_photo(config, data, repeats):
     and the background upscale; photos/s for the three together."""
     upscaler = srez_upscaler.Upscaler.from_generator(srez_model.Generator(config.model), None,
                                                      config.batch_size)
-    size = upscaler.input_size
-    photo = _photo(data, size)
-    detector = srez_faces.Detector()
+    photo = _photo(data, upscaler.input_sizes[0])
+    detector, check = upscaler.face_finders()
     seconds = {'detection': [], 'faces': [], 'background': []}
     for repeat in range(repeats + 1):
         start = time.perf_counter()
@@ -90,7 +89,7 @@ def _time_photo(config, data, repeats):
         found = time.perf_counter()
         background = srez_upscaler.bicubic_upscale(photo)
         upscaled = time.perf_counter()
-        srez_faces.upscale_faces(photo, faces, upscaler.upscale_frames, size, background)
+        srez_faces.upscale_faces(photo, faces, check, upscaler.frame_upscalers(), background)
         done = time.perf_counter()
         if repeat:  # The first is the warm-up: tracing and the detector's first calls.
             for part, value in (('detection', found - start), ('background', upscaled - found),

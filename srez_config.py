@@ -13,13 +13,18 @@ import dataclasses
 import json
 import os
 
-RUNS = ('train', 'demo', 'infer', 'eval', 'export', 'bench')
+RUNS = ('train', 'demo', 'infer', 'eval', 'export', 'bench', 'facecheck')
 RECIPE_NAMES = ('faithful', 'fidelity', 'sharp')
 DEFAULT_DATASET = 'dataset'
 SYNTHETIC = 'synthetic'
 # The shipped model files (models/README.md).
 MODELS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'models')
-SHIPPED_MODELS = {name: os.path.join(MODELS_DIR, f'{name}.zip') for name in ('fidelity', 'sharp')}
+# {--sample_size: {name: path}}: the pair for 16 -> 64 px faces, and the one for 32 -> 128 px.
+SHIPPED_MODELS = {size: {name: os.path.join(MODELS_DIR, f'{name}{suffix}.zip')
+                         for name in ('fidelity', 'sharp')}
+                  for size, suffix in ((64, ''), (128, '_128'))}
+# The second look at each face a photo's detector finds (srez_facecheck).
+FACE_CHECK = os.path.join(MODELS_DIR, 'face_check.npz')
 
 
 def setting(default, help, **rules):
@@ -99,21 +104,10 @@ class DamageConfig:
     damage_clean: float = _share(
         'Share of training inputs left clean, exact area downscales of the truth (1 = no damage, '
         'as the original); the other damage_ flags say how the rest are damaged.', 1.0)
-    damage_blur: float = _share('Share of damaged inputs whose truth is blurred before the '
-                                'downscale (half of the blurs anisotropic).', 0.5)
-    damage_blur_sigma: tuple = setting(
-        (0.2, 2.4), 'Range of the blur\'s Gaussian sigma, in pixels of the truth (4 to an input '
-        'pixel).', interval=(0.05, 3.0))
     damage_resize: float = _share('Share of damaged inputs downscaled bilinear or bicubic '
                                   '(antialiased or not) instead of by area.', 0.5)
     damage_offset: float = _share('Share of damaged inputs cut at a random sub-pixel offset '
                                   '(resampled bilinear or bicubic; the truth moves with them).', 0.5)
-    damage_noise: float = _share('Share of damaged inputs given sensor noise.', 0.5)
-    damage_noise_sigma: tuple = setting(
-        (1.0, 10.0), 'Range of the noise\'s standard deviation, in steps of 1/255 (Poisson noise: '
-        'at mid-grey).', interval=(0.0, 50.0))
-    damage_poisson: float = _share('Share of the noisy inputs whose noise is Poisson (photon) '
-                                   'noise rather than Gaussian.', 0.3)
     damage_jpeg: float = _share('Share of damaged inputs saved as JPEG (4:2:0 chroma, its blocks '
                                 'at a random phase).', 0.7)
     damage_jpeg_quality: tuple = setting((30, 95), 'Range of the JPEG quality.',
@@ -200,7 +194,8 @@ class RunConfig:
     run: str = setting(
         'demo', 'What to do: train a model, make a demo movie of its sample grids (the default, '
         'as in the original), upscale images (infer), measure the model against bicubic (eval), '
-        'export it, or benchmark training and inference speed (bench).', choices=list(RUNS))
+        'export it, benchmark training and inference speed (bench), or train the face check '
+        'that photos\' detections pass (facecheck).', choices=list(RUNS))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -287,6 +282,17 @@ class ExportConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class FaceCheckConfig:
+    """How facecheck trains the second look at photos' detections (srez_facecheck)."""
+    face_check_file: str = setting('face_check.npz', 'facecheck: the weights file to write '
+                                   '(the shipped one is models/face_check.npz).')
+    face_check_batches: int = setting(6000, 'facecheck: batches of 128 frames to train.',
+                                      lower_bound=1)
+    face_check_frames: int = setting(80000, 'facecheck: frames made from --dataset\'s faces '
+                                     'to train on.', lower_bound=256)
+
+
+@dataclasses.dataclass(frozen=True)
 class BenchConfig:
     """What bench times."""
     bench_batches: int = setting(10, 'bench: batches per timed repeat.', lower_bound=1)
@@ -345,7 +351,7 @@ RECIPES = {
                      learning_rate_start=0.001, max_batches=12000, train_time=1e6),
     'sharp': dict(_SHIPPED_MODEL, gene_l1_factor=0.8, gene_content_factor=4.0,
                   gene_gradient_factor=6400.0, disc_joint_batch=True, gene_input_noise=0.0,
-                  learning_rate_start=0.0004, init_from=SHIPPED_MODELS['fidelity'],
+                  learning_rate_start=0.0004, init_from=SHIPPED_MODELS[64]['fidelity'],
                   max_batches=3000, train_time=1e6),
 }
 
@@ -366,4 +372,4 @@ def flag_words(name, value):
 
 # Every config whose fields are flags, in the order srez_main defines them.
 FLAG_CONFIGS = (RunConfig, TrainConfig, ModelConfig, DamageConfig, DeviceConfig, ModelChoice,
-                ImagesConfig, InferConfig, EvalConfig, ExportConfig, BenchConfig)
+                ImagesConfig, InferConfig, EvalConfig, ExportConfig, FaceCheckConfig, BenchConfig)

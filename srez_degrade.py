@@ -12,10 +12,10 @@ them. Two users:
 
 The chain follows the camera: the lens blurs the scene (the truth), the sensor or a resize samples
 it 4x smaller, a cut at an angle resamples those pixels, the sensor adds noise, the file is a JPEG.
-Blur sigmas are in pixels of the truth (4 to an input pixel, so they mean the same at every
---sample_size), noise in steps of 1/255, JPEG in libjpeg's quality.
+Training damages the steps that were measured to pay (the resize, the cut, JPEG); eval's fixed
+damage has blur, noise and JPEG. Blur sigmas are in pixels of the truth (4 to an input pixel, so
+they mean the same at every --sample_size), noise in steps of 1/255, JPEG in libjpeg's quality.
 """
-import math
 
 import tensorflow as tf
 
@@ -43,17 +43,12 @@ def quantise(image):
     return tf.round(tf.clip_by_value(image, 0.0, 1.0) * 255.0) / 255.0
 
 
-def gaussian_kernel(sigma_x, sigma_y, angle, radius=BLUR_RADIUS):
-    """A normalised Gaussian kernel, float32 [2 radius + 1, 2 radius + 1] summing to 1.
-
-    sigma_x, sigma_y: its spreads in pixels along its own axes, turned by `angle` radians
-    (equal sigmas: isotropic).
-    """
+def gaussian_kernel(sigma, radius=BLUR_RADIUS):
+    """A normalised Gaussian kernel of spread `sigma` pixels, float32 [2 radius + 1,
+    2 radius + 1] summing to 1."""
     steps = tf.range(-radius, radius + 1, dtype=tf.float32)
     y, x = tf.meshgrid(steps, steps, indexing='ij')
-    cos, sin = tf.cos(angle), tf.sin(angle)
-    along, across = cos * x + sin * y, cos * y - sin * x
-    weights = tf.exp(-0.5 * (tf.square(along / sigma_x) + tf.square(across / sigma_y)))
+    weights = tf.exp(-0.5 * (tf.square(x) + tf.square(y)) / tf.square(sigma))
     return weights / tf.reduce_sum(weights)
 
 
@@ -97,14 +92,6 @@ def gaussian_noise(image, sigma, grey, seed):
     return image + sigma * noise
 
 
-def poisson_noise(image, sigma, seed):
-    """`image` with photon (Poisson) noise whose standard deviation is `sigma` at mid-grey: the
-    spread grows with the square root of the brightness. seed: int [2]."""
-    photons = 0.5 / tf.square(sigma)  # Photons at full white that give `sigma` at 0.5.
-    counts = tf.random.stateless_poisson(tf.shape(image), seed, image * photons, tf.float32)
-    return counts / photons
-
-
 def damage(truth, degradation, seed):
     """The input of `truth` float32 [s, s, 3] under `degradation`: float32 [s/4, s/4, 3].
 
@@ -115,7 +102,7 @@ def damage(truth, degradation, seed):
     size = [truth.shape[0] // SCALE, truth.shape[1] // SCALE]
     if degradation.blur:
         sigma = tf.constant(degradation.blur, tf.float32)
-        truth = blur(truth, gaussian_kernel(sigma, sigma, 0.0))
+        truth = blur(truth, gaussian_kernel(sigma))
     small = tf.image.resize(truth, size, method='area')
     if degradation == srez_config.Degradation():
         return small
@@ -157,37 +144,30 @@ def _damaged_input(scene, offset, config, seed):
     """The input of `scene` [s, s, 3] under the random damage of `config` (a DamageConfig),
     each kind drawn with its own share:
 
-    - blur of the scene before the downscale, half of the blurs anisotropic at a random angle;
     - the 4x downscale by a bilinear or bicubic kernel (antialiased or not) instead of by area;
     - the small image resampled (bilinear or bicubic) at `offset` [2] input pixels, if not 0;
-    - Gaussian noise (colour or grey, half each) or Poisson noise;
-    - JPEG, with 4:2:0 chroma and its blocks at a random phase.
+    - JPEG, with 4:2:0 chroma and its blocks at a random phase;
+
+    and quantised to 8 bits. (Blur before the downscale and sensor noise were measured too, and
+    did not pay: docs/quality.md.)
     """
-    seeds = tf.unstack(tf.random.experimental.stateless_split(seed, 8))
-    draws = tf.random.stateless_uniform([10], seeds[0])
+    seeds = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
+    draws = tf.random.stateless_uniform([4], seeds[0])
     size = [scene.shape[0] // SCALE, scene.shape[1] // SCALE]
-    scene = tf.cond(draws[0] < config.damage_blur,
-                    lambda: blur(scene, _random_kernel(config, seeds[1], draws[1])),
-                    lambda: scene)
-    kind = tf.where(draws[2] < config.damage_resize,
-                    1 + tf.cast(draws[3] * (len(DOWNSCALES) - 1), tf.int32), 0)
+    kind = tf.where(draws[0] < config.damage_resize,
+                    1 + tf.cast(draws[1] * (len(DOWNSCALES) - 1), tf.int32), 0)
     small = tf.switch_case(kind, [
         lambda kernel=kernel, antialias=antialias: resample(scene, size, [0.0, 0.0], kernel,
                                                             antialias)
         for kernel, antialias in DOWNSCALES])
     small = tf.cond(tf.reduce_any(offset != 0), lambda: tf.switch_case(
-        tf.cast(draws[4] * len(RESAMPLES), tf.int32),
+        tf.cast(draws[2] * len(RESAMPLES), tf.int32),
         [lambda kernel=kernel: resample(small, size, offset, kernel, False)
          for kernel in RESAMPLES]), lambda: small)
-    sigma = _uniform(seeds[2], [], *config.damage_noise_sigma) / 255
-    small = tf.cond(draws[5] >= config.damage_noise, lambda: small, lambda: tf.cond(
-        draws[6] < config.damage_poisson,
-        lambda: poisson_noise(tf.clip_by_value(small, 0.0, 1.0), sigma, seeds[3]),
-        lambda: gaussian_noise(small, sigma, draws[7] < 0.5, seeds[4])))
     small = quantise(small)
-    quality = tf.cast(tf.round(_uniform(seeds[5], [], *config.damage_jpeg_quality)), tf.int32)
-    phase = tf.random.stateless_uniform([2], seeds[6], 0, JPEG_BLOCK, tf.int32)
-    return tf.cond(draws[8] < config.damage_jpeg, lambda: jpeg(small, quality, phase),
+    quality = tf.cast(tf.round(_uniform(seeds[1], [], *config.damage_jpeg_quality)), tf.int32)
+    phase = tf.random.stateless_uniform([2], seeds[2], 0, JPEG_BLOCK, tf.int32)
+    return tf.cond(draws[3] < config.damage_jpeg, lambda: jpeg(small, quality, phase),
                    lambda: small)
 
 
@@ -205,15 +185,6 @@ def _area(image, size):
     if image.shape[0] == size:
         return image
     return tf.image.resize(image, [size, size], method='area')
-
-
-def _random_kernel(config, seed, anisotropic_draw):
-    """A blur kernel of config.damage_blur_sigma: isotropic, or (half of them) anisotropic."""
-    seeds = tf.random.experimental.stateless_split(seed, 3)
-    sigma_x = _uniform(seeds[0], [], *config.damage_blur_sigma)
-    sigma_y = tf.where(anisotropic_draw < 0.5, _uniform(seeds[1], [], *config.damage_blur_sigma),
-                       sigma_x)
-    return gaussian_kernel(sigma_x, sigma_y, _uniform(seeds[2], [], 0.0, math.pi))
 
 
 def _uniform(seed, shape, low, high):

@@ -1,16 +1,18 @@
 """srez faces: find the faces of a photo, align each to the model's frame, and put them back.
 
 srez's generator knows one frame: CelebA's aligned face, its 128x128 box at x=25, y=60 shrunk
-to the model's input (16x16 at the default --sample_size). A photo's faces can be anywhere, of
-any size, a little turned. As GFPGAN does with facexlib, `Detector` finds each face and its five
-landmarks (mtcnn), `alignment` maps them onto where the training frame has them with a
-least-squares similarity transform, `snap` puts that frame on the photo's pixel grid, `cut`
-takes its pixels, and `paste` puts the generator's output back into the 4x upscale of the photo
-under a feathered mask.
+to the model's input (16x16, or 32x32 for the larger faces' model). A photo's faces can be
+anywhere, of any size, a little turned. As GFPGAN does with facexlib, `Detector` finds each face
+and its five landmarks (mtcnn), `alignment` maps them onto where the training frame has them with
+a least-squares similarity transform, a second look (srez_facecheck) and the rules of `examine`
+decide whether it is a face and which model takes it, `snapped` puts its frame on the photo's
+pixel grid (or the cut follows the alignment), `cut` takes its pixels, and `paste` puts the
+model's output back into the 4x upscale of the photo under a feathered mask.
 
 Coordinates are continuous pixel coordinates: pixel (i, j) covers [j, j + 1) x [i, i + 1).
 """
 import dataclasses
+import math
 
 import numpy as np
 import tensorflow as tf
@@ -32,39 +34,57 @@ DETECTION_MIN_FACE = 20
 # Photo pixels per detection window, and how much windows overlap: a face of up to this overlap
 # lies whole in one of them.
 DETECTION_WINDOW, DETECTION_OVERLAP = 640, 64
-DETECTION_THRESHOLDS = dict(threshold_pnet=0.6, threshold_rnet=0.7, threshold_onet=0.8)
+# Lower than mtcnn's own (0.6, 0.7, 0.8), for small, dark and JPEG faces: the face check and the
+# rules of `examine` turn away what else they let in.
+DETECTION_THRESHOLDS = dict(threshold_pnet=0.5, threshold_rnet=0.5, threshold_onet=0.5)
 # The model upscales a face's frame at the photo's own pixels (see `snap`); past this many times
 # its input, the face is too large for it and keeps the background upscale. docs/faces.md
 # measured it: frames of 14-20 px gain, from 22 px the model falls below bicubic on some faces,
 # and shrinking larger frames to the input loses more than the model gains.
 MAX_FRAME_SCALE = 1.3
 FEATHER = 0.15  # The mask fades out over this fraction of the frame's side at each edge.
+# Each detection's second look (srez_facecheck) sees its frame aligned at this size, and takes it
+# for a face from this score on.
+CHECK_SIDE, CHECK_THRESHOLD = 16, 0.5
+# Frames under SMALL_FRAME photo pixels need a detector score of SMALL_FRAME_SCORE: most false
+# detections are that small. Under MIN_FRAME, or turned over MAX_TURN degrees, a face keeps the
+# bicubic upscale: models are trained on upright faces of their own size. docs/faces.md measures
+# each rule.
+SMALL_FRAME, SMALL_FRAME_SCORE = 20, 0.75
+MIN_FRAME, MAX_TURN = 12, 30
 
 
 @dataclasses.dataclass
 class Face:
-    """One face of a photo: box [x0, y0, x1, y1] and landmarks [5, 2] in photo pixels, the
+    """One detection in a photo: box [x0, y0, x1, y1] and landmarks [5, 2] in photo pixels, the
     detector's score, its frame's side in photo pixels and turn in degrees (of the alignment),
-    and why it was skipped ('' if used)."""
+    the face check's score, the input size of the model that upscaled it (0: none), why a face
+    was left to the bicubic upscale (`skipped`), and why a detection was not taken for a face
+    (`rejected`)."""
     box: list
     landmarks: list
     score: float
     frame_size: float = 0.0
     turn: float = 0.0
+    check: float = 0.0
+    model: int = 0
     skipped: str = ''
+    rejected: str = ''
 
     @property
     def used(self):
-        """Whether the model upscaled this face."""
-        return not self.skipped
+        """Whether a model upscaled this face."""
+        return bool(self.model)
 
     def record(self):
-        """A JSON-ready dict of this face."""
+        """A JSON-ready dict of this detection."""
         return dict(box=[round(v, 2) for v in self.box],
                     landmarks=[[round(x, 2), round(y, 2)] for x, y in self.landmarks],
                     score=round(self.score, 4), frame_size=round(self.frame_size, 2),
-                    turn=round(self.turn, 1),
-                    used=self.used, **({'skipped': self.skipped} if self.skipped else {}))
+                    turn=round(self.turn, 1), check=round(self.check, 4), used=self.used,
+                    **({'model': self.model} if self.model else {}),
+                    **({'skipped': self.skipped} if self.skipped else {}),
+                    **({'rejected': self.rejected} if self.rejected else {}))
 
 
 class Detector:
@@ -152,26 +172,18 @@ def alignment(face, size):
     return similarity_transform(face.landmarks, TEMPLATE * size)
 
 
-@dataclasses.dataclass(frozen=True)
-class Frame:
-    """A face's frame on the photo's pixel grid: its corner (left, top) in photo pixels; its
-    side is the model's input size."""
-    left: int
-    top: int
+def snapped(matrix, size):
+    """The placement on the photo's pixel grid nearest to alignment `matrix`'s: the same centre
+    to the pixel, `size` photo pixels, no turn. Returns the [2, 3] matrix from photo pixels to
+    that frame: a shift by whole pixels.
 
-
-def snap(matrix, size):
-    """The Frame on the photo's pixel grid nearest to alignment `matrix`'s: the same centre to
-    the pixel, the model's input size, no turn.
-
-    Resampling the photo to follow the alignment exactly blurs the model's input more than the
-    model forgives; at the photo's own pixels, a face of 14-20 px turned by up to 15 degrees is
-    upscaled far better than when resampled (docs/faces.md measures both).
+    Resampling the photo to follow the alignment exactly blurs the model's input; a model trained
+    on clean area downscales does not forgive that (docs/faces.md measures both).
     """
     linear = np.linalg.inv(matrix[:, :2])
     centre = linear @ (np.array([size / 2, size / 2]) - matrix[:, 2])
-    corner = np.round(centre - size / 2).astype(int)
-    return Frame(int(corner[0]), int(corner[1]))
+    corner = np.round(centre - size / 2)
+    return np.array([[1.0, 0.0, -corner[0]], [0.0, 1.0, -corner[1]]])
 
 
 def frame_size(matrix, size):
@@ -184,93 +196,67 @@ def turn(matrix):
     return float(np.degrees(np.arctan2(matrix[1, 0], matrix[0, 0])))
 
 
-def cut(image, frame, size):
-    """The frame's pixels of `image` [h, w, c]: float32 [size, size, c], edge pixels repeating
-    beyond the photo."""
-    rows = np.clip(np.arange(frame.top, frame.top + size), 0, image.shape[0] - 1)
-    columns = np.clip(np.arange(frame.left, frame.left + size), 0, image.shape[1] - 1)
-    return image[rows[:, None], columns[None, :]].astype(np.float32)
+def cut(image, matrix, size):
+    """The frame that `matrix` [2, 3] (image pixels -> frame coordinates, 0..size) places,
+    resampled from `image` [h, w, c] (uint8 or float): float32 [size, size, c], in the image's
+    own range, edge pixels repeating beyond it.
 
-
-def upscale_photo(image, detector, upscale_frames, size, background):
-    """The photo upscaled: its faces by the model, the rest as `background`.
-
-    image: uint8 [h, w, 3]; detector: a Detector; upscale_frames: the model, float32
-    [n, size, size, 3] in [0, 1] -> float32 [n, 4 size, 4 size, 3]; background: uint8
-    [4h, 4w, 3], the photo's upscale without faces, changed in place.
-    Returns (uint8 [4h, 4w, 3], [Face]): a face whose frame is more than MAX_FRAME_SCALE times
-    the model's input keeps the background (its `skipped` says so).
+    The frame is first cut at the image's own scale (bilinear), then shrunk or grown to `size` by
+    area, so a large face is not aliased. A frame on the pixel grid (`snapped`) is cut exactly.
     """
-    faces = detector.detect(image)
-    return upscale_faces(image, faces, upscale_frames, size, background), faces
+    scale = math.sqrt(abs(np.linalg.det(matrix[:, :2])))  # Frame units per image pixel.
+    native = max(2, round(size / scale))
+    to_image = np.linalg.inv(np.vstack([matrix, [0, 0, 1]]))[:2]
+    # Output pixel (x, y) of a native x native cut has its centre at (x + 0.5) * size / native.
+    step = size / native
+    linear = to_image[:, :2] * step
+    shift = to_image @ np.array([step / 2, step / 2, 1.0]) - 0.5
+    transform = np.array([linear[0, 0], linear[0, 1], shift[0], linear[1, 0], linear[1, 1],
+                          shift[1], 0, 0], np.float32)
+    patch = tf.raw_ops.ImageProjectiveTransformV3(
+        images=tf.cast(image, tf.float32)[tf.newaxis], transforms=transform[tf.newaxis],
+        output_shape=[native, native], fill_value=0.0, interpolation='BILINEAR',
+        fill_mode='NEAREST')
+    if native != size:
+        patch = tf.image.resize(patch, [size, size], 'area' if native > size else 'bilinear')
+    return patch[0].numpy()
 
 
-def upscale_faces(image, faces, upscale_frames, size, background):
-    """upscale_photo's work once `faces` (Faces of `image`) are found; marks the skipped ones."""
-    frames = []
-    for face in faces:
-        matrix = alignment(face, size)
-        face.frame_size, face.turn = float(frame_size(matrix, size)), turn(matrix)
-        if face.frame_size > MAX_FRAME_SCALE * size:
-            face.skipped = (f'too large for the model: its frame is {face.frame_size:.0f} px, the '
-                            f'model takes {size}')
-            continue
-        frames.append(snap(matrix, size))
-    crops = np.stack([cut(image, frame, size) / 255 for frame in frames]) if frames else []
-    outputs = upscale_frames(crops) if frames else []
-    return paste(background, outputs, frames)
+def _ramp(steps):
+    """1 inside [0, 1], fading linearly to 0 over FEATHER at each end; 0 outside."""
+    return np.clip(np.minimum(steps, 1 - steps) / FEATHER, 0, 1)
 
 
-def feathered_mask(size):
-    """float32 [size, size]: 1 inside, fading linearly to 0 over FEATHER of the side at each
-    edge, so a pasted face leaves no seam."""
-    steps = (np.arange(size) + 0.5) / size
-    ramp = np.clip(np.minimum(steps, 1 - steps) / FEATHER, 0, 1)
-    return np.minimum(ramp[:, None], ramp[None, :]).astype(np.float32)
-
-
-def centrality(size):
-    """float32 [size, size]: 1 at the centre, falling to 0 at the edges (max-norm)."""
-    steps = (np.arange(size) + 0.5) / size
-    distance = np.abs(steps - 0.5)
-    return np.clip(1 - 2 * np.maximum(distance[:, None], distance[None, :]), 0, 1)
-
-
-def paste(background, outputs, frames, scale=srez_images.SCALE):
+def paste(background, outputs, matrices, scale=srez_images.SCALE):
     """Puts the generator's `outputs` back into `background`, the upscale of the photo.
 
     background: uint8 [H, W, 3], `scale` times the photo, changed in place; outputs: float32
-    [n, S, S, 3] in [0, 1], the upscales of the Frames `frames`. Each lands on the pixels of its
-    frame under a feathered mask. Where masks overlap, each pixel follows mostly the face whose
-    centre it lies nearest (weights falling to 0 at a frame's edge), so one face does not undo
-    another. Pixels that no mask reaches keep the background's values exactly. Faces are
-    blended in groups of overlapping ones, so memory follows the faces' size, not the photo's.
+    [S, S, 3] in [0, 1] each (their sizes may differ), the upscales of the frames that
+    `matrices` ([2, 3], photo pixels -> frame coordinates 0..S / scale) placed. Each output
+    lands where its frame lies, resampled (bilinear; exactly, for a frame on the pixel grid),
+    under a mask that fades over FEATHER of its side at each edge. Where masks overlap, each
+    pixel follows mostly the face whose centre it lies nearest (weights falling to 0 at a frame's
+    edge), so one face does not undo another. Pixels that no mask reaches keep the background's
+    values exactly. Faces are blended in groups of overlapping ones, so memory follows the
+    faces' size, not the photo's.
     """
-    if not len(outputs):
-        return background
-    side = outputs.shape[1]
-    mask, centre = feathered_mask(side), centrality(side)
-    regions = [(scale * frame.top, scale * frame.left, side) for frame in frames]
-    for group in _overlapping_groups(regions, background.shape[:2]):
+    placements = [_placement(output, matrix, scale, background.shape[:2])
+                  for output, matrix in zip(outputs, matrices)]
+    regions = [placement[0] for placement in placements]
+    for group in _overlapping_groups(regions):
         top, left = (min(regions[i][k] for i in group) for k in (0, 1))
-        bottom, right = (max(regions[i][k] + regions[i][2] for i in group) for k in (0, 1))
-        top, left = max(top, 0), max(left, 0)
-        bottom, right = min(bottom, background.shape[0]), min(right, background.shape[1])
+        bottom, right = (max(regions[i][k] for i in group) for k in (2, 3))
         weights = np.full((bottom - top, right - left), 1e-12, np.float32)
         coverage = np.zeros((bottom - top, right - left), np.float32)
         blended = np.zeros((bottom - top, right - left, 3), np.float32)
         for index in group:
-            face = outputs[index]
-            # The part of the face inside the photo, and where it lands in the group's window.
-            face_top, face_left = regions[index][0], regions[index][1]
-            rows = slice(max(top - face_top, 0), min(bottom - face_top, side))
-            columns = slice(max(left - face_left, 0), min(right - face_left, side))
-            window = (slice(face_top + rows.start - top, face_top + rows.stop - top),
-                      slice(face_left + columns.start - left, face_left + columns.stop - left))
-            weight = mask[rows, columns] * centre[rows, columns] ** 4
-            blended[window] += weight[..., None] * face[rows, columns]
+            (face_top, face_left, face_bottom, face_right), pixels, mask, centre = placements[index]
+            window = (slice(face_top - top, face_bottom - top),
+                      slice(face_left - left, face_right - left))
+            weight = mask * centre ** 4
+            blended[window] += weight[..., None] * pixels
             weights[window] += weight
-            coverage[window] = np.maximum(coverage[window], mask[rows, columns])
+            coverage[window] = np.maximum(coverage[window], mask)
         touched = coverage > 0
         region = background[top:bottom, left:right]
         old = region[touched].astype(np.float32) / 255
@@ -280,23 +266,123 @@ def paste(background, outputs, frames, scale=srez_images.SCALE):
     return background
 
 
-def _overlapping_groups(regions, shape):
-    """The indices of `regions` (top, left, side) inside an image of `shape`, in groups whose
-    regions overlap, directly or through others."""
-    def inside(region):
-        return (region[0] < shape[0] and region[1] < shape[1] and region[0] + region[2] > 0
-                and region[1] + region[2] > 0)
+def _placement(output, matrix, scale, shape):
+    """Where `output` (float32 [S, S, 3]) lands in an image of `shape` [H, W], `scale` times
+    the photo whose pixels `matrix` maps onto its frame: ((top, left, bottom, right) inside the
+    image, its pixels there [h, w, 3], its mask [h, w], its centrality [h, w])."""
+    side = output.shape[0]
+    # Upscaled pixels q -> output pixels v = scale * (linear @ (q / scale) + shift).
+    linear, shift = matrix[:, :2], scale * matrix[:, 2]
+    to_upscaled = np.linalg.inv(linear)
+    corners = np.array([[0, 0], [side, 0], [0, side], [side, side]], np.float64)
+    reach = (corners - shift) @ to_upscaled.T
+    top, left = np.maximum(np.floor(reach.min(0)[::-1]).astype(int), 0)
+    bottom, right = np.minimum(np.ceil(reach.max(0)[::-1]).astype(int), shape)
+    rows, columns = np.mgrid[top:max(bottom, top), left:max(right, left)] + 0.5
+    v = np.stack([columns, rows], -1) @ linear.T + shift  # Output coordinates (x, y).
+    steps = v / side
+    mask = np.minimum(_ramp(steps[..., 0]), _ramp(steps[..., 1])).astype(np.float32)
+    distance = np.maximum(np.abs(steps[..., 0] - 0.5), np.abs(steps[..., 1] - 0.5))
+    centre = np.clip(1 - 2 * distance, 0, 1).astype(np.float32)
+    pixels = _bilinear(output, v[..., 0] - 0.5, v[..., 1] - 0.5)
+    return (top, left, max(bottom, top), max(right, left)), pixels, mask, centre
 
+
+def _bilinear(image, x, y):
+    """`image` [h, w, c] sampled at pixel positions (x, y) (centres at whole numbers), edges
+    repeating."""
+    x = np.clip(x, 0, image.shape[1] - 1)
+    y = np.clip(y, 0, image.shape[0] - 1)
+    x0 = np.minimum(np.floor(x).astype(int), image.shape[1] - 2 if image.shape[1] > 1 else 0)
+    y0 = np.minimum(np.floor(y).astype(int), image.shape[0] - 2 if image.shape[0] > 1 else 0)
+    x1, y1 = np.minimum(x0 + 1, image.shape[1] - 1), np.minimum(y0 + 1, image.shape[0] - 1)
+    dx, dy = (x - x0)[..., None], (y - y0)[..., None]
+    top = image[y0, x0] * (1 - dx) + image[y0, x1] * dx
+    bottom = image[y1, x0] * (1 - dx) + image[y1, x1] * dx
+    return top * (1 - dy) + bottom * dy
+
+
+def _overlapping_groups(regions):
+    """The indices of non-empty `regions` (top, left, bottom, right), in groups whose regions
+    overlap, directly or through others."""
     def intersect(a, b):
-        return (a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[2]
-                and b[1] < a[1] + a[2])
+        return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
     groups = []
     for index, region in enumerate(regions):
-        if not inside(region):
+        if region[2] <= region[0] or region[3] <= region[1]:
             continue
         joined = [group for group in groups
                   if any(intersect(region, regions[other]) for other in group)]
         merged = [index] + [other for group in joined for other in group]
         groups = [group for group in groups if group not in joined] + [sorted(merged)]
     return groups
+
+
+def upscale_photo(image, detector, check, models, background, resampled=False):
+    """The photo upscaled: its faces by a model, the rest as `background`.
+
+    image: uint8 [h, w, 3]; detector: a Detector; check: the face check, float32 [n, 16, 16, 3]
+    in [0, 1] -> probabilities [n]; models: {input size: the model on aligned faces, float32
+    [n, size, size, 3] in [0, 1] -> float32 [n, 4 size, 4 size, 3]}; background: uint8
+    [4h, 4w, 3], the photo's upscale without faces, changed in place. resampled: cut each face
+    along its alignment (turn and scale) rather than at the photo's own pixels.
+    Returns (uint8 [4h, 4w, 3], [Face]), every detection saying how it was used (`examine`).
+    """
+    faces = detector.detect(image)
+    return upscale_faces(image, faces, check, models, background, resampled), faces
+
+
+def upscale_faces(image, faces, check, models, background, resampled=False):
+    """upscale_photo's work once `faces` (Faces of `image`) are found."""
+    views = [cut(image, alignment(face, CHECK_SIDE), CHECK_SIDE) / 255 for face in faces]
+    scores = check(np.stack(views)) if faces else []
+    jobs = {}  # Input size -> [(face, matrix)].
+    for face, score in zip(faces, scores):
+        size = examine(face, float(score), sorted(models))
+        if size:
+            matrix = alignment(face, size)
+            jobs.setdefault(size, []).append((face, matrix if resampled else snapped(matrix, size)))
+    outputs, matrices = [], []
+    for size, placed in jobs.items():
+        crops = np.stack([cut(image, matrix, size) / 255 for _, matrix in placed])
+        outputs.extend(models[size](crops))
+        matrices.extend(matrix for _, matrix in placed)
+        for face, _ in placed:
+            face.model = size
+    return paste(background, outputs, matrices)
+
+
+def examine(face, check_score, sizes):
+    """Decides what `face` is and which model gets it; fills in its frame, turn, check score and,
+    if it is not used, why. sizes: the models' input sizes, ascending. Returns the chosen size,
+    or None.
+
+    A detection is rejected (not taken for a face) when the face check scores it under
+    CHECK_THRESHOLD, or when its frame is small and the detector's score low; a face is skipped
+    (left bicubic) when it is too small, turned too far, or larger than the largest model takes.
+    Otherwise it goes to the smallest model whose input is at least 1 / MAX_FRAME_SCALE of its
+    frame.
+    """
+    matrix = alignment(face, sizes[0])
+    face.frame_size, face.turn, face.check = float(frame_size(matrix, sizes[0])), turn(matrix), \
+        check_score
+    if check_score < CHECK_THRESHOLD:
+        face.rejected = (f'the face check gives it {check_score:.2f}, under {CHECK_THRESHOLD}: '
+                         f'not taken for a face')
+    elif face.frame_size < SMALL_FRAME and face.score < SMALL_FRAME_SCORE:
+        face.rejected = (f'a detector score of {face.score:.2f} is too low for a frame of '
+                         f'{face.frame_size:.0f} px (under {SMALL_FRAME} px it takes '
+                         f'{SMALL_FRAME_SCORE})')
+    elif face.frame_size < MIN_FRAME:
+        face.skipped = (f'too small for the model: its frame is {face.frame_size:.0f} px, under '
+                        f'{MIN_FRAME}')
+    elif abs(face.turn) > MAX_TURN:
+        face.skipped = f'turned {abs(face.turn):.0f} degrees, over {MAX_TURN}'
+    else:
+        for size in sizes:
+            if face.frame_size <= MAX_FRAME_SCALE * size:
+                return size
+        face.skipped = (f'too large for the model: its frame is {face.frame_size:.0f} px, the '
+                        f'model takes {sizes[-1]}')
+    return None

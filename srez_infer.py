@@ -12,7 +12,9 @@ bicubic, and what was found in FACES_RECORD.
 import dataclasses
 import json
 import os
+import struct
 import time
+import zlib
 
 import numpy as np
 import tensorflow as tf
@@ -26,6 +28,8 @@ from srez_errors import UsageError, first_line
 SCALE = srez_images.SCALE
 COMPARE_SUFFIX = '_compare'
 FACES_RECORD = 'faces.json'  # What the face pipeline found in each photo.
+# Memory a photo takes beside its upscale: the photo, detection's windows, the networks.
+WORKING_BYTES = 2 ** 30
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,7 +95,7 @@ def upscale_files(upscaler, root, paths, output_dir, compare=False, faces='auto'
         except tf.errors.OpError:
             writer.fail(job.source, 'cannot be decoded')
             continue
-        if _is_photo(image, faces, upscaler.input_size):
+        if _is_photo(image, faces, upscaler.input_sizes):
             writer.write_photo(job, image)
             continue
         if group and not _joins(group, image, upscaler.batch_size, window_pixels):
@@ -103,9 +107,11 @@ def upscale_files(upscaler, root, paths, output_dir, compare=False, faces='auto'
     return writer.summary
 
 
-def _is_photo(image, faces, input_size):
-    """Whether `image` goes through the face pipeline under --faces `faces`."""
-    return faces == 'on' or (faces == 'auto' and image.shape[:2] != (input_size, input_size))
+def _is_photo(image, faces, input_sizes):
+    """Whether `image` goes through the face pipeline under --faces `faces` (under 'auto', any
+    image but an aligned face of one of the models' `input_sizes`)."""
+    return faces == 'on' or (faces == 'auto'
+                             and image.shape[:2] not in [(size, size) for size in input_sizes])
 
 
 def _joins(group, image, batch_size, window_pixels):
@@ -137,6 +143,10 @@ class _Writer:
 
     def write_photo(self, job, image):
         """Upscales one photo through the face pipeline and writes its files and record."""
+        too_big = _too_big(image)
+        if too_big:
+            self.fail(job.source, too_big)
+            return
         try:
             result = self.upscaler.upscale_photo(image)
         except Exception as error:  # The detector fails in TensorFlow's and numpy's ways.
@@ -170,7 +180,8 @@ class _Writer:
         try:
             for target, pixels in files:
                 os.makedirs(os.path.dirname(target), exist_ok=True)
-                srez_files.write_atomically(target, tf.io.encode_png(pixels).numpy())
+                srez_files.write_atomically(target, lambda partial, pixels=pixels: write_png(
+                    partial, pixels))
             self.summary.written.append(job.target)
         except OSError as error:
             self.summary.failed.append((job.source, f'cannot write {target} ({error.strerror})'))
@@ -183,15 +194,46 @@ class _Writer:
         return np.concatenate([nearest, smooth, result], 1)
 
 
+def _too_big(image):
+    """Why the 4x upscale of uint8 `image` [h, w, c] cannot be made in the memory this machine
+    has free, or '' when it can: it needs the output's bytes and WORKING_BYTES besides."""
+    needed = SCALE * SCALE * image.size + WORKING_BYTES
+    free = _free_memory()
+    if free is None or needed <= free:
+        return ''
+    height, width = image.shape[:2]
+    return (f'too big for the memory free: its {SCALE * width}x{SCALE * height} upscale needs '
+            f'{needed / 2 ** 30:.1f} GB, and {free / 2 ** 30:.1f} GB is free')
+
+
+def _free_memory():
+    """Bytes of memory available to a process (Linux's MemAvailable), or None where unknown."""
+    try:
+        with open('/proc/meminfo') as meminfo:
+            for line in meminfo:
+                if line.startswith('MemAvailable:'):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
 def _faces_line(faces):
-    """'3 faces found, 2 upscaled, 1 kept as it was (too large ...)' for a photo's Faces."""
-    skipped = [face.skipped for face in faces if face.skipped]
-    if not faces:
-        return 'no face found: upscaled bicubic.'
-    line = (f'{len(faces)} face{"s" * (len(faces) != 1)} found, '
-            f'{len(faces) - len(skipped)} upscaled by the model')
-    for reason in sorted(set(skipped)):
-        line += f', {skipped.count(reason)} upscaled bicubic ({reason})'
+    """'3 faces found, 2 upscaled by the model, 1 upscaled bicubic (too large ...)' for a photo's
+    detections (srez_faces.Face), and how many were not taken for faces."""
+    found = [face for face in faces if not face.rejected]
+    skipped = [face.skipped for face in found if face.skipped]
+    if not found:
+        line = 'no face found: upscaled bicubic'
+    else:
+        line = (f'{len(found)} face{"s" * (len(found) != 1)} found, '
+                f'{len(found) - len(skipped)} upscaled by the model')
+        for reason in sorted(set(skipped)):
+            line += f', {skipped.count(reason)} upscaled bicubic ({reason})'
+    rejected = len(faces) - len(found)
+    if rejected:
+        line += (f'; {rejected} detection{"s" * (rejected != 1)} not taken for a face (their '
+                 f'reasons are in {FACES_RECORD})')
     return line + '.'
 
 
@@ -248,6 +290,33 @@ def _plan(root, paths, output_dir, compare):
             taken.update((t, path) for t in targets)
             jobs.append(job)
     return jobs, failed
+
+
+def write_png(path, pixels, rows_at_once=256):
+    """Writes uint8 `pixels` [h, w, c] (c = 1 to 4) as a PNG file, a few rows at a time: memory
+    stays that of the rows, however large the image (an encoder that takes the whole image
+    copies it). Each row is stored as its difference from the pixel to its left (PNG's Sub
+    filter), which photos compress well with.
+    """
+    height, width, channels = pixels.shape
+    colour_type = {1: 0, 2: 4, 3: 2, 4: 6}[channels]
+
+    def chunk(kind, data):
+        return (struct.pack('>I', len(data)) + kind + data
+                + struct.pack('>I', zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    compressor = zlib.compressobj(6)
+    with open(path, 'wb') as file:
+        file.write(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack(
+            '>IIBBBBB', width, height, 8, colour_type, 0, 0, 0)))
+        for top in range(0, height, rows_at_once):
+            rows = pixels[top:top + rows_at_once].reshape(-1, width * channels)
+            filtered = np.empty((len(rows), width * channels + 1), np.uint8)
+            filtered[:, 0] = 1  # Sub.
+            filtered[:, 1:channels + 1] = rows[:, :channels]
+            filtered[:, channels + 1:] = rows[:, channels:] - rows[:, :-channels]
+            file.write(chunk(b'IDAT', compressor.compress(filtered.tobytes())))
+        file.write(chunk(b'IDAT', compressor.flush()) + chunk(b'IEND', b''))
 
 
 def read_image(path):

@@ -10,9 +10,11 @@ knob. `load` chooses, by a srez_config.ModelChoice:
    user's faces by accident;
 4. else the shipped pair.
 
-Whatever it chooses comes with a ModelSource: where it came from, its settings, the recipe, batches
-and data that trained it, and why it was chosen; infer, eval, export and bench print its line,
-and eval.json records it.
+The shipped models come in pairs, one for each size of face (16 -> 64 px and, when it is there,
+32 -> 128 px): `load` gives every pair it has, by input size, so that photos take each face to
+the model of its size. Whatever it chooses comes with a ModelSource: where it came from, its
+settings, the recipe, batches and data that trained it, and why it was chosen; infer, eval,
+export and bench print its line, and eval.json records it.
 """
 import dataclasses
 import json
@@ -32,7 +34,8 @@ class ModelSource:
     """Where a generator came from, and what trained it.
 
     kind: CHECKPOINT, MODEL_FILE or SHIPPED. path: the checkpoint (its path prefix), the model
-    file, or the folder of the shipped ones. model: its srez_config.ModelConfig. weights:
+    file, or the folder of the shipped ones. model: its srez_config.ModelConfig (of the smallest
+    faces' pair, for the shipped ones). weights:
     'average' or 'raw'. batches, recipe, data (a folder, or srez_input.SYNTHETIC_SOURCE) and
     damaged (whether its inputs were damaged in training): None where the model does not say
     (files of earlier releases). sharpness: the shipped pair's knob. reason: why `load` chose it,
@@ -47,6 +50,7 @@ class ModelSource:
     data: str = None
     damaged: bool = None
     sharpness: float = None
+    sample_sizes: tuple = ()
     reason: str = ''
 
     def line(self):
@@ -56,8 +60,9 @@ class ModelSource:
     def describe(self):
         """Which model this is and what trained it: 'the model file a.zip (batch 6, ...)'."""
         if self.kind == SHIPPED:
-            what = (f'the shipped models at --sharpness {self.sharpness:g} (0 = fidelity, '
-                    f'1 = sharp; models/README.md)')
+            faces = ' and '.join(f'{size // 4} -> {size} px' for size in self.sample_sizes)
+            what = (f'the shipped models at --sharpness {self.sharpness:g} ({faces}; 0 = '
+                    f'fidelity, 1 = sharp; models/README.md)')
         else:
             what = f'the {self.kind} {self.path}'
         facts = [f'batch {self.batches}' if self.batches is not None else None,
@@ -78,27 +83,33 @@ class ModelSource:
                     recipe=self.recipe, data=self.data, damaged=self.damaged)
 
 
-def load(choice, checkpoint_dir, checkpoint_dir_named=False):
-    """(srez_model.Generator, ModelSource): the model that `choice` asks for.
+def load(choice, checkpoint_dir, checkpoint_dir_named=False, sample_size=None):
+    """({input size: srez_model.Generator}, ModelSource): the model that `choice` asks for.
 
     choice: a srez_config.ModelChoice. checkpoint_dir: where training keeps its checkpoints.
     checkpoint_dir_named: whether the user named that folder (then its checkpoint is used
-    whatever it trained on). Raises UsageError for a model that cannot be read.
+    whatever it trained on). sample_size: of the shipped pairs, only the one of this size (eval
+    and export measure and write one). Raises UsageError for a model that cannot be read.
     """
     if choice.model:
-        return from_path(choice.model, choice.generator_weights)
+        return _single(*from_path(choice.model, choice.generator_weights))
     if choice.shipped_models:
-        return shipped(choice.sharpness)
+        return shipped(choice.sharpness, sample_size=sample_size)
     path = srez_checkpoint.latest(checkpoint_dir)
     if path is None:
-        return shipped(choice.sharpness, f'Chosen because {checkpoint_dir}/ holds no checkpoint.')
+        return shipped(choice.sharpness, f'Chosen because {checkpoint_dir}/ holds no checkpoint.',
+                       sample_size)
     generator, source = _from_checkpoint(path, choice.generator_weights)
     if source.data == srez_input.SYNTHETIC_SOURCE and not checkpoint_dir_named:
         return shipped(choice.sharpness,
                        f'Chosen because the checkpoint in {checkpoint_dir}/ was trained on '
                        f'built-in synthetic faces, not real ones (--checkpoint_dir '
-                       f'{checkpoint_dir} uses it).')
-    return generator, source
+                       f'{checkpoint_dir} uses it).', sample_size)
+    return _single(generator, source)
+
+
+def _single(generator, source):
+    return {generator.input_size: generator}, source
 
 
 def from_path(path, weights='average'):
@@ -122,17 +133,33 @@ def _from_checkpoint(path, weights):
     return generator, _source(CHECKPOINT, path, srez_checkpoint.saved_config(path), record)
 
 
-def shipped(sharpness, reason=''):
-    """(generator, ModelSource): the shipped models interpolated at `sharpness` (0 = fidelity,
-    1 = sharp)."""
-    paths = srez_config.SHIPPED_MODELS
-    fidelity, model, fidelity_record = srez_modelfile.read(paths['fidelity'])
-    sharp, _, sharp_record = srez_modelfile.read(paths['sharp'])
-    record = dict(fidelity_record, recipe=None, batch=None, weights='average')
-    source = dataclasses.replace(_source(SHIPPED, srez_config.MODELS_DIR, model, record),
-                                 sharpness=sharpness, reason=reason,
-                                 damaged=fidelity_record.get('damaged'))
-    return srez_modelfile.interpolate(fidelity, sharp, sharpness), source
+def shipped(sharpness, reason='', sample_size=None):
+    """({input size: generator}, ModelSource): each shipped pair (or the one for `sample_size`)
+    interpolated at `sharpness` (0 = fidelity, 1 = sharp). Raises UsageError when a pair is not
+    shipped."""
+    sizes = [sample_size] if sample_size else shipped_sample_sizes()
+    if sample_size not in (None, *shipped_sample_sizes()):
+        raise UsageError(f'No shipped models for --sample_size {sample_size}: they are for '
+                         f'{" and ".join(map(str, shipped_sample_sizes()))}.')
+    generators, records = {}, []
+    for size in sizes:
+        paths = srez_config.SHIPPED_MODELS[size]
+        fidelity, model, record = srez_modelfile.read(paths['fidelity'])
+        sharp, _, _ = srez_modelfile.read(paths['sharp'])
+        generators[fidelity.input_size] = srez_modelfile.interpolate(fidelity, sharp, sharpness)
+        records.append((model, record))
+    model, record = records[0]
+    source = dataclasses.replace(
+        _source(SHIPPED, srez_config.MODELS_DIR, model, dict(record, recipe=None, batch=None)),
+        sharpness=sharpness, reason=reason, sample_sizes=tuple(sizes))
+    return generators, source
+
+
+def shipped_sample_sizes():
+    """The --sample_size of each shipped pair in models/: 64, and 128 when its files are there
+    (a file that is missing is named when it is read)."""
+    return tuple(size for size, paths in sorted(srez_config.SHIPPED_MODELS.items())
+                 if size == 64 or any(os.path.exists(path) for path in paths.values()))
 
 
 def _source(kind, path, model, record):

@@ -293,17 +293,19 @@ def _show_count(done, total):
               flush=True)
 
 
-def load_model(log=print):
-    """(generator, srez_loader.ModelSource): the one model infer, eval, export and bench use, as
-    --model, --shipped_models, --sharpness and --checkpoint_dir choose; `log` gets its line."""
+def load_model(log=print, one=False):
+    """({input size: generator}, srez_loader.ModelSource): the one model infer, eval, export and
+    bench use, as --model, --shipped_models, --sharpness and --checkpoint_dir choose; `log` gets
+    its line. one: of the shipped pairs, only the one of --sample_size (its default: 64)."""
     import srez_loader
-    generator, source = srez_loader.load(config_from_flags(srez_config.ModelChoice),
-                                         FLAGS.checkpoint_dir, FLAGS['checkpoint_dir'].present)
+    generators, source = srez_loader.load(
+        config_from_flags(srez_config.ModelChoice), FLAGS.checkpoint_dir,
+        FLAGS['checkpoint_dir'].present, sample_size=FLAGS.sample_size if one else None)
     log(source.line())
     if FLAGS['sharpness'].present and source.kind != srez_loader.SHIPPED:
         log('--sharpness is for the shipped models: this model is used as trained '
             '(--shipped_models picks them).')
-    return generator, source
+    return generators, source
 
 
 def run_infer():
@@ -314,8 +316,8 @@ def run_infer():
     import srez_infer
     import srez_upscaler
     root, paths = srez_infer.find_inputs(images.input, infer.output)
-    generator, source = load_model()
-    upscaler = srez_upscaler.Upscaler.from_generator(generator, source, images.upscale_batch)
+    generators, source = load_model()
+    upscaler = srez_upscaler.Upscaler.from_models(generators, source, images.upscale_batch)
     summary = srez_infer.upscale_files(upscaler, root, paths[:images.max_images or None],
                                        infer.output, compare=infer.compare, faces=infer.faces,
                                        log=print)
@@ -343,7 +345,8 @@ def run_eval():
     import_tensorflow_quietly()
     import srez_eval
     keys, load, faces = _evaluation_faces(images, train)
-    generator, source = load_model()
+    generators, source = load_model(one=True)
+    generator = generators[source.model.sample_size // 4]
     os.makedirs(evaluation.eval_dir, exist_ok=True)
     print(f'Evaluating on {len(keys)} images: {faces}.')
     results = srez_eval.evaluate(
@@ -379,7 +382,8 @@ def run_export():
     else:
         srez_files.check_writable('export_dir', export.export_dir)
     import_tensorflow_quietly()
-    generator, source = load_model()
+    generators, source = load_model(one=True)
+    generator = generators[source.model.sample_size // 4]
     if export.export_file:
         import srez_modelfile
         srez_modelfile.write(generator, source.model, export.export_file, source.record())
@@ -389,6 +393,21 @@ def run_export():
         srez_export.export(generator, export.export_dir)
         written = f'{export.export_dir}/'
     print(f'Exported its generator to {written}.')
+
+
+def run_facecheck():
+    config = config_from_flags(srez_config.FaceCheckConfig)
+    dataset = FLAGS.dataset
+    if not os.path.isdir(dataset):
+        raise UsageError(f'--dataset {dataset} is not a folder: the face check learns from a '
+                         f'folder of aligned faces (CelebA\'s img_align_celeba).')
+    srez_files.check_writable('face_check_file', os.path.dirname(config.face_check_file) or '.')
+    import_tensorflow_quietly()
+    import srez_facecheck
+    check, record = srez_facecheck.train(dataset, config.face_check_batches,
+                                         config.face_check_frames, FLAGS.random_seed)
+    srez_facecheck.save(check, config.face_check_file, record)
+    print(f'Wrote the face check to {config.face_check_file}.')
 
 
 def _exit_with_error(message):
@@ -448,7 +467,7 @@ def main(argv):
             raise UsageError(f'Unexpected arguments: {" ".join(argv[1:])} (flags are written '
                              f'--name value).')
         {'train': run_train, 'demo': run_demo, 'infer': run_infer, 'eval': run_eval,
-         'export': run_export, 'bench': run_bench}[FLAGS.run]()
+         'export': run_export, 'bench': run_bench, 'facecheck': run_facecheck}[FLAGS.run]()
     except KeyboardInterrupt:
         # Only outside the training loop, where Ctrl-C instead stops the loop, which saves first.
         print('srez: interrupted.', file=sys.stderr)

@@ -70,7 +70,8 @@ def read(path):
 
 def _mend(path):
     """What mends a missing or broken model file `path`."""
-    if os.path.realpath(path) in map(os.path.realpath, srez_config.SHIPPED_MODELS.values()):
+    shipped = [file for pair in srez_config.SHIPPED_MODELS.values() for file in pair.values()]
+    if os.path.realpath(path) in map(os.path.realpath, shipped):
         relative = os.path.relpath(path, os.path.dirname(srez_config.MODELS_DIR))
         return (f'it came with srez; restore it with `git checkout {relative}` in the srez '
                 f'folder')

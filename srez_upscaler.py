@@ -18,6 +18,8 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
+import srez_config
+import srez_facecheck
 import srez_faces
 import srez_images
 import srez_loader
@@ -42,40 +44,49 @@ class PhotoResult:
 
 
 class Upscaler:
-    """A trained srez model, ready to upscale faces and photos 4x."""
+    """A trained srez model, ready to upscale faces and photos 4x: one generator for each size of
+    aligned face it serves (the shipped models: 16x16, and 32x32 when that pair is there)."""
 
     def __init__(self, model='shipped', sharpness=0.5, weights='average', batch_size=16):
-        """model: 'shipped' (the shipped pair at `sharpness`: 0 = fidelity, 1 = sharp), a srez
+        """model: 'shipped' (the shipped pairs at `sharpness`: 0 = fidelity, 1 = sharp), a srez
         model file (.zip) or a checkpoint folder (its newest checkpoint, with the `weights`
-        'average' or 'raw'). batch_size: faces that run through the generator together.
+        'average' or 'raw'). batch_size: faces that run through a generator together.
         Raises srez_errors.UsageError for a model that cannot be read."""
         if model == 'shipped':
-            generator, source = srez_loader.shipped(sharpness)
+            generators, source = srez_loader.shipped(sharpness)
         else:
             generator, source = srez_loader.from_path(model, weights)
-        self._set_up(generator, source, batch_size, TILE_SIZE)
+            generators = {generator.input_size: generator}
+        self._set_up(generators, source, batch_size, TILE_SIZE)
 
     @classmethod
-    def from_generator(cls, generator, source, batch_size=16, tile_size=TILE_SIZE):
-        """An Upscaler of a generator that srez_loader.load chose, as --run infer makes it.
-
-        tile_size: input pixels per window side, not counting margins (tests make it small).
-        """
+    def from_models(cls, generators, source, batch_size=16, tile_size=TILE_SIZE):
+        """An Upscaler of the generators {input size: generator} that srez_loader.load chose,
+        as --run infer makes it. tile_size: input pixels per window side, not counting margins
+        (tests make it small)."""
         upscaler = cls.__new__(cls)
-        upscaler._set_up(generator, source, batch_size, tile_size)
+        upscaler._set_up(generators, source, batch_size, tile_size)
         return upscaler
 
-    def _set_up(self, generator, source, batch_size, tile_size):
+    @classmethod
+    def from_generator(cls, generator, source=None, batch_size=16, tile_size=TILE_SIZE):
+        """An Upscaler of one generator."""
+        return cls.from_models({generator.input_size: generator}, source, batch_size, tile_size)
+
+    def _set_up(self, generators, source, batch_size, tile_size):
         self.source = source  # A srez_loader.ModelSource: say upscaler.source.line().
-        self.input_size = generator.input_size  # The side of the aligned faces it was made for.
+        # The sides of the aligned faces it upscales, ascending.
+        self.input_sizes = tuple(sorted(generators))
         self.batch_size, self.tile_size = batch_size, tile_size
-        self._generator_on_windows = tf.function(
-            lambda images: upscale_uint8(generator, images), autograph=False,
-            input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8)])
-        self._generator_on_frames = tf.function(
-            lambda frames: generator(frames, training=False), autograph=False,
-            input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
-        self._detector = None  # Made at the first photo: it loads three networks.
+        self._on_windows = {size: tf.function(
+            lambda images, generator=generator: upscale_uint8(generator, images),
+            autograph=False, input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8)])
+            for size, generator in generators.items()}
+        self._on_frames = {size: tf.function(
+            lambda frames, generator=generator: generator(frames, training=False),
+            autograph=False, input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
+            for size, generator in generators.items()}
+        self._detector = self._check = None  # Made at the first photo: they load networks.
 
     def upscale_face(self, face):
         """An aligned face (or any image) upscaled whole by the model: uint8 [h, w(, c)] ->
@@ -84,9 +95,13 @@ class Upscaler:
 
     def upscale_images(self, images):
         """Images of one shape upscaled whole, in windows: uint8 [n, h, w(, c)] -> [n, 4h, 4w(,
-        c)]."""
-        return _with_channels(np.asarray(images), lambda colour: in_windows(
-            colour, lambda windows: self._generator_on_windows(windows).numpy(), self.tile_size))
+        c)]. Aligned faces of one of `input_sizes` go to its model; any other image to the
+        smallest faces' model."""
+        images = np.asarray(images)
+        size = images.shape[1] if images.shape[1:3] in [(s, s) for s in self.input_sizes] \
+            else self.input_sizes[0]
+        return _with_channels(images, lambda colour: in_windows(
+            colour, lambda windows: self._on_windows[size](windows).numpy(), self.tile_size))
 
     def upscale_photo(self, photo):
         """A photo upscaled: its faces found, aligned and upscaled by the model, pasted into the
@@ -94,25 +109,34 @@ class Upscaler:
         faces = []
 
         def colour_upscale(colour):
-            if self._detector is None:
-                self._detector = srez_faces.Detector()
             background = bicubic_upscale(colour[0], self.tile_size)
-            image, found = srez_faces.upscale_photo(colour[0], self._detector,
-                                                    self.upscale_frames, self.input_size,
-                                                    background)
+            image, found = srez_faces.upscale_photo(
+                colour[0], *self.face_finders(), self.frame_upscalers(), background)
             faces.extend(found)
             return image[np.newaxis]
 
         image = _with_channels(np.asarray(photo)[np.newaxis], colour_upscale)[0]
         return PhotoResult(image, faces)
 
-    def upscale_frames(self, frames):
-        """The model on aligned faces, in batches: float32 [n, s, s, 3] in [0, 1] -> float32
-        [n, 4s, 4s, 3]."""
-        return np.concatenate([
-            self._generator_on_frames(tf.constant(frames[start:start + self.batch_size],
+    def face_finders(self):
+        """(srez_faces.Detector, the face check on frames float32 [n, 16, 16, 3] -> [n]), made
+        at the first call."""
+        if self._detector is None:
+            self._detector = srez_faces.Detector()
+            check, _ = srez_facecheck.load(srez_config.FACE_CHECK)
+            self._check = lambda frames: check(frames).numpy()
+        return self._detector, self._check
+
+    def frame_upscalers(self):
+        """{input size: the model on aligned faces of that size, in batches: float32 [n, s, s, 3]
+        in [0, 1] -> float32 [n, 4s, 4s, 3]}."""
+        def upscaler(size):
+            return lambda frames: np.concatenate([
+                self._on_frames[size](tf.constant(frames[start:start + self.batch_size],
                                                   tf.float32)).numpy()
-            for start in range(0, len(frames), self.batch_size)])
+                for start in range(0, len(frames), self.batch_size)])
+
+        return {size: upscaler(size) for size in self.input_sizes}
 
 
 def upscale_uint8(generator, images):

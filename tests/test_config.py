@@ -33,9 +33,9 @@ def test_every_setting_is_a_flag_with_its_default(parsed):
 
 
 def test_ranges_keep_their_number_type(parsed):
-    parsed('--damage_blur_sigma', '0.5,1', '--damage_jpeg_quality', '40,80')
+    parsed('--damage_jpeg_quality', '40,80')
     damage = srez_main.config_from_flags(srez_config.DamageConfig)
-    assert damage.damage_blur_sigma == (0.5, 1.0) and damage.damage_jpeg_quality == (40, 80)
+    assert damage.damage_jpeg_quality == (40, 80)
     assert isinstance(damage.damage_jpeg_quality[0], int)
 
 

@@ -36,13 +36,20 @@ def test_alignment_puts_the_landmarks_on_the_template_and_the_frame_snaps_to_the
     np.testing.assert_allclose(matrix, [[0.5, 0, -5.15], [0, 0.5, -9.9]], atol=1e-9)
     assert srez_faces.frame_size(matrix, 16) == pytest.approx(32)
     # At the photo's own pixels: the frame of the model's size around the same centre.
-    frame = srez_faces.snap(matrix, 16)
-    assert frame == srez_faces.Frame(left=18, top=28)
+    frame = srez_faces.snapped(matrix, 16)
+    np.testing.assert_array_equal(frame, [[1, 0, -18], [0, 1, -28]])
     photo = np.random.default_rng(1).uniform(0, 255, (80, 60, 3)).astype(np.float32)
     np.testing.assert_array_equal(srez_faces.cut(photo, frame, 16), photo[28:44, 18:34])
-    beyond = srez_faces.cut(photo, srez_faces.Frame(left=-2, top=70), 16)
+    beyond = srez_faces.cut(photo, shifted(-2, 70), 16)
     np.testing.assert_array_equal(beyond[:10, 2:], photo[70:, :14])
     np.testing.assert_array_equal(beyond[10:, 0], np.repeat(photo[79:80, 0], 6, axis=0))
+    # Along the alignment, on a ramp (which bilinear sampling keeps exactly): the doubled frame
+    # from (10.3, 19.8), shrunk by area, so pixel (i, j) is the ramp at (10.3 + 2j + 1, ...).
+    rows, columns = np.mgrid[0:80, 0:60]
+    ramp = np.repeat((2 * columns + 3 * rows)[..., None], 3, -1).astype(np.float32)
+    i, j = np.mgrid[0:16, 0:16]
+    expected = 2 * (10.3 + 2 * j + 0.5) + 3 * (19.8 + 2 * i + 0.5)
+    np.testing.assert_allclose(srez_faces.cut(ramp, matrix, 16)[..., 0], expected, atol=1e-3)
     # Turned by 10 degrees, the frame keeps its centre and does not turn.
     angle = np.radians(10)
     rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
@@ -50,12 +57,17 @@ def test_alignment_puts_the_landmarks_on_the_template_and_the_frame_snaps_to_the
         (template - 8) @ rotation.T + [30, 40]).tolist())
     matrix = srez_faces.alignment(turned, 16)
     assert srez_faces.turn(matrix) == pytest.approx(-10)
-    assert srez_faces.snap(matrix, 16) == srez_faces.Frame(left=22, top=32)
+    np.testing.assert_array_equal(srez_faces.snapped(matrix, 16), shifted(22, 32))
+
+
+def shifted(left, top):
+    """The placement of a frame on the pixel grid with its corner at (left, top)."""
+    return np.array([[1.0, 0, -left], [0, 1.0, -top]])
 
 
 def faces_at(centres, side=16):
-    """Frames of `side` px (photo pixels) at each (x, y) of `centres`, as snap gives them."""
-    return [srez_faces.snap(srez_faces.alignment(srez_faces.Face(
+    """Frames of `side` px (photo pixels) at each (x, y) of `centres`, as snapped places them."""
+    return [srez_faces.snapped(srez_faces.alignment(srez_faces.Face(
         box=[0, 0, 1, 1], score=1.0,
         landmarks=(srez_faces.TEMPLATE * side + np.asarray(centre) - side / 2).tolist()), 16), 16)
         for centre in centres]
@@ -88,9 +100,26 @@ def test_where_faces_overlap_each_keeps_its_own_centre():
 
 def test_a_face_at_the_photos_edge_is_pasted_in_part():
     background = np.zeros((4 * 30, 4 * 30, 3), np.uint8)
-    frame = srez_faces.Frame(left=-6, top=20)  # Sticks out left and below.
+    frame = shifted(-6, 20)  # Sticks out left and below.
     result = srez_faces.paste(background, np.ones((1, 64, 64, 3), np.float32), [frame])
     assert result[4 * 28, 8].min() == 255 and result[4 * 28, 4 * 12].max() == 0
+
+
+def test_a_turned_frame_is_pasted_turned_back():
+    # A frame of 16 px turned 30 degrees and grown to 24: a bright square output lands as the
+    # turned square, and a point of the frame lands where the alignment says.
+    angle, scale = np.radians(30), 16 / 24
+    linear = scale * np.array([[np.cos(angle), np.sin(angle)], [-np.sin(angle), np.cos(angle)]])
+    centre = np.array([40.0, 30.0])
+    matrix = np.concatenate([linear, (8 - linear @ centre)[:, None]], 1)
+    output = np.zeros((64, 64, 3), np.float32)
+    output[28:36, 44:52] = 1.0  # Around frame point (12, 8), right of the centre.
+    result = srez_faces.paste(np.zeros((4 * 60, 4 * 80, 3), np.uint8), [output], [matrix])
+    spot = np.linalg.inv(linear) @ (np.array([12.0, 8.0]) - 8) + centre  # In photo pixels.
+    y, x = np.mgrid[0:result.shape[0], 0:result.shape[1]] + 0.5
+    weights = result[..., 0].astype(float)
+    found = np.array([np.sum(weights * x), np.sum(weights * y)]) / weights.sum() / 4
+    np.testing.assert_allclose(found, spot, atol=0.1)
 
 
 def test_detection_windows_cover_any_photo_and_overlap():
@@ -140,10 +169,12 @@ def test_the_cli_finds_every_face_of_a_composite_photo(composite_photo, trained_
                     '--checkpoint_dir', str(trained_model / 'checkpoint'), '--compare') == 0
     record = json.loads((tmp_path / 'faces.json').read_text())['group.png']
     assert all(found(placed, record)), record
-    assert '[1/1] group.png: 4 faces found, 4 upscaled by the model.' in capsys.readouterr().out
+    assert '[1/1] group.png: 4 faces found, 4 upscaled by the model' in capsys.readouterr().out
     face = record['faces'][0]
-    assert set(face) == {'box', 'landmarks', 'score', 'frame_size', 'turn', 'used'}
-    assert len(face['landmarks']) == 5 and face['score'] > 0.9 and face['used']
+    assert set(face) == {'box', 'landmarks', 'score', 'frame_size', 'turn', 'check', 'used',
+                         'model'}
+    assert len(face['landmarks']) == 5 and face['score'] > 0.9 and face['check'] > 0.5
+    assert face['used'] and face['model'] == 16
     with Image.open(tmp_path / 'group.png') as upscaled:
         assert upscaled.size == (4 * 320, 4 * 240)
     with Image.open(tmp_path / 'group_compare.png') as compared:
@@ -158,8 +189,8 @@ def test_a_face_too_large_for_the_model_keeps_the_background(composite_photo, tr
     large = np.asarray(Image.fromarray(photo).resize((640, 480), Image.BICUBIC))
     background = srez_images.bicubic_upscale(large[np.newaxis])[0].numpy()
     result, faces = srez_faces.upscale_photo(
-        large, detector, lambda frames: generator(frames, training=False).numpy(), 16,
-        background.copy())
+        large, detector, lambda frames: np.ones(len(frames)),
+        {16: lambda frames: generator(frames, training=False).numpy()}, background.copy())
     assert faces and all(face.skipped.startswith('too large for the model: its frame is ')
                          for face in faces)
     np.testing.assert_array_equal(result, background)
@@ -212,3 +243,47 @@ def test_faces_off_upscales_every_image_whole_and_on_searches_every_one(trained_
         record = tmp_path / mode / 'faces.json'
         assert (set(json.loads(record.read_text())) if record.exists() else set()) == searched
     capsys.readouterr()
+
+
+def face_of(frame, turn=0.0, score=0.99):
+    """A detection whose landmarks put its frame at `frame` photo pixels, turned `turn` degrees."""
+    angle = np.radians(turn)
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    points = (srez_faces.TEMPLATE - 0.5) * frame @ rotation.T + [100, 100]
+    return srez_faces.Face(box=[0, 0, 1, 1], landmarks=points.tolist(), score=score)
+
+
+@pytest.mark.parametrize('frame, sizes, expected', [
+    (14, (16,), 16), (20.8, (16,), 16), (20.9, (16,), None),
+    (20.8, (16, 32), 16), (20.9, (16, 32), 32), (41.6, (16, 32), 32), (41.7, (16, 32), None),
+])
+def test_each_face_goes_to_the_model_of_its_size(frame, sizes, expected):
+    face = face_of(frame)
+    assert srez_faces.examine(face, 0.9, sizes) == expected
+    assert face.frame_size == pytest.approx(frame)
+    assert not face.rejected
+    if expected is None:
+        assert face.skipped == (f'too large for the model: its frame is {frame:.0f} px, the model '
+                                f'takes {sizes[-1]}')
+
+
+@pytest.mark.parametrize('face, check, what, reason', [
+    (face_of(16), 0.49, 'rejected', 'the face check gives it 0.49, under 0.5: not taken for a '
+                                    'face'),
+    (face_of(19.9, score=0.74), 0.9, 'rejected', 'a detector score of 0.74 is too low for a '
+                                                 'frame of 20 px (under 20 px it takes 0.75)'),
+    (face_of(11.9), 0.9, 'skipped', 'too small for the model: its frame is 12 px, under 12'),
+    (face_of(16, turn=31), 0.9, 'skipped', 'turned 31 degrees, over 30'),
+])
+def test_each_rule_says_why_a_detection_is_not_used(face, check, what, reason):
+    assert srez_faces.examine(face, check, (16, 32)) is None
+    assert getattr(face, what) == reason
+    assert not face.used and face.record()[what] == reason
+
+
+@pytest.mark.parametrize('face, check', [
+    (face_of(16), 0.5), (face_of(19.9, score=0.75), 0.9), (face_of(12.1), 0.9),
+    (face_of(16, turn=29), 0.9)])
+def test_just_inside_every_rule_a_face_is_used(face, check):
+    assert srez_faces.examine(face, check, (16, 32)) == 16
+    assert not face.rejected and not face.skipped

@@ -14,7 +14,10 @@ FACE = np.random.default_rng(0).integers(0, 256, (16, 16, 3), np.uint8)
 
 
 def upscaled_by(generator):
-    return srez_upscaler.Upscaler.from_generator(generator, None).upscale_face(FACE)
+    """FACE upscaled by `generator`, or by the 16x16 model of {input size: generator}."""
+    if isinstance(generator, dict):
+        generator = generator[16]
+    return srez_upscaler.Upscaler.from_generator(generator).upscale_face(FACE)
 
 
 @pytest.fixture

@@ -57,24 +57,24 @@ def test_a_missing_or_corrupt_model_file_is_a_one_line_error(trained_model, tmp_
 def test_a_broken_shipped_model_names_the_git_checkout_that_mends_it(tmp_path, monkeypatch):
     broken = tmp_path / 'models' / 'fidelity.zip'
     broken.parent.mkdir()
-    broken.write_bytes(open(srez_config.SHIPPED_MODELS['fidelity'], 'rb').read()[:1000])
+    broken.write_bytes(open(srez_config.SHIPPED_MODELS[64]['fidelity'], 'rb').read()[:1000])
     monkeypatch.setattr(srez_config, 'MODELS_DIR', str(tmp_path / 'models'))
-    monkeypatch.setitem(srez_config.SHIPPED_MODELS, 'fidelity', str(broken))
+    monkeypatch.setitem(srez_config.SHIPPED_MODELS[64], 'fidelity', str(broken))
     with pytest.raises(ValueError, match=r'it came with srez; restore it with `git checkout '
                                          r'models/fidelity.zip` in the srez folder\.$'):
-        srez_loader.shipped(0.5)
+        srez_loader.shipped(0.5, sample_size=64)
 
 
 def test_sharpness_0_and_1_are_exactly_the_two_shipped_models():
-    fidelity = srez_modelfile.read(srez_config.SHIPPED_MODELS['fidelity'])[0]
-    sharp = srez_modelfile.read(srez_config.SHIPPED_MODELS['sharp'])[0]
+    fidelity = srez_modelfile.read(srez_config.SHIPPED_MODELS[64]['fidelity'])[0]
+    sharp = srez_modelfile.read(srez_config.SHIPPED_MODELS[64]['sharp'])[0]
     assert not np.array_equal(outputs(fidelity), outputs(sharp))
     for sharpness, expected in ((0.0, fidelity), (1.0, sharp)):
-        generator, source = srez_loader.shipped(sharpness)
-        np.testing.assert_array_equal(outputs(generator), outputs(expected))
+        generators, source = srez_loader.shipped(sharpness, sample_size=64)
+        np.testing.assert_array_equal(outputs(generators[16]), outputs(expected))
         assert source.kind == srez_loader.SHIPPED and source.sharpness == sharpness
     # Between, every weight is the mix of the two.
-    mixed, _ = srez_loader.shipped(0.25)
+    mixed = srez_loader.shipped(0.25, sample_size=64)[0][16]
     for variable, a, b in zip(mixed.variables, fidelity.variables, sharp.variables):
         np.testing.assert_allclose(variable, 0.75 * a.numpy() + 0.25 * b.numpy(), rtol=1e-6,
                                    atol=1e-7)
@@ -82,9 +82,10 @@ def test_sharpness_0_and_1_are_exactly_the_two_shipped_models():
 
 def test_shipped_models_are_small_and_their_card_says_how_they_were_made():
     card = open(os.path.join(srez_config.MODELS_DIR, 'README.md')).read()
-    for name, path in srez_config.SHIPPED_MODELS.items():
-        assert os.path.getsize(path) <= 5 * 2 ** 20
-        assert f'--recipe {name}' in card
+    for size in srez_loader.shipped_sample_sizes():
+        for name, path in srez_config.SHIPPED_MODELS[size].items():
+            assert os.path.getsize(path) <= 5 * 2 ** 20
+            assert f'--recipe {name}' in card and os.path.basename(path) in card
     assert 'non-commercial' in card
 
 
