@@ -100,14 +100,12 @@ def _share(help_text, default):
 class DamageConfig:
     """How training damages its inputs as real small faces are damaged (srez_degrade). Every
     input stays clean by default: the 2016 recipe. The other defaults are what the shipped
-    models were trained with, so `--damage_clean 0.1` alone turns that damage on."""
+    models were trained with, so `--damage_clean 0.3` alone turns that damage on."""
     damage_clean: float = _share(
         'Share of training inputs left clean, exact area downscales of the truth (1 = no damage, '
         'as the original); the other damage_ flags say how the rest are damaged.', 1.0)
     damage_resize: float = _share('Share of damaged inputs downscaled bilinear or bicubic '
                                   '(antialiased or not) instead of by area.', 0.5)
-    damage_offset: float = _share('Share of damaged inputs cut at a random sub-pixel offset '
-                                  '(resampled bilinear or bicubic; the truth moves with them).', 0.5)
     damage_jpeg: float = _share('Share of damaged inputs saved as JPEG (4:2:0 chroma, its blocks '
                                 'at a random phase).', 0.7)
     damage_jpeg_quality: tuple = setting((30, 95), 'Range of the JPEG quality.',
@@ -343,7 +341,7 @@ class Degradation:
 # What trained the shipped models (models/README.md): flag values, which a user's own override.
 # `sharp` fine-tunes the shipped `fidelity` model with the adversarial term back on.
 _SHIPPED_MODEL = dict(gene_units=(64, 32, 32), disc_units=(32, 64, 128, 256), gene_residual=True,
-                      gene_pixel_shuffle=True)
+                      gene_pixel_shuffle=True, damage_clean=0.3)
 RECIPES = {
     'faithful': {},
     'fidelity': dict(_SHIPPED_MODEL, gene_l1_factor=1.0, gene_content_factor=4.0,

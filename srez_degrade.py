@@ -11,9 +11,8 @@ them. Two users:
   way every time.
 
 The chain follows the camera: the lens blurs the scene (the truth), the sensor or a resize samples
-it 4x smaller, a cut at an angle resamples those pixels, the sensor adds noise, the file is a JPEG.
-Training damages the steps that were measured to pay (the resize, the cut, JPEG); eval's fixed
-damage has blur, noise and JPEG. Blur sigmas are in pixels of the truth (4 to an input pixel, so
+it 4x smaller, the sensor adds noise, the file is a JPEG. Training damages the steps that were
+measured to pay (the resize and JPEG); eval's fixed damage has blur, noise and JPEG. Blur sigmas are in pixels of the truth (4 to an input pixel, so
 they mean the same at every --sample_size), noise in steps of 1/255, JPEG in libjpeg's quality.
 """
 
@@ -31,11 +30,6 @@ JPEG_BLOCK = 16
 # (cameras and Pillow do; OpenCV's bilinear and bicubic sample points, and alias).
 DOWNSCALES = (('box', True), ('triangle', True), ('keyscubic', True), ('triangle', False),
               ('keyscubic', False))
-# A cut at an angle interpolates the photo's pixels: bilinear or bicubic.
-RESAMPLES = ('triangle', 'keyscubic')
-# A face moves by up to half an input pixel: 4 of its 128 pixels at --sample_size 64, 2 at 128;
-# its bicubic reaches 2 further.
-MOVE_MARGIN = 8
 
 
 def quantise(image):
@@ -62,12 +56,12 @@ def blur(image, kernel):
     return tf.nn.depthwise_conv2d(padded, kernels, [1, 1, 1, 1], 'VALID')[0]
 
 
-def resample(image, size, translation, kernel, antialias):
-    """`image` float32 [h, w, c] resampled to `size` (two ints), moved by `translation` [2]
-    (y, x) output pixels, with ScaleAndTranslate's `kernel` ('box' and antialias: area)."""
+def resample(image, size, kernel, antialias):
+    """`image` float32 [h, w, c] resampled to `size` (two ints) with ScaleAndTranslate's
+    `kernel` ('box' and antialias: area)."""
     scale = [size[0] / image.shape[0], size[1] / image.shape[1]]
     resampled = tf.raw_ops.ScaleAndTranslate(
-        images=image[tf.newaxis], size=size, scale=scale, translation=translation,
+        images=image[tf.newaxis], size=size, scale=scale, translation=[0.0, 0.0],
         kernel_type=kernel, antialias=antialias)[0]
     return tf.ensure_shape(resampled, [*size, image.shape[-1]])
 
@@ -119,65 +113,34 @@ def training_pair(face, sample_size, config, seed):
 
     face: float32 [128, 128, 3] in [0, 1], the augmented face box. config: a
     srez_config.DamageConfig. A share config.damage_clean of inputs are the exact area downscale
-    of the truth; the rest are damaged (`_damaged_input`) and quantised to 8 bits. A damaged
-    input may be cut at a sub-pixel offset: the truth then moves with it, at the face's full
-    resolution, so the model learns the face where its input has it. seed: int [2].
-    """
-    seeds = tf.random.experimental.stateless_split(seed, 3)
-    draws = tf.random.stateless_uniform([2], seeds[0])
-    small_size = [sample_size // SCALE] * 2
-    damaged = draws[0] >= config.damage_clean
-    offset = tf.where(damaged & (draws[1] < config.damage_offset),
-                      _uniform(seeds[1], [2], -0.5, 0.5), 0.0)
-    moved = tf.reduce_any(offset != 0)
-    # The scene as the photo's pixels sample it, and the truth of the frame cut from them.
-    scene = _area(face, sample_size)
-    truth = tf.cond(moved, lambda: _area(_move(face, offset * face.shape[0] / small_size[0]),
-                                         sample_size),
-                    lambda: scene)
-    inputs = tf.cond(damaged, lambda: _damaged_input(scene, offset, config, seeds[2]),
-                     lambda: _area(truth, small_size[0]))
-    return inputs, truth
-
-
-def _damaged_input(scene, offset, config, seed):
-    """The input of `scene` [s, s, 3] under the random damage of `config` (a DamageConfig),
-    each kind drawn with its own share:
+    of the truth; the rest are damaged, each kind of damage drawn with its own share:
 
     - the 4x downscale by a bilinear or bicubic kernel (antialiased or not) instead of by area;
-    - the small image resampled (bilinear or bicubic) at `offset` [2] input pixels, if not 0;
     - JPEG, with 4:2:0 chroma and its blocks at a random phase;
 
-    and quantised to 8 bits. (Blur before the downscale and sensor noise were measured too, and
-    did not pay: docs/quality.md.)
+    and quantised to 8 bits. (Blur before the downscale, sensor noise and cuts at a sub-pixel
+    offset were measured too, and did not pay: docs/quality.md.) seed: int [2].
     """
     seeds = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
     draws = tf.random.stateless_uniform([4], seeds[0])
-    size = [scene.shape[0] // SCALE, scene.shape[1] // SCALE]
-    kind = tf.where(draws[0] < config.damage_resize,
-                    1 + tf.cast(draws[1] * (len(DOWNSCALES) - 1), tf.int32), 0)
-    small = tf.switch_case(kind, [
-        lambda kernel=kernel, antialias=antialias: resample(scene, size, [0.0, 0.0], kernel,
-                                                            antialias)
-        for kernel, antialias in DOWNSCALES])
-    small = tf.cond(tf.reduce_any(offset != 0), lambda: tf.switch_case(
-        tf.cast(draws[2] * len(RESAMPLES), tf.int32),
-        [lambda kernel=kernel: resample(small, size, offset, kernel, False)
-         for kernel in RESAMPLES]), lambda: small)
-    small = quantise(small)
-    quality = tf.cast(tf.round(_uniform(seeds[1], [], *config.damage_jpeg_quality)), tf.int32)
-    phase = tf.random.stateless_uniform([2], seeds[2], 0, JPEG_BLOCK, tf.int32)
-    return tf.cond(draws[3] < config.damage_jpeg, lambda: jpeg(small, quality, phase),
-                   lambda: small)
+    truth = _area(face, sample_size)
+    size = [sample_size // SCALE] * 2
+    kind = tf.where(draws[1] < config.damage_resize,
+                    1 + tf.cast(draws[2] * (len(DOWNSCALES) - 1), tf.int32), 0)
 
+    def damaged_input():
+        small = quantise(tf.switch_case(kind, [
+            lambda kernel=kernel, antialias=antialias: resample(truth, size, kernel, antialias)
+            for kernel, antialias in DOWNSCALES]))
+        quality = tf.cast(tf.round(_uniform(seeds[1], [], *config.damage_jpeg_quality)),
+                          tf.int32)
+        phase = tf.random.stateless_uniform([2], seeds[2], 0, JPEG_BLOCK, tf.int32)
+        return tf.cond(draws[3] < config.damage_jpeg, lambda: jpeg(small, quality, phase),
+                       lambda: small)
 
-def _move(image, pixels):
-    """`image` [h, w, c] moved by `pixels` [2] (y, x; at most MOVE_MARGIN each), bicubic, its
-    edges mirrored so that no pixel moves in from outside."""
-    margin = [[MOVE_MARGIN, MOVE_MARGIN], [MOVE_MARGIN, MOVE_MARGIN], [0, 0]]
-    padded = tf.pad(image, margin, 'SYMMETRIC')
-    moved = resample(padded, padded.shape[:2], pixels, 'keyscubic', False)
-    return moved[MOVE_MARGIN:-MOVE_MARGIN, MOVE_MARGIN:-MOVE_MARGIN]
+    inputs = tf.cond(draws[0] >= config.damage_clean, damaged_input,
+                     lambda: _area(truth, size[0]))
+    return inputs, truth
 
 
 def _area(image, size):

@@ -177,8 +177,8 @@ def snapped(matrix, size):
     to the pixel, `size` photo pixels, no turn. Returns the [2, 3] matrix from photo pixels to
     that frame: a shift by whole pixels.
 
-    Resampling the photo to follow the alignment exactly blurs the model's input; a model trained
-    on clean area downscales does not forgive that (docs/faces.md measures both).
+    Resampling the photo to follow the alignment exactly blurs the model's input; the models do
+    not forgive that, even one trained on such cuts (docs/faces.md measures both).
     """
     linear = np.linalg.inv(matrix[:, :2])
     centre = linear @ (np.array([size / 2, size / 2]) - matrix[:, 2])
@@ -319,21 +319,20 @@ def _overlapping_groups(regions):
     return groups
 
 
-def upscale_photo(image, detector, check, models, background, resampled=False):
+def upscale_photo(image, detector, check, models, background):
     """The photo upscaled: its faces by a model, the rest as `background`.
 
     image: uint8 [h, w, 3]; detector: a Detector; check: the face check, float32 [n, 16, 16, 3]
     in [0, 1] -> probabilities [n]; models: {input size: the model on aligned faces, float32
     [n, size, size, 3] in [0, 1] -> float32 [n, 4 size, 4 size, 3]}; background: uint8
-    [4h, 4w, 3], the photo's upscale without faces, changed in place. resampled: cut each face
-    along its alignment (turn and scale) rather than at the photo's own pixels.
+    [4h, 4w, 3], the photo's upscale without faces, changed in place.
     Returns (uint8 [4h, 4w, 3], [Face]), every detection saying how it was used (`examine`).
     """
     faces = detector.detect(image)
-    return upscale_faces(image, faces, check, models, background, resampled), faces
+    return upscale_faces(image, faces, check, models, background), faces
 
 
-def upscale_faces(image, faces, check, models, background, resampled=False):
+def upscale_faces(image, faces, check, models, background):
     """upscale_photo's work once `faces` (Faces of `image`) are found."""
     views = [cut(image, alignment(face, CHECK_SIDE), CHECK_SIDE) / 255 for face in faces]
     scores = check(np.stack(views)) if faces else []
@@ -341,8 +340,7 @@ def upscale_faces(image, faces, check, models, background, resampled=False):
     for face, score in zip(faces, scores):
         size = examine(face, float(score), sorted(models))
         if size:
-            matrix = alignment(face, size)
-            jobs.setdefault(size, []).append((face, matrix if resampled else snapped(matrix, size)))
+            jobs.setdefault(size, []).append((face, snapped(alignment(face, size), size)))
     outputs, matrices = [], []
     for size, placed in jobs.items():
         crops = np.stack([cut(image, matrix, size) / 255 for _, matrix in placed])

@@ -10,7 +10,7 @@ import srez_config
 import srez_degrade
 
 # Every share 0: no damage of any kind, so a test can turn on one at a time.
-NO_PARTS = dict(damage_clean=0.0, damage_resize=0.0, damage_offset=0.0, damage_jpeg=0.0)
+NO_PARTS = dict(damage_clean=0.0, damage_resize=0.0, damage_jpeg=0.0)
 
 
 def smooth_image(size=16, seed=0):
@@ -112,7 +112,7 @@ def test_clean_pairs_are_exact_area_downscales():
 
 def test_damaged_pairs_keep_the_truth_and_quantise_the_input():
     face, truth = face_and_truth()
-    config = dataclasses.replace(srez_config.DamageConfig(), damage_clean=0.0, damage_offset=0.0)
+    config = dataclasses.replace(srez_config.DamageConfig(), damage_clean=0.0)
 
     for seed in range(6):
         inputs, pair_truth = srez_degrade.training_pair(face, 64, config, [seed, 0])
@@ -121,30 +121,19 @@ def test_damaged_pairs_keep_the_truth_and_quantise_the_input():
         np.testing.assert_allclose(inputs, srez_degrade.quantise(inputs), atol=1e-6)
 
 
-def centroid(image):
-    """(y, x) of the centre of `image` [h, w, c] weighted by its brightness above 0.1."""
-    weights = np.asarray(image).sum(-1) - 0.3
-    y, x = np.mgrid[0:weights.shape[0], 0:weights.shape[1]] + 0.5
-    return np.array([np.sum(weights * y), np.sum(weights * x)]) / weights.sum()
-
-
-def test_an_offset_cut_moves_the_truth_with_the_input():
-    # A soft bright spot on grey: each offset moves it in the input, and the truth moves with it
-    # (by 4 truth pixels per input pixel), so the model learns the face where its input has it.
-    y, x = np.mgrid[0:128, 0:128] + 0.5
-    spot = 0.1 + 0.8 * np.exp(-((y - 64) ** 2 + (x - 64) ** 2) / (2 * 12.0 ** 2))
-    spot = np.repeat(spot[..., None], 3, -1).astype(np.float32)
-    config = srez_config.DamageConfig(**dict(NO_PARTS, damage_offset=1.0))
-    centres = []
-    for seed in range(4):
-        inputs, truth = srez_degrade.training_pair(tf.constant(spot), 64, config, [seed, 5])
-        centres.append((centroid(inputs), centroid(truth)))
-
-    moves = [truth_centre - 32 for _, truth_centre in centres]
-    assert max(np.abs(move).max() for move in moves) > 0.5  # The cuts did move.
-    assert max(np.abs(move).max() for move in moves) <= 2.0 + 1e-3  # Half an input pixel.
-    for input_centre, truth_centre in centres:
-        np.testing.assert_allclose(input_centre * 4, truth_centre, atol=0.2)
+def test_a_resize_downscales_by_its_kernel():
+    # Fine detail, which each kernel keeps or averages away its own way.
+    face = tf.random.stateless_uniform([128, 128, 3], [5, 5])
+    truth = tf.image.resize(face, [64, 64], method='area')
+    config = srez_config.DamageConfig(**dict(NO_PARTS, damage_resize=1.0))
+    area = tf.image.resize(truth, [16, 16], method='area').numpy()
+    inputs = [srez_degrade.training_pair(face, 64, config, [seed, 3])[0].numpy()
+              for seed in range(12)]
+    # Every one is another 4x downscale of the truth: like its area downscale, not equal to it,
+    # and the kernels differ among themselves.
+    assert all(np.abs(image - area).max() > 1 / 255 for image in inputs)
+    assert all(np.abs(image - area).mean() < 0.15 for image in inputs)
+    assert len({image.tobytes() for image in inputs}) >= 3
 
 
 def test_the_shares_say_how_often_each_damage_happens():

@@ -105,36 +105,6 @@ def test_a_face_at_the_photos_edge_is_pasted_in_part():
     assert result[4 * 28, 8].min() == 255 and result[4 * 28, 4 * 12].max() == 0
 
 
-def test_a_turned_frame_is_pasted_turned_back():
-    # A frame of 16 px turned 30 degrees and grown to 24: a bright square output lands as the
-    # turned square, and a point of the frame lands where the alignment says.
-    angle, scale = np.radians(30), 16 / 24
-    linear = scale * np.array([[np.cos(angle), np.sin(angle)], [-np.sin(angle), np.cos(angle)]])
-    centre = np.array([40.0, 30.0])
-    matrix = np.concatenate([linear, (8 - linear @ centre)[:, None]], 1)
-    output = np.zeros((64, 64, 3), np.float32)
-    output[28:36, 44:52] = 1.0  # Around frame point (12, 8), right of the centre.
-    result = srez_faces.paste(np.zeros((4 * 60, 4 * 80, 3), np.uint8), [output], [matrix])
-    spot = np.linalg.inv(linear) @ (np.array([12.0, 8.0]) - 8) + centre  # In photo pixels.
-    y, x = np.mgrid[0:result.shape[0], 0:result.shape[1]] + 0.5
-    weights = result[..., 0].astype(float)
-    found = np.array([np.sum(weights * x), np.sum(weights * y)]) / weights.sum() / 4
-    np.testing.assert_allclose(found, spot, atol=0.1)
-
-
-def test_detection_windows_cover_any_photo_and_overlap():
-    for shape in [(480, 640), (3000, 4000), (200, 100), (641, 1281)]:
-        covered = np.zeros(shape, bool)
-        for top, bottom, _, _ in srez_faces._spans(shape[0]):
-            for left, right, _, _ in srez_faces._spans(shape[1]):
-                assert bottom - top == min(shape[0], 640) and right - left == min(shape[1], 640)
-                covered[top:bottom, left:right] = True
-        assert covered.all()
-    # Neighbouring windows share 64 pixels: a face of up to that size lies whole in one.
-    spans = srez_faces._spans(3000)
-    assert all(previous[1] - following[0] >= 64 for previous, following in zip(spans, spans[1:]))
-
-
 @pytest.fixture(scope='module')
 def detector():
     return srez_faces.Detector()
