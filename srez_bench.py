@@ -27,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 import srez_faces
+import srez_files
 import srez_images
 import srez_input
 import srez_model
@@ -270,13 +271,9 @@ def _reset_peak_memory():
 def _peak_memory_bytes():
     if _gpus():
         return int(tf.config.experimental.get_memory_info('GPU:0')['peak'])
-    try:
-        with open('/proc/self/status') as status:
-            for line in status:
-                if line.startswith('VmHWM:'):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
+    peak = srez_files.proc_bytes('/proc/self/status', 'VmHWM')
+    if peak is not None:
+        return peak
     # ru_maxrss is in kilobytes on Linux, bytes on macOS.
     scale = 1 if platform.system() == 'Darwin' else 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale

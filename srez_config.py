@@ -261,13 +261,13 @@ class InferConfig:
 @dataclasses.dataclass(frozen=True)
 class EvalConfig:
     """How eval measures a model against bicubic."""
-    eval_dir: str = setting('eval', 'eval: the folder to write eval.json and eval.png into.')
+    images: ImagesConfig = ImagesConfig()
     degrade: str = setting(
         'clean', 'eval: damage every input the same way each time, as real small faces are '
         'damaged: clean, or blur:SIGMA (pixels of the truth), noise:SIGMA (1/255) and '
         'jpeg:QUALITY joined by +, e.g. blur:1.2+noise:3+jpeg:75.',
         parse=lambda text: Degradation.parse(text))
-    images: ImagesConfig = ImagesConfig()
+    eval_dir: str = setting('eval', 'eval: the folder to write eval.json and eval.png into.')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -282,12 +282,12 @@ class ExportConfig:
 @dataclasses.dataclass(frozen=True)
 class FaceCheckConfig:
     """How facecheck trains the second look at photos' detections (srez_facecheck)."""
+    face_check_frames: int = setting(160000, 'facecheck: frames made from --dataset\'s faces '
+                                     'to train on.', lower_bound=256)
+    face_check_batches: int = setting(6000, 'facecheck: batches of 256 frames to train.',
+                                      lower_bound=1)
     face_check_file: str = setting('face_check.npz', 'facecheck: the weights file to write '
                                    '(the shipped one is models/face_check.npz).')
-    face_check_batches: int = setting(6000, 'facecheck: batches of 128 frames to train.',
-                                      lower_bound=1)
-    face_check_frames: int = setting(80000, 'facecheck: frames made from --dataset\'s faces '
-                                     'to train on.', lower_bound=256)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -207,14 +207,21 @@ def cut(image, matrix, size):
     scale = math.sqrt(abs(np.linalg.det(matrix[:, :2])))  # Frame units per image pixel.
     native = max(2, round(size / scale))
     to_image = np.linalg.inv(np.vstack([matrix, [0, 0, 1]]))[:2]
+    # Only the part of the image around the frame is read (a photo can be large).
+    corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]]) @ to_image.T
+    low = np.clip(np.floor(corners.min(0)).astype(int) - 2, 0, [image.shape[1] - 1,
+                                                                image.shape[0] - 1])
+    high = np.clip(np.ceil(corners.max(0)).astype(int) + 2, low + 1, [image.shape[1],
+                                                                      image.shape[0]])
+    region = image[low[1]:high[1], low[0]:high[0]]
     # Output pixel (x, y) of a native x native cut has its centre at (x + 0.5) * size / native.
     step = size / native
     linear = to_image[:, :2] * step
-    shift = to_image @ np.array([step / 2, step / 2, 1.0]) - 0.5
+    shift = to_image @ np.array([step / 2, step / 2, 1.0]) - 0.5 - low
     transform = np.array([linear[0, 0], linear[0, 1], shift[0], linear[1, 0], linear[1, 1],
                           shift[1], 0, 0], np.float32)
     patch = tf.raw_ops.ImageProjectiveTransformV3(
-        images=tf.cast(image, tf.float32)[tf.newaxis], transforms=transform[tf.newaxis],
+        images=tf.cast(region, tf.float32)[tf.newaxis], transforms=transform[tf.newaxis],
         output_shape=[native, native], fill_value=0.0, interpolation='BILINEAR',
         fill_mode='NEAREST')
     if native != size:
@@ -319,17 +326,18 @@ def _overlapping_groups(regions):
     return groups
 
 
-def upscale_photo(image, detector, check, models, background):
-    """The photo upscaled: its faces by a model, the rest as `background`.
+def upscale_photo(image, detector, check, models, upscale_background):
+    """The photo upscaled: its faces by a model, the rest as `upscale_background` has it.
 
     image: uint8 [h, w, 3]; detector: a Detector; check: the face check, float32 [n, 16, 16, 3]
     in [0, 1] -> probabilities [n]; models: {input size: the model on aligned faces, float32
-    [n, size, size, 3] in [0, 1] -> float32 [n, 4 size, 4 size, 3]}; background: uint8
-    [4h, 4w, 3], the photo's upscale without faces, changed in place.
+    [n, size, size, 3] in [0, 1] -> float32 [n, 4 size, 4 size, 3]}; upscale_background: uint8
+    [h, w, 3] -> uint8 [4h, 4w, 3], the photo's upscale without faces, called once detection is
+    done, so that the two never hold their memory at once.
     Returns (uint8 [4h, 4w, 3], [Face]), every detection saying how it was used (`examine`).
     """
     faces = detector.detect(image)
-    return upscale_faces(image, faces, check, models, background), faces
+    return upscale_faces(image, faces, check, models, upscale_background(image)), faces
 
 
 def upscale_faces(image, faces, check, models, background):

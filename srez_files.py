@@ -39,6 +39,19 @@ def write_atomically(path, contents):
             os.remove(partial)
 
 
+def proc_bytes(path, key):
+    """The value of `key` in a Linux /proc file of 'Key:   123 kB' lines (/proc/meminfo,
+    /proc/self/status), in bytes; None where there is no such file or key."""
+    try:
+        with open(path) as file:
+            for line in file:
+                if line.startswith(key + ':'):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
 def check_writable(flag, path):
     """Raises UsageError, naming --`flag`, unless the folder `path` exists or could be made, and
     can be written."""

@@ -208,14 +208,7 @@ def _too_big(image):
 
 def _free_memory():
     """Bytes of memory available to a process (Linux's MemAvailable), or None where unknown."""
-    try:
-        with open('/proc/meminfo') as meminfo:
-            for line in meminfo:
-                if line.startswith('MemAvailable:'):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
+    return srez_files.proc_bytes('/proc/meminfo', 'MemAvailable')
 
 
 def _faces_line(faces):

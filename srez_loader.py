@@ -75,7 +75,8 @@ class ModelSource:
 
     def to_json(self):
         """A JSON-ready dict of this description (eval.json's `model_source`)."""
-        return dict(dataclasses.asdict(self), model=json.loads(self.model.to_json()))
+        return json.loads(json.dumps(dict(dataclasses.asdict(self),
+                                          model=json.loads(self.model.to_json()))))
 
     def record(self):
         """What a model file made from this model keeps of it (srez_modelfile's source)."""

@@ -109,9 +109,9 @@ class Upscaler:
         faces = []
 
         def colour_upscale(colour):
-            background = bicubic_upscale(colour[0], self.tile_size)
             image, found = srez_faces.upscale_photo(
-                colour[0], *self.face_finders(), self.frame_upscalers(), background)
+                colour[0], *self.face_finders(), self.frame_upscalers(),
+                lambda photo: bicubic_upscale(photo, self.tile_size))
             faces.extend(found)
             return image[np.newaxis]
 

@@ -160,7 +160,8 @@ def test_a_face_too_large_for_the_model_keeps_the_background(composite_photo, tr
     background = srez_images.bicubic_upscale(large[np.newaxis])[0].numpy()
     result, faces = srez_faces.upscale_photo(
         large, detector, lambda frames: np.ones(len(frames)),
-        {16: lambda frames: generator(frames, training=False).numpy()}, background.copy())
+        {16: lambda frames: generator(frames, training=False).numpy()},
+        lambda photo: background.copy())
     assert faces and all(face.skipped.startswith('too large for the model: its frame is ')
                          for face in faces)
     np.testing.assert_array_equal(result, background)
@@ -257,3 +258,33 @@ def test_each_rule_says_why_a_detection_is_not_used(face, check, what, reason):
 def test_just_inside_every_rule_a_face_is_used(face, check):
     assert srez_faces.examine(face, check, (16, 32)) == 16
     assert not face.rejected and not face.skipped
+
+
+def test_cartoon_faces_and_textures_get_no_face_through_the_cli(trained_model, tmp_path, srez_cli,
+                                                                capsys):
+    # The built-in cartoon faces, at the sizes srez serves, on a JPEG texture: the detector takes
+    # them for faces; the face check turns them away, so the photo is its bicubic upscale.
+    import srez_synthetic
+
+    rng = np.random.default_rng(3)
+    texture = rng.normal(128, 40, (60, 80, 3)).clip(0, 255).astype(np.uint8)
+    photo = np.asarray(Image.fromarray(texture).resize((320, 240), Image.BICUBIC)).copy()
+    for index, side in enumerate((16, 20, 26, 34)):
+        face = Image.fromarray(srez_synthetic.draw_synthetic_face(index))
+        small = np.asarray(face.resize((round(side * 178 / 128), round(side * 218 / 128)),
+                                       Image.BICUBIC))
+        top, left = 40 + 100 * (index // 2), 40 + 150 * (index % 2)
+        photo[top:top + small.shape[0], left:left + small.shape[1]] = small
+    Image.fromarray(photo).save(tmp_path / 'toys.jpg', quality=85)
+    assert srez_cli('--run', 'infer', '--input', str(tmp_path / 'toys.jpg'), '--output',
+                    str(tmp_path / 'out'), '--checkpoint_dir',
+                    str(trained_model / 'checkpoint')) == 0
+    record = json.loads((tmp_path / 'out' / 'faces.json').read_text())['toys.jpg']
+    assert record['faces'], 'the detector found none of the cartoon faces'
+    assert not any(face['used'] for face in record['faces']), record
+    assert all(face['rejected'].startswith('the face check gives it') or 'skipped' in face
+               for face in record['faces'])
+    assert '[1/1] toys.jpg: no face found: upscaled bicubic; ' in capsys.readouterr().out
+    np.testing.assert_array_equal(
+        np.asarray(Image.open(tmp_path / 'out' / 'toys.png')),
+        srez_images.bicubic_upscale(np.asarray(Image.open(tmp_path / 'toys.jpg'))[None])[0])

@@ -1,9 +1,12 @@
 """Tests for srez_infer and --run infer: upscaling image files with a trained generator."""
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
+from conftest import MAIN
 from PIL import Image
 
 import srez_images
@@ -194,3 +197,43 @@ def test_a_run_whose_every_file_fails_says_so_and_writes_nothing(tmp_path, train
     assert output.err.strip().splitlines()[-1] == ('srez: no image was upscaled: all 2 failed, '
                                                    'and nothing was written.')
     assert not os.path.exists(tmp_path / 'out')
+
+
+def test_a_photo_too_big_for_the_memory_free_is_one_line_and_the_run_goes_on(
+        tmp_path, trained_model, srez_cli, capsys, monkeypatch):
+    save(str(tmp_path / 'in' / 'a_big.png'), noise(40, 50))
+    save(str(tmp_path / 'in' / 'b_small.png'), noise(16, 16))
+    # 40x50 upscales to 160x200x3 bytes; leave less free than that and srez_infer.WORKING_BYTES.
+    monkeypatch.setattr(srez_infer, '_free_memory', lambda: srez_infer.WORKING_BYTES + 1000)
+    assert srez_cli('--run', 'infer', '--input', str(tmp_path / 'in'), '--output',
+                    str(tmp_path / 'out'), '--checkpoint_dir',
+                    str(trained_model / 'checkpoint')) == 1
+    error = capsys.readouterr().err
+    assert (f"srez: skipped {tmp_path / 'in' / 'a_big.png'}: too big for the memory free: its "
+            f"200x160 upscale needs 1.0 GB, and 1.0 GB is free") in error
+    assert os.listdir(tmp_path / 'out') == ['b_small.png']
+
+
+@pytest.mark.slow
+def test_a_6000x4000_photo_peaks_under_its_output_and_1_5_gb(tmp_path):
+    # A photo of smooth colour and fine noise, through the real CLI in its own process, which
+    # reports its peak memory (resident set) as it exits.
+    rows, columns = np.mgrid[0:4000, 0:6000]
+    photo = np.stack([rows / 16, columns / 24, (rows + columns) / 40], -1) % 256
+    photo = (photo + np.random.default_rng(0).integers(0, 8, photo.shape)).astype(np.uint8)
+    Image.fromarray(photo).save(tmp_path / 'big.jpg', quality=90)
+    del photo, rows, columns
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across exec.
+    report = ('import atexit, os, runpy, sys; atexit.register(lambda: print("PEAK", [int(line.split()'
+              '[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmHWM")][0], '
+              'file=sys.stderr)); sys.argv = sys.argv[1:]; sys.path.insert(0, os.path.dirname('
+              'sys.argv[0])); runpy.run_path(sys.argv[0], run_name="__main__")')
+    result = subprocess.run([sys.executable, '-c', report, MAIN, '--run', 'infer', '--input',
+                             'big.jpg'], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=1200)
+    assert result.returncode == 0, result.stderr
+    peak = int(result.stderr.split('PEAK')[-1])
+    output_bytes = 24000 * 16000 * 3
+    assert peak <= output_bytes + 1.5 * 2 ** 30, (peak / 2 ** 30, result.stdout)
+    with Image.open(tmp_path / 'upscaled' / 'big.png') as upscaled:
+        assert upscaled.size == (24000, 16000)
