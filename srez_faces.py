@@ -50,7 +50,7 @@ CHECK_SIDE, CHECK_THRESHOLD = 16, 0.5
 # detections are that small. Under MIN_FRAME, or turned over MAX_TURN degrees, a face keeps the
 # bicubic upscale: models are trained on upright faces of their own size. docs/faces.md measures
 # each rule.
-SMALL_FRAME, SMALL_FRAME_SCORE = 20, 0.75
+SMALL_FRAME, SMALL_FRAME_SCORE = 20, 0.8
 MIN_FRAME, MAX_TURN = 12, 30
 
 
@@ -377,7 +377,7 @@ def examine(face, check_score, sizes):
         face.rejected = (f'the face check gives it {check_score:.2f}, under {CHECK_THRESHOLD}: '
                          f'not taken for a face')
     elif face.frame_size < SMALL_FRAME and face.score < SMALL_FRAME_SCORE:
-        face.rejected = (f'a detector score of {face.score:.2f} is too low for a frame of '
+        face.rejected = (f'a detector score of {face.score:.3f} is too low for a frame of '
                          f'{face.frame_size:.0f} px (under {SMALL_FRAME} px it takes '
                          f'{SMALL_FRAME_SCORE})')
     elif face.frame_size < MIN_FRAME:
