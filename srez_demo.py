@@ -113,8 +113,8 @@ def make_movie(train_dir: str, fps: int = 30) -> str:
         clip.close()
     width, height = clip.size
     seconds = held * len(kept_paths) / fps
-    print(f"Wrote {movie_path}: {len(kept_paths)} grids over {seconds:.1f} s, {width}x{height}, "
-          f"{fps} fps.")
+    grids = f"{len(kept_paths)} grid{'s' * (len(kept_paths) != 1)}"
+    print(f"Wrote {movie_path}: {grids} over {seconds:.1f} s, {width}x{height}, {fps} fps.")
     return movie_path
 
 

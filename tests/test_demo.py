@@ -110,7 +110,7 @@ def test_a_short_run_makes_a_movie_that_lasts_and_a_long_one_a_frame_a_grid(tmp_
 
     assert len(frames) == max(grids, 90)  # At least srez_demo.MIN_MOVIE_SECONDS, 3 s.
     seconds = len(frames) / 30
-    assert f"{grids} grids over {seconds:.1f} s" in capsys.readouterr().out
+    assert f"{grids} grid{'s' * (grids > 1)} over {seconds:.1f} s" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("make_dir", [True, False])
