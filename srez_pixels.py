@@ -1,0 +1,135 @@
+"""srez pixels: the image operations of upscaling, in numpy, so that it runs without TensorFlow.
+
+Everything a photo goes through between the file and the networks: the 4x bicubic upscale of what
+no model upscales (the very pixels of TensorFlow's `tf.image.resize(..., 'bicubic')`, quantised as
+`tf.image.convert_image_dtype` does), windows that keep memory bounded, and the resampling that
+cuts a face's frame out of a photo (a bilinear warp, then an area resize).
+
+Images are numpy arrays [..., h, w, c]; uint8 in [0, 255] or float32 in [0, 1] as each says.
+"""
+import numpy as np
+
+SCALE = 4  # srez upscales 4x.
+
+
+def to_uint8(images):
+    """float [0, 1] -> uint8, as tf.image.convert_image_dtype(saturate=True) rounds: floor(255.5 x)."""
+    return np.clip(np.floor(np.asarray(images, np.float32) * 255.5), 0, 255).astype(np.uint8)
+
+
+def to_float(images):
+    """uint8 -> float32 in [0, 1]."""
+    return np.asarray(images, np.float32) / 255
+
+
+def _keys_cubic(distance, a=-0.5):
+    distance = np.abs(distance)
+    near = ((a + 2) * distance - (a + 3)) * distance ** 2 + 1
+    far = ((distance - 5) * distance + 8) * distance * a - 4 * a
+    return np.where(distance <= 1, near, np.where(distance < 2, far, 0.0))
+
+
+def _bicubic_taps(length, scale):
+    """(indices [scale length, 4], weights [scale length, 4]) of a `scale`x bicubic upscale along
+    an axis of `length` pixels: half-pixel centres, taps outside the image dropped and the rest
+    renormalised, as TensorFlow's resize does."""
+    position = (np.arange(length * scale) + 0.5) / scale - 0.5
+    taps = np.floor(position).astype(int)[:, None] + np.arange(-1, 3)
+    weights = np.where((taps >= 0) & (taps < length), _keys_cubic(position[:, None] - taps), 0)
+    return np.clip(taps, 0, length - 1), (weights / weights.sum(1, keepdims=True)).astype(np.float32)
+
+
+def bicubic_upscale(images, scale=SCALE):
+    """Bicubic 4x upscale, clipped to the image range: [b, h, w, c] -> [b, 4h, 4w, c], of the
+    dtype it is given (uint8, or float in [0, 1])."""
+    images = np.asarray(images)
+    pixels = to_float(images) if images.dtype == np.uint8 else images.astype(np.float32)
+    rows, row_weights = _bicubic_taps(pixels.shape[1], scale)
+    columns, column_weights = _bicubic_taps(pixels.shape[2], scale)
+    tall = np.einsum('ok,bokwc->bowc', row_weights, pixels[:, rows])
+    upscaled = np.einsum('ok,bhokc->bhoc', column_weights, tall[:, :, columns])
+    if images.dtype == np.uint8:
+        return to_uint8(upscaled)
+    return np.clip(upscaled, 0, 1)
+
+
+def spans(length, tile_size, margin):
+    """Windows along one axis of `length` pixels: [(start, stop, kept_start, kept_stop)], the
+    kept parts (`tile_size` each) tiling it, each window reaching `margin` beyond its kept part.
+
+    At the image's end a window is shifted inwards rather than cut short: every window has one
+    size and full context (the image's own border, where there is no more image), and
+    neighbouring windows overlap by 2 * margin.
+    """
+    size = tile_size + 2 * margin
+    if length <= size:
+        return [(0, length, 0, length)]
+    found = []
+    for kept_start in range(0, length, tile_size):
+        start = min(max(kept_start - margin, 0), length - size)
+        found.append((start, start + size, kept_start, min(kept_start + tile_size, length)))
+    return found
+
+
+def in_windows(images, upscale, tile_size, margin):
+    """Applies a 4x `upscale` to `images` (uint8 [n, h, w, c]) window by window: each window
+    adds `margin` pixels of context on every side that the image has, and only its centre is
+    kept, so the result equals upscale(images) for any upscale that sees no further."""
+    height, width = images.shape[1:3]
+    result = None
+    for top, bottom, row_start, row_stop in spans(height, tile_size, margin):
+        for left, right, col_start, col_stop in spans(width, tile_size, margin):
+            window = upscale(images[:, top:bottom, left:right])
+            if result is None:
+                result = np.empty((len(images), SCALE * height, SCALE * width, window.shape[-1]),
+                                  np.uint8)
+            result[:, SCALE * row_start:SCALE * row_stop, SCALE * col_start:SCALE * col_stop] = (
+                window[:, SCALE * (row_start - top):SCALE * (row_stop - top),
+                       SCALE * (col_start - left):SCALE * (col_stop - left)])
+    return result
+
+
+def warp(image, transform, size):
+    """`image` [h, w, c] sampled bilinearly at output pixel (x, y) -> input pixel position
+    transform @ (x, y, 1) ([2, 3], pixel centres at whole numbers), edges repeating beyond it:
+    float32 [size, size, c]."""
+    y, x = np.mgrid[0:size, 0:size].astype(np.float64)
+    source = np.stack([x, y, np.ones_like(x)], -1) @ np.asarray(transform, np.float64).T
+    return sample(image.astype(np.float32), source[..., 0], source[..., 1])
+
+
+def sample(image, x, y):
+    """`image` [h, w, c] sampled bilinearly at pixel positions (x, y) (centres at whole numbers),
+    edges repeating."""
+    x = np.clip(x, 0, image.shape[1] - 1)
+    y = np.clip(y, 0, image.shape[0] - 1)
+    x0 = np.minimum(np.floor(x).astype(int), max(image.shape[1] - 2, 0))
+    y0 = np.minimum(np.floor(y).astype(int), max(image.shape[0] - 2, 0))
+    x1, y1 = np.minimum(x0 + 1, image.shape[1] - 1), np.minimum(y0 + 1, image.shape[0] - 1)
+    dx, dy = (x - x0)[..., None], (y - y0)[..., None]
+    top = image[y0, x0] * (1 - dx) + image[y0, x1] * dx
+    bottom = image[y1, x0] * (1 - dx) + image[y1, x1] * dx
+    return (top * (1 - dy) + bottom * dy).astype(np.float32)
+
+
+def _area_taps(length, size):
+    """(indices [size, k], weights [size, k]): each of `size` output pixels as a weighted sum of
+    the `length` input pixels it overlaps, when they are averaged (or spread) by area."""
+    edges = np.arange(size + 1) * (length / size)  # Output pixel edges, in input pixels.
+    taps = int(np.ceil(length / size)) + 1
+    first = np.floor(edges[:-1]).astype(int)
+    indices = first[:, None] + np.arange(taps)
+    low = np.maximum(edges[:-1, None], indices)
+    high = np.minimum(edges[1:, None], indices + 1)
+    weights = np.clip(high - low, 0, None)
+    weights /= weights.sum(1, keepdims=True)
+    return np.minimum(indices, length - 1), weights.astype(np.float32)
+
+
+def area_resize(image, size):
+    """`image` [h, w, c] averaged by area into [size[0], size[1], c] (float32)."""
+    rows, row_weights = _area_taps(image.shape[0], size[0])
+    columns, column_weights = _area_taps(image.shape[1], size[1])
+    image = image.astype(np.float32)
+    tall = np.einsum('ok,okwc->owc', row_weights, image[rows])
+    return np.einsum('pk,opkc->opc', column_weights, tall[:, columns])
