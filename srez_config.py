@@ -17,14 +17,18 @@ RUNS = ('train', 'demo', 'infer', 'eval', 'export', 'bench', 'facecheck')
 RECIPE_NAMES = ('faithful', 'fidelity', 'sharp')
 DEFAULT_DATASET = 'dataset'
 SYNTHETIC = 'synthetic'
+SYNTHETIC_SOURCE = 'built-in synthetic faces'  # What a checkpoint says it trained on, then.
 # The shipped model files (models/README.md).
 MODELS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'models')
 # {--sample_size: {name: path}}: the pair for 16 -> 64 px faces, and the one for 32 -> 128 px.
 SHIPPED_MODELS = {size: {name: os.path.join(MODELS_DIR, f'{name}{suffix}.zip')
                          for name in ('fidelity', 'sharp')}
                   for size, suffix in ((64, ''), (128, '_128'))}
-# The second look at each face a photo's detector finds (srez_facecheck).
-FACE_CHECK = os.path.join(MODELS_DIR, 'face_check.npz')
+# The same pairs as LiteRT files, which upscale without TensorFlow (srez_lite).
+SHIPPED_LITE = {size: {name: os.path.splitext(path)[0] + '.tflite' for name, path in pair.items()}
+                for size, pair in SHIPPED_MODELS.items()}
+# The second look at each face a photo's detector finds (srez_facecheck), as a LiteRT file.
+FACE_CHECK = os.path.join(MODELS_DIR, 'face_check.tflite')
 
 
 def setting(default, help, **rules):
@@ -277,6 +281,10 @@ class ExportConfig:
     export_file: str = setting(
         '', 'export: write the generator as one srez model file (.zip, what --init_from, --model '
         'and the shipped models are) instead of a SavedModel.')
+    export_lite: str = setting(
+        '', 'export: write the model as LiteRT files into this folder instead of a SavedModel, '
+        'which upscale without TensorFlow (the light install): <name>.tflite and its '
+        'description <name>.json; for --shipped_models, each file of each pair.')
 
 
 @dataclasses.dataclass(frozen=True)

@@ -26,6 +26,7 @@ import srez_degrade
 import srez_files
 import srez_images
 import srez_input
+import srez_pixels
 
 PSNR_CAP_DB = 100.0
 SYSTEMS = ('model', 'bicubic')
@@ -62,7 +63,7 @@ def evaluate(generator, keys, load, sample_size, eval_dir, model_source, faces, 
         inputs, truth = _pairs(keys[start:start + batch_size], load, sample_size, degradation,
                                start)
         outputs = {'model': generator(inputs, training=False).numpy(),
-                   'bicubic': srez_images.bicubic_upscale(inputs).numpy()}
+                   'bicubic': srez_pixels.bicubic_upscale(inputs)}
         for system in SYSTEMS:
             per_image[system].append(measure_each(outputs[system], inputs, truth))
         truth_gradients.append(gradient_magnitude(truth))

@@ -11,7 +11,6 @@ each cut as a photo holds it: turned, shifted and scaled a little as the detecto
 place it, 12-48 px, some saved as JPEG or noisy. What is not a face comes from the same pictures
 (windows that miss the face, or hold a part of it), the built-in cartoon faces, and textures.
 """
-import json
 import math
 import os
 
@@ -23,7 +22,7 @@ import srez_faces
 import srez_files
 import srez_input
 import srez_synthetic
-from srez_errors import UsageError, first_line
+from srez_errors import UsageError
 
 SIDE = srez_faces.CHECK_SIDE  # The check sees a face's frame as the 16x16 model does.
 # Where an aligned 178x218 face has its frame: the 128x128 box at x=25, y=60.
@@ -62,26 +61,14 @@ class FaceCheck(tf.Module):
         return tf.sigmoid(self.logits(frames))
 
 
-def save(check, path, record):
-    """Writes `check`'s weights to `path` (.npz), with `record` (JSON-ready: what trained it)."""
-    arrays = {variable.name.split(':')[0]: variable.numpy() for variable in check.variables}
-    srez_files.write_atomically(path, lambda partial: np.savez(
-        partial, record=np.array(json.dumps(record)), **arrays))
-
-
-def load(path):
-    """(FaceCheck, record) of the weights file `path`; UsageError when it cannot be read."""
-    check = FaceCheck()
-    try:
-        with np.load(path) as weights:
-            for variable in check.variables:
-                variable.assign(weights[variable.name.split(':')[0]])
-            record = json.loads(str(weights['record']))
-    except Exception as error:  # numpy and zipfile fail in many ways, all this file's.
-        raise UsageError(f'The face check {path} cannot be read ({first_line(error)}): restore '
-                         f'it with `git checkout {os.path.relpath(path)}` in the srez '
-                         f'folder.') from None
-    return check, record
+def save(check, path):
+    """Writes `check` to `path` as a LiteRT file, which photos run without TensorFlow: input
+    `frames` float32 [n, 16, 16, 3] in [0, 1], output the probabilities [n]."""
+    function = tf.function(check.__call__, autograph=False, input_signature=[
+        tf.TensorSpec([None, SIDE, SIDE, 3], tf.float32, name='frames')])
+    content = tf.lite.TFLiteConverter.from_concrete_functions(
+        [function.get_concrete_function()], check).convert()
+    srez_files.write_atomically(path, content)
 
 
 def _frame_matrix(centre, side, angle, out_side=SIDE):
@@ -190,7 +177,7 @@ def train(folder, steps=6000, count=160000, seed=0, log=print):
     bicubic is still a fair picture; a face painted on gravel is not. Returns (FaceCheck,
     record)."""
     rng = np.random.default_rng(seed)
-    paths = srez_input.find_images(folder)
+    paths = srez_files.find_images(folder)
     images = [srez_input.load_file(tf.constant(path)).numpy()
               for path in rng.permutation(paths)[:min(len(paths), 4000)]]
     if not images:

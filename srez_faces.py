@@ -15,9 +15,9 @@ import dataclasses
 import math
 
 import numpy as np
-import tensorflow as tf
 
-import srez_images
+import srez_detect
+import srez_pixels
 
 # Where the detector puts the five landmarks (left eye, right eye, nose, left and right mouth
 # corners, as seen in the picture) in the model's input frame, as fractions of its side. Measured
@@ -36,7 +36,7 @@ DETECTION_MIN_FACE = 20
 DETECTION_WINDOW, DETECTION_OVERLAP = 640, 64
 # Lower than mtcnn's own (0.6, 0.7, 0.8), for small, dark and JPEG faces: the face check and the
 # rules of `examine` turn away what else they let in.
-DETECTION_THRESHOLDS = dict(threshold_pnet=0.5, threshold_rnet=0.5, threshold_onet=0.5)
+DETECTION_THRESHOLDS = (0.5, 0.5, 0.5)  # PNet's, RNet's, ONet's.
 # The model upscales a face's frame at the photo's own pixels (see `snap`); past this many times
 # its input, the face is too large for it and keeps the background upscale. docs/faces.md
 # measured it: frames of 14-20 px gain, from 22 px the model falls below bicubic on some faces,
@@ -88,11 +88,11 @@ class Face:
 
 
 class Detector:
-    """mtcnn's face and landmark detector, tuned for the small faces srez upscales."""
+    """mtcnn's face and landmark detector (srez_detect), tuned for the small faces srez
+    upscales."""
 
     def __init__(self):
-        import mtcnn  # Only photos need it (it loads its three networks).
-        self._mtcnn = mtcnn.MTCNN()
+        self._mtcnn = srez_detect.Mtcnn()
 
     def detect(self, image):
         """The faces of uint8 [h, w, 3] `image`, as Faces in its pixels, best score first.
@@ -110,25 +110,23 @@ class Detector:
     def _detect_window(self, window, top, left):
         """The (box, landmarks, score) rows of the faces in `window`, whose corner is (top,
         left) of the photo, in photo pixels."""
-        size = [round(DETECTION_UPSCALE * side) for side in window.shape[:2]]
-        upscaled = tf.clip_by_value(tf.image.resize(tf.cast(window, tf.float32), size,
-                                                    'bicubic'), 0, 255).numpy()
-        found = self._mtcnn.detect_faces(upscaled, box_format='xyxy', output_type='numpy',
-                                         min_face_size=DETECTION_MIN_FACE, **DETECTION_THRESHOLDS)
+        upscaled = 255 * srez_pixels.bicubic_upscale(srez_pixels.to_float(window[np.newaxis]),
+                                                     DETECTION_UPSCALE)[0]
+        found = self._mtcnn.detect(upscaled, DETECTION_MIN_FACE, DETECTION_THRESHOLDS)
         rows = []
-        # Each row: image, x0, y0, x1, y1, score, the landmarks' 5 x, then their 5 y, with pixel
-        # centres counted from 0; ours count pixel edges, hence the + 0.5.
-        for row in np.asarray(found, np.float64).reshape(-1, 16):
-            points = (row[[1, 2, 3, 4, *range(6, 16)]] + 0.5) / DETECTION_UPSCALE
+        # Each row: x0, y0, x1, y1, score, the landmarks' 5 x, then their 5 y, with pixel centres
+        # counted from 0; ours count pixel edges, hence the + 0.5.
+        for row in found:
+            points = (row[[0, 1, 2, 3, *range(5, 15)]] + 0.5) / DETECTION_UPSCALE
             points += [left, top, left, top] + [left] * 5 + [top] * 5
-            rows.append((points[:4], np.stack([points[4:9], points[9:14]], 1), row[5]))
+            rows.append((points[:4], np.stack([points[4:9], points[9:14]], 1), row[4]))
         return rows
 
 
 def _spans(length):
     """The detection windows along one axis of `length` photo pixels: (start, stop, _, _),
     neighbours overlapping by DETECTION_OVERLAP, so a face of up to that size lies whole in one."""
-    return srez_images.spans(length, DETECTION_WINDOW - DETECTION_OVERLAP, DETECTION_OVERLAP // 2)
+    return srez_pixels.spans(length, DETECTION_WINDOW - DETECTION_OVERLAP, DETECTION_OVERLAP // 2)
 
 
 def _suppress_overlaps(rows, overlap=0.5):
@@ -201,11 +199,11 @@ def cut(image, matrix, size):
     resampled from `image` [h, w, c] (uint8 or float): float32 [size, size, c], in the image's
     own range, edge pixels repeating beyond it.
 
-    The frame is first cut at the image's own scale (bilinear), then shrunk or grown to `size` by
-    area, so a large face is not aliased. A frame on the pixel grid (`snapped`) is cut exactly.
+    The frame is first cut at the image's own scale (bilinear), then shrunk to `size` by area, so
+    a large face is not aliased. A frame on the pixel grid (`snapped`) is cut exactly.
     """
     scale = math.sqrt(abs(np.linalg.det(matrix[:, :2])))  # Frame units per image pixel.
-    native = max(2, round(size / scale))
+    native = max(size, round(size / scale))
     to_image = np.linalg.inv(np.vstack([matrix, [0, 0, 1]]))[:2]
     # Only the part of the image around the frame is read (a photo can be large).
     corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]]) @ to_image.T
@@ -216,17 +214,10 @@ def cut(image, matrix, size):
     region = image[low[1]:high[1], low[0]:high[0]]
     # Output pixel (x, y) of a native x native cut has its centre at (x + 0.5) * size / native.
     step = size / native
-    linear = to_image[:, :2] * step
-    shift = to_image @ np.array([step / 2, step / 2, 1.0]) - 0.5 - low
-    transform = np.array([linear[0, 0], linear[0, 1], shift[0], linear[1, 0], linear[1, 1],
-                          shift[1], 0, 0], np.float32)
-    patch = tf.raw_ops.ImageProjectiveTransformV3(
-        images=tf.cast(region, tf.float32)[tf.newaxis], transforms=transform[tf.newaxis],
-        output_shape=[native, native], fill_value=0.0, interpolation='BILINEAR',
-        fill_mode='NEAREST')
-    if native != size:
-        patch = tf.image.resize(patch, [size, size], 'area' if native > size else 'bilinear')
-    return patch[0].numpy()
+    transform = np.concatenate([to_image[:, :2] * step, (to_image @ np.array(
+        [step / 2, step / 2, 1.0]) - 0.5 - low)[:, None]], 1)
+    patch = srez_pixels.warp(region, transform, native)
+    return patch if native == size else srez_pixels.area_resize(patch, (size, size))
 
 
 def _ramp(steps):
@@ -234,7 +225,7 @@ def _ramp(steps):
     return np.clip(np.minimum(steps, 1 - steps) / FEATHER, 0, 1)
 
 
-def paste(background, outputs, matrices, scale=srez_images.SCALE):
+def paste(background, outputs, matrices, scale=srez_pixels.SCALE):
     """Puts the generator's `outputs` back into `background`, the upscale of the photo.
 
     background: uint8 [H, W, 3], `scale` times the photo, changed in place; outputs: float32
@@ -291,22 +282,8 @@ def _placement(output, matrix, scale, shape):
     mask = np.minimum(_ramp(steps[..., 0]), _ramp(steps[..., 1])).astype(np.float32)
     distance = np.maximum(np.abs(steps[..., 0] - 0.5), np.abs(steps[..., 1] - 0.5))
     centre = np.clip(1 - 2 * distance, 0, 1).astype(np.float32)
-    pixels = _bilinear(output, v[..., 0] - 0.5, v[..., 1] - 0.5)
+    pixels = srez_pixels.sample(output, v[..., 0] - 0.5, v[..., 1] - 0.5)
     return (top, left, max(bottom, top), max(right, left)), pixels, mask, centre
-
-
-def _bilinear(image, x, y):
-    """`image` [h, w, c] sampled at pixel positions (x, y) (centres at whole numbers), edges
-    repeating."""
-    x = np.clip(x, 0, image.shape[1] - 1)
-    y = np.clip(y, 0, image.shape[0] - 1)
-    x0 = np.minimum(np.floor(x).astype(int), image.shape[1] - 2 if image.shape[1] > 1 else 0)
-    y0 = np.minimum(np.floor(y).astype(int), image.shape[0] - 2 if image.shape[0] > 1 else 0)
-    x1, y1 = np.minimum(x0 + 1, image.shape[1] - 1), np.minimum(y0 + 1, image.shape[0] - 1)
-    dx, dy = (x - x0)[..., None], (y - y0)[..., None]
-    top = image[y0, x0] * (1 - dx) + image[y0, x1] * dx
-    bottom = image[y1, x0] * (1 - dx) + image[y1, x1] * dx
-    return top * (1 - dy) + bottom * dy
 
 
 def _overlapping_groups(regions):

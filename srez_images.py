@@ -1,10 +1,13 @@
 """srez images: every resampling srez does, and the sample grid that shows them side by side.
 
-The generator's nearest-neighbour and bilinear upscales, the area downscale of its loss and of
-the eval protocol, and the bicubic upscale srez is compared with all live here, so training's
-grids, eval, infer and the model resample images the same way.
+The generator's nearest-neighbour and bilinear upscales and the area downscale of its loss and of
+the eval protocol live here, so training's grids, eval and the model resample images the same
+way; the bicubic upscale srez is compared with is srez_pixels' (numpy, so that upscaling runs
+without TensorFlow).
 """
 import tensorflow as tf
+
+import srez_pixels
 
 SCALE = 4  # srez upscales 4x: two 2x stages.
 GRID_MAX_ROWS = 8
@@ -28,18 +31,6 @@ def bilinear_upscale(images, factor=SCALE):
     return tf.image.resize(images, factor * tf.shape(images)[1:3], method='bilinear')
 
 
-def bicubic_upscale(images, factor=SCALE):
-    """Bicubic upscale, clipped to the image range: [b, h, w, c] -> [b, factor h, factor w, c].
-
-    images: uint8, or float in [0, 1]; the result has the same dtype, as a tensor.
-    """
-    images = tf.convert_to_tensor(images)
-    size = [factor * tf.shape(images)[1], factor * tf.shape(images)[2]]
-    resized = tf.image.resize(tf.image.convert_image_dtype(images, tf.float32), size, 'bicubic')
-    return tf.image.convert_image_dtype(tf.clip_by_value(resized, 0.0, 1.0), images.dtype,
-                                        saturate=True)
-
-
 def gradient_magnitudes(images, floor=0.0):
     """|(dx, dy)| at every pixel, by forward differences (0 at the last row and column): float
     [b, h, w, c] -> float32 [b, h, w, c]. Eval's sharpness ratio is their mean; a loss can match
@@ -57,25 +48,7 @@ def sample_grid(inputs, output, truth, max_rows=GRID_MAX_ROWS):
     """
     inputs, output, truth = inputs[:max_rows], output[:max_rows], truth[:max_rows]
     inputs = tf.convert_to_tensor(inputs, tf.float32)
-    rows = tf.concat([nearest_upscale(inputs, SCALE), bicubic_upscale(inputs), output, truth],
-                     axis=2)
+    bicubic = srez_pixels.bicubic_upscale(inputs.numpy())
+    rows = tf.concat([nearest_upscale(inputs, SCALE), bicubic, output, truth], axis=2)
     grid = tf.reshape(rows, [-1, rows.shape[2], 3])
     return tf.image.convert_image_dtype(tf.clip_by_value(grid, 0.0, 1.0), tf.uint8, saturate=True)
-
-
-def spans(length, tile_size, margin):
-    """Windows along one axis of `length` pixels: [(start, stop, kept_start, kept_stop)], the
-    kept parts (`tile_size` each) tiling it, each window reaching `margin` beyond its kept part.
-
-    At the image's end a window is shifted inwards rather than cut short: every window has one
-    size and full context (the image's own border, where there is no more image), and
-    neighbouring windows overlap by 2 * margin.
-    """
-    size = tile_size + 2 * margin
-    if length <= size:
-        return [(0, length, 0, length)]
-    found = []
-    for kept_start in range(0, length, tile_size):
-        start = min(max(kept_start - margin, 0), length - size)
-        found.append((start, start + size, kept_start, min(kept_start + tile_size, length)))
-    return found

@@ -17,15 +17,14 @@ import time
 import zlib
 
 import numpy as np
-import tensorflow as tf
+from PIL import Image
 
 import srez_files
-import srez_images
-import srez_input
+import srez_pixels
 import srez_upscaler
 from srez_errors import UsageError, first_line
 
-SCALE = srez_images.SCALE
+SCALE = srez_pixels.SCALE
 COMPARE_SUFFIX = '_compare'
 FACES_RECORD = 'faces.json'  # What the face pipeline found in each photo.
 # Memory a photo takes beside its upscale: the photo, detection's windows, the networks.
@@ -55,7 +54,7 @@ def find_inputs(input_path, output_dir):
     if srez_files.is_within(output_dir, input_path):
         raise UsageError(f'--output {output_dir} is inside --input {input_path}: choose a folder '
                          f'outside it.')
-    paths = srez_input.find_images(input_path)
+    paths = srez_files.find_images(input_path)
     if not paths:
         raise UsageError(f'--input {input_path} holds no .jpg, .jpeg or .png files: give an image '
                          f'file or a folder of images.')
@@ -82,7 +81,7 @@ def upscale_files(upscaler, root, paths, output_dir, compare=False, faces='auto'
         cannot be detected is skipped and listed in `failed`; the others are still written.
     """
     jobs, failed = _plan(root, paths, output_dir, compare)
-    failed += srez_input.scan_images([job.source for job in jobs]).skipped
+    failed += srez_files.scan_images([job.source for job in jobs]).skipped
     unreadable = {path for path, _ in failed}
     writer = _Writer(upscaler, root, output_dir, Summary([], failed, {}), len(paths), log)
     window_pixels = (upscaler.tile_size + 2 * srez_upscaler.TILE_MARGIN) ** 2
@@ -92,7 +91,7 @@ def upscale_files(upscaler, root, paths, output_dir, compare=False, faces='auto'
             continue
         try:
             image = read_image(job.source)
-        except tf.errors.OpError:
+        except (OSError, ValueError):  # Pillow's ways of refusing a file.
             writer.fail(job.source, 'cannot be decoded')
             continue
         if _is_photo(image, faces, upscaler.input_sizes):
@@ -189,7 +188,7 @@ class _Writer:
 
     def _comparison(self, image, result):
         """input nearest | bicubic | output, side by side, with the image's channels."""
-        nearest = srez_images.nearest_upscale(image[np.newaxis], SCALE)[0].numpy()
+        nearest = np.repeat(np.repeat(image, SCALE, axis=0), SCALE, axis=1)
         smooth = srez_upscaler.bicubic_upscale(image, self.upscaler.tile_size)
         return np.concatenate([nearest, smooth, result], 1)
 
@@ -314,5 +313,16 @@ def write_png(path, pixels, rows_at_once=256):
 
 def read_image(path):
     """Any JPEG/PNG -> uint8 [h, w, c] with its own channels: 1 (grey), 2 (grey and alpha), 3
-    (RGB) or 4 (RGBA)."""
-    return srez_input.decode_image(tf.io.read_file(path), channels=0).numpy()
+    (RGB) or 4 (RGBA; a palette with transparency). Other modes (CMYK, 16-bit grey, 1-bit) are
+    converted to the nearest of those."""
+    with Image.open(path) as image:
+        image.load()
+        if image.mode == 'P':
+            image = image.convert('RGBA' if 'transparency' in image.info else 'RGB')
+        elif image.mode in ('1', 'I', 'I;16', 'I;16B', 'I;16L', 'F'):
+            image = image.convert('L') if image.mode == '1' else Image.fromarray(
+                np.uint8(np.clip(np.asarray(image, np.float64) / 257, 0, 255)))
+        elif image.mode not in ('L', 'LA', 'RGB', 'RGBA'):
+            image = image.convert('RGB')
+        pixels = np.asarray(image)
+    return pixels[..., np.newaxis] if pixels.ndim == 2 else pixels

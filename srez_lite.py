@@ -10,14 +10,36 @@ differ; `--sharpness A` blends those weights when the files are loaded, and feed
 which blends the batch-norm statistics itself (folded into the convolutions, they would not blend
 linearly). So the knob stays continuous, and every setting runs at full speed.
 """
+import contextlib
+import os
+
 import numpy as np
+
+import srez_config
+import srez_files
+from srez_errors import UsageError, first_line
 
 THREADS = 2
 
 
 def _interpreter(content):
-    from ai_edge_litert.interpreter import Interpreter  # The light install's one heavy import.
+    # The light install's one heavy import, made when a model is first needed.
+    from ai_edge_litert.interpreter import Interpreter
     return Interpreter(model_content=content, num_threads=THREADS)
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Keeps LiteRT's native start-up line (its XNNPACK delegate's) off stderr; its refusals of a
+    model still come as exceptions."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, 'w') as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 class Network:
@@ -27,33 +49,56 @@ class Network:
 
     def __init__(self, content):
         self._interpreter = _interpreter(content)
-        self._inputs = {details['name'].split(':')[0]: details['index']
-                        for details in self._interpreter.get_input_details()}
+        # Converters name inputs 'images', 'images:0' or 'serving_default_images:0'.
+        self._inputs = {details['name'].split(':')[0].removeprefix('serving_default_'):
+                        details['index'] for details in self._interpreter.get_input_details()}
         self._outputs = [details['index'] for details in self._interpreter.get_output_details()]
         self._shapes = {}
 
     def __call__(self, **inputs):
         inputs = {name: np.ascontiguousarray(value, np.float32) for name, value in inputs.items()}
         shapes = {name: value.shape for name, value in inputs.items()}
-        if shapes != self._shapes:
-            for name, shape in shapes.items():
-                self._interpreter.resize_tensor_input(self._inputs[name], shape)
-            self._interpreter.allocate_tensors()
-            self._shapes = shapes
-        for name, value in inputs.items():
-            self._interpreter.set_tensor(self._inputs[name], value)
-        self._interpreter.invoke()
+        # Allocating for new shapes applies the XNNPACK delegate, which says so on stderr.
+        with _quiet_stderr() if shapes != self._shapes else contextlib.nullcontext():
+            if shapes != self._shapes:
+                for name, shape in shapes.items():
+                    self._interpreter.resize_tensor_input(self._inputs[name], shape)
+                self._interpreter.allocate_tensors()
+                self._shapes = shapes
+            for name, value in inputs.items():
+                self._interpreter.set_tensor(self._inputs[name], value)
+            self._interpreter.invoke()
         return [self._interpreter.get_tensor(index) for index in self._outputs]
 
 
 def read(path):
-    with open(path, 'rb') as file:
-        return file.read()
+    """The bytes of the LiteRT file `path`; UsageError in one line when it cannot be read."""
+    try:
+        with open(path, 'rb') as file:
+            return file.read()
+    except OSError as error:
+        raise _unusable(path, error) from None
+
+
+def network(path):
+    """The LiteRT file `path` as a Network; UsageError in one line when it is missing or is not a
+    LiteRT model."""
+    content = read(path)
+    try:
+        return Network(content)
+    except (ValueError, RuntimeError) as error:  # The interpreter's ways of refusing a file.
+        raise _unusable(path, error) from None
+
+
+def _unusable(path, error):
+    hint = srez_files.restore_hint(path, srez_config.MODELS_DIR) or 'check the path'
+    return UsageError(f'The LiteRT model {path} cannot be used ({first_line(error)}): {hint}.')
 
 
 def blended(fidelity, sharp, sharpness):
     """The LiteRT model whose convolution weights are (1 - sharpness) * fidelity's + sharpness *
-    sharp's: two models (bytes) of one graph, which differ only in those weights."""
+    sharp's: two models (bytes) of one graph, which differ only in those weights. Raises
+    ValueError for two models that are not of one graph."""
     from ai_edge_litert import schema_py_generated as schema
     if sharpness == 0 or fidelity == sharp:
         return fidelity
@@ -75,3 +120,16 @@ def blended(fidelity, sharp, sharpness):
         view[span] = ((1 - sharpness) * first[span].view(np.float32)
                       + sharpness * second[span].view(np.float32)).astype(np.float32).view(np.uint8)
     return bytes(mixed)
+
+
+def generator(fidelity_path, sharp_path, sharpness):
+    """The generator pair of two LiteRT files (one file twice: a single model) at `sharpness`,
+    as a function: float32 [n, s, s, 3] in [0, 1] -> float32 [n, 4s, 4s, 3]."""
+    fidelity = read(fidelity_path)
+    sharp = fidelity if sharp_path == fidelity_path else read(sharp_path)
+    try:
+        network = Network(blended(fidelity, sharp, sharpness))
+    except (ValueError, RuntimeError) as error:
+        raise _unusable(sharp_path, error) from None
+    knob = np.float32(sharpness)
+    return lambda frames: network(images=frames, sharpness=knob)[0]

@@ -26,6 +26,7 @@ import dataclasses
 import errno
 import functools
 import importlib.metadata
+import importlib.util
 import os
 import sys
 import time
@@ -301,23 +302,33 @@ def load_model(log=print, one=False):
     generators, source = srez_loader.load(
         config_from_flags(srez_config.ModelChoice), FLAGS.checkpoint_dir,
         FLAGS['checkpoint_dir'].present, sample_size=FLAGS.sample_size if one else None)
+    _say_model(source, log)
+    return generators, source
+
+
+def _say_model(source, log=print):
+    """The line that names the model a mode uses (srez_loader.ModelSource)."""
     log(source.line())
-    if FLAGS['sharpness'].present and source.kind != srez_loader.SHIPPED:
+    if FLAGS['sharpness'].present and source.kind != 'shipped models':
         log('--sharpness is for the shipped models: this model is used as trained '
             '(--shipped_models picks them).')
-    return generators, source
 
 
 def run_infer():
     infer = config_from_flags(srez_config.InferConfig)
     images = infer.images
     srez_files.check_writable('output', infer.output)
-    import_tensorflow_quietly()
     import srez_infer
+    import srez_loader
     import srez_upscaler
+    choice = config_from_flags(srez_config.ModelChoice)
+    if srez_loader.may_need_tensorflow(choice, FLAGS.checkpoint_dir):
+        import_tensorflow_quietly()
     root, paths = srez_infer.find_inputs(images.input, infer.output)
-    generators, source = load_model()
-    upscaler = srez_upscaler.Upscaler.from_models(generators, source, images.upscale_batch)
+    upscalers, source = srez_loader.load_upscalers(choice, FLAGS.checkpoint_dir,
+                                                   FLAGS['checkpoint_dir'].present)
+    _say_model(source)
+    upscaler = srez_upscaler.Upscaler.from_models(upscalers, source, images.upscale_batch)
     summary = srez_infer.upscale_files(upscaler, root, paths[:images.max_images or None],
                                        infer.output, compare=infer.compare, faces=infer.faces,
                                        log=print)
@@ -362,14 +373,14 @@ def _evaluation_faces(images, train):
     held-out test vectors of --dataset."""
     import srez_input
     if images.input:
-        paths = srez_input.find_images(images.input)[:images.max_images or None]
+        paths = srez_files.find_images(images.input)[:images.max_images or None]
         keys = srez_input.usable_images(images.input, paths)
         if not keys:
             raise UsageError(f'--input {images.input} holds no usable .jpg, .jpeg or .png files: '
                              f'give a folder of face images.')
         return keys, srez_input.load_file, f'the images of {images.input}'
     data = _training_data(train, log=lambda line: None)
-    faces = f' ({data.source})' if data.source == srez_input.SYNTHETIC_SOURCE else ''
+    faces = f' ({data.source})' if data.source == srez_config.SYNTHETIC_SOURCE else ''
     return (data.test_keys[:images.max_images or None], data.load,
             f'the held-out test vectors of --dataset {train.dataset}{faces}, --test_vectors '
             f'{train.test_vectors} --random_seed {train.random_seed}')
@@ -380,19 +391,56 @@ def run_export():
     if export.export_file:
         srez_files.check_writable('export_file', os.path.dirname(export.export_file) or '.')
     else:
-        srez_files.check_writable('export_dir', export.export_dir)
+        srez_files.check_writable(*(('export_lite', export.export_lite) if export.export_lite
+                                    else ('export_dir', export.export_dir)))
     import_tensorflow_quietly()
+    import srez_export
+    if export.export_lite and FLAGS.shipped_models:
+        written = _export_shipped_lite(export.export_lite)
+        print(f'Exported the shipped models to {", ".join(written)}.')
+        return
     generators, source = load_model(one=True)
     generator = generators[source.model.sample_size // 4]
     if export.export_file:
         import srez_modelfile
         srez_modelfile.write(generator, source.model, export.export_file, source.record())
         written = export.export_file
+    elif export.export_lite:
+        written = _export_lite(srez_export.lite_pair(generator, generator)[0], source,
+                               export.export_lite)
     else:
-        import srez_export
         srez_export.export(generator, export.export_dir)
         written = f'{export.export_dir}/'
     print(f'Exported its generator to {written}.')
+
+
+def _export_lite(content, source, folder):
+    """Writes a model's LiteRT file and its description into `folder`; returns the file's path."""
+    import json
+    stem = os.path.splitext(os.path.basename(source.path.rstrip('/')))[0] or 'model'
+    path = os.path.join(folder, stem + '.tflite')
+    os.makedirs(folder, exist_ok=True)
+    srez_files.write_atomically(path, content)
+    srez_files.write_atomically(os.path.splitext(path)[0] + '.json', json.dumps(dict(
+        model_config=json.loads(source.model.to_json()), source=source.record()), indent=2))
+    return path
+
+
+def _export_shipped_lite(folder):
+    """Writes the LiteRT files of every shipped pair into `folder`; returns their paths."""
+    import srez_export
+    import srez_loader
+    import srez_modelfile
+    os.makedirs(folder, exist_ok=True)
+    written = []
+    for size in srez_loader.shipped_sample_sizes():
+        pair = [srez_modelfile.read(srez_config.SHIPPED_MODELS[size][name])[0]
+                for name in ('fidelity', 'sharp')]
+        for name, content in zip(('fidelity', 'sharp'), srez_export.lite_pair(*pair)):
+            path = os.path.join(folder, os.path.basename(srez_config.SHIPPED_LITE[size][name]))
+            srez_files.write_atomically(path, content)
+            written.append(path)
+    return written
 
 
 def run_facecheck():
@@ -406,8 +454,8 @@ def run_facecheck():
     import srez_facecheck
     check, record = srez_facecheck.train(dataset, config.face_check_batches,
                                          config.face_check_frames, FLAGS.random_seed)
-    srez_facecheck.save(check, config.face_check_file, record)
-    print(f'Wrote the face check to {config.face_check_file}.')
+    srez_facecheck.save(check, config.face_check_file)
+    print(f'Wrote the face check to {config.face_check_file} (trained on {record}).')
 
 
 def _exit_with_error(message):
@@ -466,6 +514,9 @@ def main(argv):
         if len(argv) > 1:
             raise UsageError(f'Unexpected arguments: {" ".join(argv[1:])} (flags are written '
                              f'--name value).')
+        if FLAGS.run != 'infer' and importlib.util.find_spec('tensorflow') is None:
+            raise UsageError(f'--run {FLAGS.run} needs the full install (pip install -r '
+                             f'requirements.txt): the light install upscales (--run infer) only.')
         {'train': run_train, 'demo': run_demo, 'infer': run_infer, 'eval': run_eval,
          'export': run_export, 'bench': run_bench, 'facecheck': run_facecheck}[FLAGS.run]()
     except KeyboardInterrupt:

@@ -16,11 +16,8 @@ import os
 import tempfile
 import zipfile
 
-import tensorflow as tf
-
 import srez_config
 import srez_files
-import srez_model
 from srez_errors import UsageError, first_line
 
 MANIFEST = 'srez.json'
@@ -33,6 +30,8 @@ def write(generator, model_config, path, source):
     source: JSON-ready facts about where the weights come from (checkpoint, batch, weights,
     recipe, data, damage).
     """
+    import tensorflow as tf  # Only weights need it: manifests are read without.
+
     manifest = {'model_config': json.loads(model_config.to_json()), 'source': source}
     contents = io.BytesIO()
     with tempfile.TemporaryDirectory() as folder:
@@ -51,31 +50,45 @@ def read(path):
     Raises UsageError, in one line, when the file is missing or is not a whole srez model, with
     what mends it (for a shipped model, the git checkout that restores it).
     """
-    if not os.path.isfile(path):
-        raise UsageError(f'The model file {path} does not exist: {_mend(path)}.')
+    import tensorflow as tf
+
+    import srez_model
+    model_config, source = read_manifest(path)
     try:
         with zipfile.ZipFile(path) as archive, tempfile.TemporaryDirectory() as folder:
-            manifest = json.loads(archive.read(MANIFEST))
-            model_config = srez_config.ModelConfig.from_dict(manifest['model_config'])
             archive.extractall(folder, [name for name in archive.namelist()
                                         if name.startswith(WEIGHTS + '.')])
             generator = srez_model.Generator(model_config)
             tf.train.Checkpoint(generator=generator).read(
                 os.path.join(folder, WEIGHTS)).assert_consumed()
-    except Exception as error:  # zipfile, json and TF's reader fail in many ways, all this file's.
-        raise UsageError(f'The model file {path} cannot be read ({first_line(error)}): '
-                         f'{_mend(path)}.') from None
-    return generator, model_config, manifest.get('source', {})
+    except Exception as error:  # zipfile and TF's reader fail in many ways, all this file's.
+        raise _unreadable(path, error) from None
+    return generator, model_config, source
+
+
+def read_manifest(path):
+    """(model_config, source) of the model file `path`, without its weights (and without
+    TensorFlow). Raises UsageError as `read` does."""
+    if not os.path.isfile(path):
+        raise UsageError(f'The model file {path} does not exist: {_mend(path)}.')
+    try:
+        with zipfile.ZipFile(path) as archive:
+            manifest = json.loads(archive.read(MANIFEST))
+        return srez_config.ModelConfig.from_dict(manifest['model_config']), \
+            manifest.get('source', {})
+    except Exception as error:  # zipfile and json fail in many ways, all this file's.
+        raise _unreadable(path, error) from None
+
+
+def _unreadable(path, error):
+    return UsageError(f'The model file {path} cannot be read ({first_line(error)}): '
+                      f'{_mend(path)}.')
 
 
 def _mend(path):
     """What mends a missing or broken model file `path`."""
-    shipped = [file for pair in srez_config.SHIPPED_MODELS.values() for file in pair.values()]
-    if os.path.realpath(path) in map(os.path.realpath, shipped):
-        relative = os.path.relpath(path, os.path.dirname(srez_config.MODELS_DIR))
-        return (f'it came with srez; restore it with `git checkout {relative}` in the srez '
-                f'folder')
-    return 'check the path, or export the model again (--run export --export_file)'
+    return (srez_files.restore_hint(path, srez_config.MODELS_DIR)
+            or 'check the path, or export the model again (--run export --export_file)')
 
 
 def interpolate(fidelity, sharp, sharpness):

@@ -16,15 +16,14 @@ are no seams.
 import dataclasses
 
 import numpy as np
-import tensorflow as tf
 
 import srez_config
-import srez_facecheck
 import srez_faces
-import srez_images
+import srez_lite
 import srez_loader
+import srez_pixels
 
-SCALE = srez_images.SCALE
+SCALE = srez_pixels.SCALE
 # Input pixels per window side, not counting the margins: a 128x128 window (about 0.5 GB of
 # activations at the default widths) is the most one generator call sees.
 TILE_SIZE = 96
@@ -44,48 +43,41 @@ class PhotoResult:
 
 
 class Upscaler:
-    """A trained srez model, ready to upscale faces and photos 4x: one generator for each size of
+    """A trained srez model, ready to upscale faces and photos 4x: one model for each size of
     aligned face it serves (the shipped models: 16x16, and 32x32 when that pair is there)."""
 
     def __init__(self, model='shipped', sharpness=0.5, weights='average', batch_size=16):
-        """model: 'shipped' (the shipped pairs at `sharpness`: 0 = fidelity, 1 = sharp), a srez
-        model file (.zip) or a checkpoint folder (its newest checkpoint, with the `weights`
-        'average' or 'raw'). batch_size: faces that run through a generator together.
+        """model: 'shipped' (the shipped pairs at `sharpness`: 0 = fidelity, 1 = sharp; run by
+        LiteRT), a LiteRT file (.tflite, from --export_lite; LiteRT), or a srez model file
+        (.zip) or checkpoint folder (its newest checkpoint, with the `weights` 'average' or
+        'raw'; TensorFlow). batch_size: faces that run through a model together.
         Raises srez_errors.UsageError for a model that cannot be read."""
-        if model == 'shipped':
-            generators, source = srez_loader.shipped(sharpness)
-        else:
-            generator, source = srez_loader.from_path(model, weights)
-            generators = {generator.input_size: generator}
-        self._set_up(generators, source, batch_size, TILE_SIZE)
+        choice = srez_config.ModelChoice(model='' if model == 'shipped' else model,
+                                         shipped_models=model == 'shipped', sharpness=sharpness,
+                                         generator_weights=weights)
+        self._set_up(*srez_loader.load_upscalers(choice, ''), batch_size, TILE_SIZE)
 
     @classmethod
-    def from_models(cls, generators, source, batch_size=16, tile_size=TILE_SIZE):
-        """An Upscaler of the generators {input size: generator} that srez_loader.load chose,
-        as --run infer makes it. tile_size: input pixels per window side, not counting margins
-        (tests make it small)."""
+    def from_models(cls, upscalers, source, batch_size=16, tile_size=TILE_SIZE):
+        """An Upscaler of the models {input size: upscale} that srez_loader.load_upscalers
+        chose, as --run infer makes it. tile_size: input pixels per window side, not counting
+        margins (tests make it small)."""
         upscaler = cls.__new__(cls)
-        upscaler._set_up(generators, source, batch_size, tile_size)
+        upscaler._set_up(upscalers, source, batch_size, tile_size)
         return upscaler
 
     @classmethod
     def from_generator(cls, generator, source=None, batch_size=16, tile_size=TILE_SIZE):
-        """An Upscaler of one generator."""
-        return cls.from_models({generator.input_size: generator}, source, batch_size, tile_size)
+        """An Upscaler of one TensorFlow generator (srez_model.Generator)."""
+        return cls.from_models({generator.input_size: srez_loader.runner(generator)}, source,
+                               batch_size, tile_size)
 
-    def _set_up(self, generators, source, batch_size, tile_size):
+    def _set_up(self, upscalers, source, batch_size, tile_size):
         self.source = source  # A srez_loader.ModelSource: say upscaler.source.line().
         # The sides of the aligned faces it upscales, ascending.
-        self.input_sizes = tuple(sorted(generators))
+        self.input_sizes = tuple(sorted(upscalers))
         self.batch_size, self.tile_size = batch_size, tile_size
-        self._on_windows = {size: tf.function(
-            lambda images, generator=generator: upscale_uint8(generator, images),
-            autograph=False, input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8)])
-            for size, generator in generators.items()}
-        self._on_frames = {size: tf.function(
-            lambda frames, generator=generator: generator(frames, training=False),
-            autograph=False, input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
-            for size, generator in generators.items()}
+        self._upscalers = upscalers
         self._detector = self._check = None  # Made at the first photo: they load networks.
 
     def upscale_face(self, face):
@@ -100,8 +92,10 @@ class Upscaler:
         images = np.asarray(images)
         size = images.shape[1] if images.shape[1:3] in [(s, s) for s in self.input_sizes] \
             else self.input_sizes[0]
-        return _with_channels(images, lambda colour: in_windows(
-            colour, lambda windows: self._on_windows[size](windows).numpy(), self.tile_size))
+        upscale = self.frame_upscalers()[size]
+        return _with_channels(images, lambda colour: srez_pixels.in_windows(
+            colour, lambda windows: srez_pixels.to_uint8(upscale(srez_pixels.to_float(windows))),
+            self.tile_size, TILE_MARGIN))
 
     def upscale_photo(self, photo):
         """A photo upscaled: its faces found, aligned and upscaled by the model, pasted into the
@@ -123,29 +117,19 @@ class Upscaler:
         at the first call."""
         if self._detector is None:
             self._detector = srez_faces.Detector()
-            check, _ = srez_facecheck.load(srez_config.FACE_CHECK)
-            self._check = lambda frames: check(frames).numpy()
+            check = srez_lite.network(srez_config.FACE_CHECK)
+            self._check = lambda frames: check(frames=frames)[0]
         return self._detector, self._check
 
     def frame_upscalers(self):
         """{input size: the model on aligned faces of that size, in batches: float32 [n, s, s, 3]
         in [0, 1] -> float32 [n, 4s, 4s, 3]}."""
-        def upscaler(size):
+        def batched(upscale):
             return lambda frames: np.concatenate([
-                self._on_frames[size](tf.constant(frames[start:start + self.batch_size],
-                                                  tf.float32)).numpy()
+                upscale(frames[start:start + self.batch_size])
                 for start in range(0, len(frames), self.batch_size)])
 
-        return {size: upscaler(size) for size in self.input_sizes}
-
-
-def upscale_uint8(generator, images):
-    """The generator's 4x upscale, quantised: uint8 [b, h, w, 3] -> uint8 [b, 4h, 4w, 3].
-
-    Shared with the exported SavedModel, so both give the same pixels.
-    """
-    output = generator(tf.image.convert_image_dtype(images, tf.float32), training=False)
-    return tf.image.convert_image_dtype(output, tf.uint8, saturate=True)
+        return {size: batched(upscale) for size, upscale in self._upscalers.items()}
 
 
 def _with_channels(images, upscale_colour):
@@ -171,25 +155,5 @@ def _with_channels(images, upscale_colour):
 
 def bicubic_upscale(image, tile_size=TILE_SIZE):
     """The bicubic upscale of uint8 [h, w, c] `image`, in windows: uint8 [4h, 4w, c]."""
-    return in_windows(image[np.newaxis],
-                      lambda windows: srez_images.bicubic_upscale(windows).numpy(), tile_size)[0]
-
-
-def in_windows(images, upscale, tile_size=TILE_SIZE):
-    """Applies a 4x `upscale` to `images` (uint8 [n, h, w, c]) window by window.
-
-    Each window adds TILE_MARGIN pixels of context on every side that the image has, and only its
-    centre is kept, so the result equals upscale(images) for any upscale that sees no further.
-    """
-    height, width = images.shape[1:3]
-    result = None
-    for top, bottom, row_start, row_stop in srez_images.spans(height, tile_size, TILE_MARGIN):
-        for left, right, col_start, col_stop in srez_images.spans(width, tile_size, TILE_MARGIN):
-            window = upscale(images[:, top:bottom, left:right])
-            if result is None:
-                result = np.empty((len(images), SCALE * height, SCALE * width, window.shape[-1]),
-                                  np.uint8)
-            result[:, SCALE * row_start:SCALE * row_stop, SCALE * col_start:SCALE * col_stop] = (
-                window[:, SCALE * (row_start - top):SCALE * (row_stop - top),
-                       SCALE * (col_start - left):SCALE * (col_stop - left)])
-    return result
+    return srez_pixels.in_windows(image[np.newaxis], srez_pixels.bicubic_upscale, tile_size,
+                                  TILE_MARGIN)[0]

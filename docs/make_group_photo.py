@@ -19,6 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.dirname(HERE), os.path.join(os.path.dirname(HERE), 'tests')]
 
 import photos  # noqa: E402
+
 import srez_faces  # noqa: E402
 
 ALIGNED = (218, 178)  # CelebA's aligned frame: the 128x128 face box at x=25, y=60.

@@ -9,6 +9,7 @@ from PIL import Image
 
 import srez_config
 import srez_eval
+import srez_files
 import srez_images
 import srez_input
 import srez_loader
@@ -65,7 +66,7 @@ def test_evaluate_writes_json_and_grid(tmp_path, generator):
     faces.mkdir()
     for seed in range(3):
         Image.fromarray(srez_synthetic.draw_synthetic_face(seed)).save(faces / f'{seed}.png')
-    keys = srez_input.find_images(str(faces))
+    keys = srez_files.find_images(str(faces))
     source = srez_loader.ModelSource(srez_loader.CHECKPOINT, 'ckpt/srez-10',
                                      srez_config.ModelConfig(), batches=10)
 

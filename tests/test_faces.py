@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 import srez_faces
-import srez_images
+import srez_pixels
 
 
 def test_similarity_transform_against_a_hand_computed_one():
@@ -75,10 +75,10 @@ def faces_at(centres, side=16):
 
 def test_paste_with_an_identity_generator_keeps_the_background_exactly_outside_the_masks():
     photo = np.random.default_rng(2).integers(0, 256, (60, 80, 3), np.uint8)
-    background = srez_images.bicubic_upscale(photo[np.newaxis])[0].numpy()
+    background = srez_pixels.bicubic_upscale(photo[np.newaxis])[0]
     frames = faces_at([(20, 20), (60, 40)])
     crops = np.stack([srez_faces.cut(photo, frame, 16) / 255 for frame in frames])
-    identity = srez_images.bicubic_upscale(crops).numpy()  # The frames, upscaled as the rest.
+    identity = srez_pixels.bicubic_upscale(crops)  # The frames, upscaled as the rest.
     result = srez_faces.paste(background.copy(), identity, frames)
     covered = np.zeros(background.shape[:2], bool)
     covered[4 * 12:4 * 28, 4 * 12:4 * 28] = covered[4 * 32:4 * 48, 4 * 52:4 * 68] = True
@@ -157,7 +157,7 @@ def test_a_face_too_large_for_the_model_keeps_the_background(composite_photo, tr
     photo = np.asarray(Image.open(path))
     # Shown twice as large, every frame is 28-40 px: over MAX_FRAME_SCALE times the model's 16.
     large = np.asarray(Image.fromarray(photo).resize((640, 480), Image.BICUBIC))
-    background = srez_images.bicubic_upscale(large[np.newaxis])[0].numpy()
+    background = srez_pixels.bicubic_upscale(large[np.newaxis])[0]
     result, faces = srez_faces.upscale_photo(
         large, detector, lambda frames: np.ones(len(frames)),
         {16: lambda frames: generator(frames, training=False).numpy()},
@@ -197,7 +197,7 @@ def test_no_face_unreadable_and_failing_photos_are_each_one_line(trained_model, 
     assert sorted(os.listdir(tmp_path / 'out')) == ['a_wall.png', 'd_aligned.png', 'faces.json']
     # No face: the bicubic upscale, exactly.
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / 'out' / 'a_wall.png')),
-                                  srez_images.bicubic_upscale(flat[np.newaxis])[0])
+                                  srez_pixels.bicubic_upscale(flat[np.newaxis])[0])
     # The 16x16 image is an aligned face under --faces auto: upscaled whole, not searched.
     assert set(json.loads((tmp_path / 'out' / 'faces.json').read_text())) == {'a_wall.png'}
 
@@ -287,4 +287,4 @@ def test_cartoon_faces_and_textures_get_no_face_through_the_cli(trained_model, t
     assert '[1/1] toys.jpg: no face found: upscaled bicubic; ' in capsys.readouterr().out
     np.testing.assert_array_equal(
         np.asarray(Image.open(tmp_path / 'out' / 'toys.png')),
-        srez_images.bicubic_upscale(np.asarray(Image.open(tmp_path / 'toys.jpg'))[None])[0])
+        srez_pixels.bicubic_upscale(np.asarray(Image.open(tmp_path / 'toys.jpg'))[None])[0])

@@ -5,19 +5,6 @@ import tensorflow as tf
 import srez_images
 
 
-def test_bicubic_upscale_keeps_the_dtype_and_the_image_range():
-    rng = np.random.default_rng(0)
-    pixels = rng.integers(0, 256, size=[2, 5, 7, 1], dtype=np.uint8)  # Sharp: it overshoots.
-    as_float = srez_images.bicubic_upscale(pixels.astype(np.float32) / 255)
-    as_uint8 = srez_images.bicubic_upscale(pixels)
-    assert as_float.shape == as_uint8.shape == (2, 20, 28, 1) and as_uint8.dtype == tf.uint8
-    assert float(tf.reduce_min(as_float)) >= 0 and float(tf.reduce_max(as_float)) <= 1
-    expected = tf.image.resize(pixels.astype(np.float32) / 255, [20, 28], method='bicubic')
-    np.testing.assert_allclose(as_float, np.clip(expected, 0, 1), atol=1e-6)
-    np.testing.assert_array_equal(
-        as_uint8, tf.image.convert_image_dtype(as_float, tf.uint8, saturate=True))
-
-
 def test_sample_grid_layout():
     rng = np.random.default_rng(0)
     inputs = rng.uniform(size=[10, 16, 16, 3]).astype(np.float32)

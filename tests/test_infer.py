@@ -9,9 +9,9 @@ import pytest
 from conftest import MAIN
 from PIL import Image
 
-import srez_images
+import srez_files
+import srez_pixels
 import srez_infer
-import srez_input
 import srez_upscaler
 
 
@@ -105,7 +105,7 @@ def test_grey_palette_and_alpha_inputs(tmp_path, generator):
     upscaled = read(outputs / 'rgba.png')
     assert upscaled.shape == (64, 64, 4)
     np.testing.assert_array_equal(upscaled[..., 3:],
-                                  srez_images.bicubic_upscale(rgba[np.newaxis, ..., 3:])[0])
+                                  srez_pixels.bicubic_upscale(rgba[np.newaxis, ..., 3:])[0])
     # The colours do not depend on the alpha channel.
     save(str(tmp_path / 'opaque' / 'rgba.png'), rgba[..., :3])
     upscale(generator, str(tmp_path / 'opaque'), str(tmp_path / 'opaque_out'))
@@ -131,7 +131,7 @@ def test_unreadable_files_are_skipped_reported_and_the_rest_written(tmp_path, ge
 
     assert sorted(os.listdir(outputs)) == ['a.png', 'e.png']
     # Each with its reason: the dataset scan's, or the decoder's for the damaged one.
-    scanned = srez_input.scan_images([str(inputs / 'b_garbage.jpg'),
+    scanned = srez_files.scan_images([str(inputs / 'b_garbage.jpg'),
                                       str(inputs / 'c_truncated.jpg')]).skipped
     assert len(scanned) == 2
     assert summary.failed == scanned + [(str(inputs / 'd_damaged.png'), 'cannot be decoded')]

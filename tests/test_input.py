@@ -11,6 +11,7 @@ from conftest import as_ordinary_user, write_face_images
 from image_files import DATA_CASES, corrupt_pixels_jpeg, write_face, zero_byte_file
 from PIL import Image
 
+import srez_files
 import srez_input
 
 
@@ -19,7 +20,7 @@ def test_dataset_file_is_used_or_skipped_with_its_reason(tmp_path, case):
     make, reason = DATA_CASES[case]
     path = str(make(tmp_path))
 
-    scan = srez_input.scan_images([path])
+    scan = srez_files.scan_images([path])
 
     if reason:
         assert scan.skipped == [(path, reason)] and not scan.usable
@@ -40,7 +41,7 @@ def test_unreadable_file_is_skipped():
         good, secret = write_face(f'{folder}/good.jpg'), write_face(f'{folder}/secret.jpg')
         os.chmod(secret, 0)
         with as_ordinary_user():
-            scan = srez_input.scan_images([good, secret])
+            scan = srez_files.scan_images([good, secret])
         assert scan.usable == [good]
         assert scan.skipped == [(secret, 'permission denied')]
     finally:
@@ -58,8 +59,8 @@ def test_symlinks_are_followed_and_broken_ones_skipped(tmp_path):
     (data / 'linked_folder').symlink_to(elsewhere)
     (elsewhere / 'back').symlink_to(data)  # A folder loop: walked once, not forever.
 
-    paths = srez_input.find_images(str(data))
-    scan = srez_input.scan_images(paths)
+    paths = srez_files.find_images(str(data))
+    scan = srez_files.scan_images(paths)
 
     names = lambda pairs: sorted(os.path.relpath(p, data) for p in pairs)
     assert names(paths) == ['broken.jpg', 'link.jpg', 'linked_folder/face.jpg', 'loop.jpg']
@@ -75,13 +76,13 @@ def test_non_image_files_are_ignored(tmp_path):
         (tmp_path / name).write_bytes(b'\x00' * 10)
     (tmp_path / 'folder.png').mkdir()
 
-    assert srez_input.find_images(str(tmp_path)) == [face_path]
+    assert srez_files.find_images(str(tmp_path)) == [face_path]
 
 
 def test_corrupt_test_vector_is_replaced_and_reported(tmp_path):
     goods = [write_face(tmp_path / f'good{i}.jpg') for i in range(4)]
     corrupt = str(corrupt_pixels_jpeg(tmp_path))
-    assert srez_input.scan_images([corrupt]).usable  # Its header and end marker look fine.
+    assert srez_files.scan_images([corrupt]).usable  # Its header and end marker look fine.
     # A seed whose shuffle draws the corrupt file as a test vector.
     seed = next(seed for seed in range(100)
                 if corrupt in srez_input.split_train_test(goods + [corrupt], 2, seed)[1])
@@ -171,7 +172,7 @@ def test_find_images_recursive_any_case_sorted(tmp_path):
     (tmp_path / 'img_align_celeba' / 'sub').mkdir(parents=True)
     for name in ['b.JPG', 'a.jpeg', 'sub/c.Png', 'notes.txt', 'sub/d.gif']:
         (tmp_path / 'img_align_celeba' / name).write_bytes(b'x')
-    found = [os.path.relpath(p, tmp_path) for p in srez_input.find_images(str(tmp_path))]
+    found = [os.path.relpath(p, tmp_path) for p in srez_files.find_images(str(tmp_path))]
     assert found == ['img_align_celeba/a.jpeg', 'img_align_celeba/b.JPG',
                      'img_align_celeba/sub/c.Png']
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import REPO_ROOT
 
-import srez_images
+import srez_pixels
 import srez_upscaler
 
 
@@ -30,7 +30,7 @@ def test_tiled_output_equals_whole_output(generator, upscaler):
     tiled = tiled_upscaler.upscale_images(image)
 
     margin = srez_upscaler.TILE_MARGIN
-    assert len(srez_images.spans(70, 8, margin)) > 1 and len(srez_images.spans(45, 8, margin)) > 1
+    assert len(srez_pixels.spans(70, 8, margin)) > 1 and len(srez_pixels.spans(45, 8, margin)) > 1
     assert whole.shape == tiled.shape == (1, 280, 180, 3)
     # Equal up to float rounding in different convolution shapes: at most one level, rarely.
     difference = np.abs(whole.astype(int) - tiled.astype(int))
@@ -52,7 +52,7 @@ def test_every_kind_of_image_keeps_its_channels(upscaler):
     with_alpha = upscaler.upscale_face(rgba)
     np.testing.assert_array_equal(with_alpha[..., :3], colour)
     np.testing.assert_array_equal(with_alpha[..., 3:],
-                                  srez_images.bicubic_upscale(rgba[np.newaxis, ..., 3:])[0])
+                                  srez_pixels.bicubic_upscale(rgba[np.newaxis, ..., 3:])[0])
     grey_alpha = upscaler.upscale_face(rgba[..., [0, 3]])
     np.testing.assert_array_equal(grey_alpha[..., 0], expected_grey)
     with pytest.raises(ValueError, match='images have 5 channels'):
