@@ -177,8 +177,8 @@ class TrainConfig:
         check=(lambda decay: 0 <= decay < 1, 'in [0, 1)'))
     init_from: str = setting(
         '', 'A new run starts its generator from this model: a srez model file (.zip) or a '
-        'checkpoint folder (its averaged weights); the discriminator starts afresh. Ignored when '
-        'resuming.')
+        'checkpoint folder (its averaged weights), of any --sample_size; the discriminator starts '
+        'afresh. Ignored when resuming.')
     cache: bool = setting(False, 'Keep the decoded face boxes in memory (or --cache_file), so '
                           'images are decoded only once.')
     cache_file: str = setting('', 'With --cache: a file to cache the decoded faces in, for '

@@ -5,6 +5,7 @@
 sessions) is spent or it is interrupted, and always ends with a checkpoint and a sample grid.
 The state it trains and its step are srez_session's; how a run stops early is srez_stops'.
 """
+import dataclasses
 import os
 import tempfile
 import time
@@ -95,7 +96,10 @@ def _start_from(path, session, log):
     Raises UsageError when that model is not of this run's ModelConfig, naming the settings.
     """
     generator, source = srez_loader.from_path(path)
-    mismatch = source.model.mismatch(session.config.model)
+    # The generator is fully convolutional: its weights serve any sample size, so a 128 px run
+    # can start from a 64 px model.
+    ours = session.config.model
+    mismatch = dataclasses.replace(source.model, sample_size=ours.sample_size).mismatch(ours)
     if mismatch:
         theirs, ours = mismatch
         raise UsageError(f'--init_from {path} is a model made with {theirs}, but this run has '
