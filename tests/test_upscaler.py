@@ -1,12 +1,6 @@
 """srez_upscaler: the Python API on arrays (faces, images of any channels, photos), and windows."""
-import os
-import re
-import subprocess
-import sys
-
 import numpy as np
 import pytest
-from conftest import REPO_ROOT
 
 import srez_pixels
 import srez_upscaler
@@ -65,14 +59,3 @@ def test_a_photo_without_faces_is_its_bicubic_upscale_in_its_channels(upscaler):
     assert result.faces == []
     np.testing.assert_array_equal(result.image, np.full((160, 200), 128, np.uint8))
 
-
-def test_the_readmes_first_python_block_runs_as_written():
-    with open(os.path.join(REPO_ROOT, 'README.md')) as readme:
-        block = re.search(r'```python\n(.*?)```', readme.read(), re.DOTALL).group(1)
-    result = subprocess.run([sys.executable, '-c', block], cwd=REPO_ROOT, capture_output=True,
-                            text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
-    assert lines[0].startswith('Model: the shipped models at --sharpness 0.5')
-    assert '(64, 64, 3)' in lines[1] and '(960, 1280, 3)' in lines[2]
-    assert re.search(r'\d+ faces found, \d+ upscaled by the model', lines[2])

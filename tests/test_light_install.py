@@ -1,0 +1,89 @@
+"""The light install (requirements-light.txt): upscaling through the real CLI and the README's
+Python API, in processes where `import tensorflow` fails. CI also runs this module in a virtual
+environment without TensorFlow, where every other mode must say that it needs the full install.
+
+Nothing here imports TensorFlow, so the module runs under either install.
+"""
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import MAIN, REPO_ROOT
+
+ASTRONAUT = os.path.join(REPO_ROOT, 'docs', 'astronaut_face.png')
+ASTRONAUT_TRUTH = os.path.join(REPO_ROOT, 'docs', 'astronaut_truth.png')
+GROUP_PHOTO = os.path.join(REPO_ROOT, 'docs', 'group_photo.png')
+TENSORFLOW_INSTALLED = importlib.util.find_spec('tensorflow') is not None
+
+
+@pytest.fixture(scope='module')
+def tensorflow_fails(tmp_path_factory):
+    """Environment for a process in which `import tensorflow` raises."""
+    folder = tmp_path_factory.mktemp('tensorflow_fails')
+    (folder / 'tensorflow').mkdir()
+    (folder / 'tensorflow' / '__init__.py').write_text(
+        'raise ImportError("the light path imported TensorFlow")\n')
+    return dict(os.environ, PYTHONPATH=str(folder))
+
+
+def run(args, cwd, env):
+    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def psnr(image, truth):
+    error = np.mean((np.asarray(image, float) - np.asarray(truth, float)) ** 2)
+    return 10 * np.log10(255 ** 2 / error)
+
+
+def test_a_face_upscales_through_the_cli_without_tensorflow(tmp_path, tensorflow_fails):
+    result = run([sys.executable, MAIN, '--run', 'infer', '--input', ASTRONAUT], tmp_path,
+                 tensorflow_fails)
+    assert result.returncode == 0, result.stderr
+    assert 'Model: the shipped models at --sharpness 0.5' in result.stdout
+    with Image.open(tmp_path / 'upscaled' / 'astronaut_face.png') as upscaled, \
+            Image.open(ASTRONAUT_TRUTH) as truth, Image.open(ASTRONAUT) as face:
+        bicubic = face.resize(truth.size, Image.BICUBIC)
+        assert upscaled.size == truth.size == (64, 64)
+        assert psnr(upscaled, truth) >= psnr(bicubic, truth) + 1
+
+
+def test_a_photo_upscales_its_faces_through_the_cli_without_tensorflow(tmp_path,
+                                                                      tensorflow_fails):
+    result = run([sys.executable, MAIN, '--run', 'infer', '--input', GROUP_PHOTO], tmp_path,
+                 tensorflow_fails)
+    assert result.returncode == 0, result.stderr
+    with Image.open(GROUP_PHOTO) as photo, \
+            Image.open(tmp_path / 'upscaled' / 'group_photo.png') as upscaled:
+        assert upscaled.size == (4 * photo.width, 4 * photo.height)
+    faces = json.loads((tmp_path / 'upscaled' / 'faces.json').read_text())['group_photo.png']
+    used = [face for face in faces['faces'] if face['used']]
+    assert len(used) >= 4, faces
+    assert re.search(r'group_photo.png: \d+ faces found, \d+ upscaled by the model', result.stdout)
+
+
+def test_the_readmes_first_python_block_runs_as_written_without_tensorflow(tensorflow_fails):
+    with open(os.path.join(REPO_ROOT, 'README.md')) as readme:
+        block = re.search(r'```python\n(.*?)```', readme.read(), re.DOTALL).group(1)
+    result = run([sys.executable, '-c', block], REPO_ROOT, tensorflow_fails)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith('Model: the shipped models at --sharpness 0.5')
+    assert '(64, 64, 3)' in lines[1] and '(960, 1280, 3)' in lines[2]
+    assert re.search(r'\d+ faces found, \d+ upscaled by the model', lines[2])
+
+
+@pytest.mark.skipif(TENSORFLOW_INSTALLED, reason='only the light install lacks TensorFlow')
+@pytest.mark.parametrize('mode', ['train', 'demo', 'eval', 'export', 'bench', 'facecheck'])
+def test_every_other_mode_says_in_one_line_that_it_needs_the_full_install(tmp_path, mode):
+    result = run([sys.executable, MAIN, '--run', mode], tmp_path, dict(os.environ))
+    assert result.returncode == 2
+    assert result.stderr.count('\n') == 1, result.stderr
+    assert f'--run {mode} needs the full install' in result.stderr
+    assert os.listdir(tmp_path) == []
