@@ -12,7 +12,6 @@ place it, 12-48 px, some saved as JPEG or noisy. What is not a face comes from t
 (windows that miss the face, or hold a part of it), the built-in cartoon faces, and textures.
 """
 import math
-import os
 
 import numpy as np
 import tensorflow as tf

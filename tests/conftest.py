@@ -228,3 +228,13 @@ def generator(trained_model):
     import srez_loader
 
     return srez_loader.from_path(str(trained_model / 'checkpoint'))[0]
+
+
+@pytest.fixture(scope='session')
+def without_tensorflow(tmp_path_factory):
+    """PYTHONPATH for a process in which `import tensorflow` fails."""
+    folder = tmp_path_factory.mktemp('without_tensorflow')
+    (folder / 'tensorflow').mkdir()
+    (folder / 'tensorflow' / '__init__.py').write_text(
+        'raise ImportError("this process was not to import TensorFlow")\n')
+    return str(folder)

@@ -23,14 +23,10 @@ GROUP_PHOTO = os.path.join(REPO_ROOT, 'docs', 'group_photo.png')
 TENSORFLOW_INSTALLED = importlib.util.find_spec('tensorflow') is not None
 
 
-@pytest.fixture(scope='module')
-def tensorflow_fails(tmp_path_factory):
+@pytest.fixture
+def tensorflow_fails(without_tensorflow):
     """Environment for a process in which `import tensorflow` raises."""
-    folder = tmp_path_factory.mktemp('tensorflow_fails')
-    (folder / 'tensorflow').mkdir()
-    (folder / 'tensorflow' / '__init__.py').write_text(
-        'raise ImportError("the light path imported TensorFlow")\n')
-    return dict(os.environ, PYTHONPATH=str(folder))
+    return dict(os.environ, PYTHONPATH=without_tensorflow)
 
 
 def run(args, cwd, env):

@@ -7,6 +7,7 @@ import zipfile
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import LEGACY_CHECKPOINTS
 from PIL import Image
 
 import srez_config
@@ -28,6 +29,20 @@ def test_a_model_file_holds_the_averaged_generator_its_config_and_what_trained_i
     assert (record['batch'], record['weights'], record['recipe']) == (6, 'average', 'faithful')
     assert record['data'] == 'built-in synthetic faces' and record['damaged'] is False
     np.testing.assert_array_equal(outputs(generator), outputs(average))
+
+
+def test_a_model_file_of_the_release_before_damage_loads_as_it_was_made(tmp_path, srez_cli):
+    # The previous shipped pair is of this kind: its record predates recipes, data and damage.
+    folder = os.path.join(LEGACY_CHECKPOINTS, 'before_damage_model_file')
+    generator, source = srez_loader.from_path(os.path.join(folder, 'model.zip'))
+    assert (source.batches, source.weights) == (3, 'average')
+    assert source.recipe is source.data is source.damaged is None
+    inputs = tf.reshape(tf.linspace(0.0, 1.0, 16 * 16 * 3), [1, 16, 16, 3])
+    np.testing.assert_allclose(generator(inputs, training=False),
+                               np.load(os.path.join(folder, 'expected_output.npy')), atol=1e-6)
+    assert srez_cli('--run', 'export', '--model', os.path.join(folder, 'model.zip'),
+                    '--export_lite', str(tmp_path)) == 0
+    assert sorted(os.listdir(tmp_path)) == ['model.json', 'model.tflite']
 
 
 @pytest.mark.parametrize('damage', ['missing', 'truncated', 'not a zip', 'no weights'])
