@@ -14,7 +14,7 @@ import json
 import os
 
 RUNS = ('train', 'demo', 'infer', 'eval', 'export', 'bench', 'facecheck')
-RECIPE_NAMES = ('faithful', 'fidelity', 'sharp')
+RECIPE_NAMES = ('faithful', 'fidelity', 'sharp', 'fidelity_128', 'sharp_128')
 DEFAULT_DATASET = 'dataset'
 SYNTHETIC = 'synthetic'
 SYNTHETIC_SOURCE = 'built-in synthetic faces'  # What a checkpoint says it trained on, then.
@@ -128,8 +128,9 @@ class TrainConfig:
         'eval without --input measures the faces it holds out, and bench times its pipeline.')
     recipe: str = setting(
         'faithful', 'A set of flag values that flags given on the command line override. '
-        'faithful = the 2016 srez; fidelity and sharp = what trained the shipped models '
-        '(models/README.md).', choices=list(RECIPE_NAMES))
+        'faithful = the 2016 srez; fidelity and sharp = what trained the shipped 16 -> 64 px '
+        'models, fidelity_128 and sharp_128 the 32 -> 128 px ones (models/README.md).',
+        choices=list(RECIPE_NAMES))
     batch_size: int = setting(16, 'Number of samples per batch (per device).', lower_bound=1)
     checkpoint_dir: str = setting('checkpoint', 'Output folder where checkpoints are dumped.')
     checkpoint_period: int = setting(10000, 'Number of batches in between checkpoints.',
@@ -347,20 +348,25 @@ class Degradation:
 
 
 # What trained the shipped models (models/README.md): flag values, which a user's own override.
-# `sharp` fine-tunes the shipped `fidelity` model with the adversarial term back on.
+# `sharp` fine-tunes the shipped `fidelity` model with the adversarial term back on; the 128 px
+# pair starts from the 64 px models (the generator is fully convolutional).
 _SHIPPED_MODEL = dict(gene_units=(64, 32, 32), disc_units=(32, 64, 128, 256), gene_residual=True,
                       gene_pixel_shuffle=True, damage_clean=0.3)
+_FIDELITY = dict(_SHIPPED_MODEL, gene_l1_factor=1.0, gene_content_factor=4.0, gene_input_noise=0.0,
+                 learning_beta1=0.9, learning_rate_schedule='cosine', learning_rate_start=0.001,
+                 train_time=1e6)
+_SHARP = dict(_SHIPPED_MODEL, gene_l1_factor=0.9, gene_content_factor=4.0,
+              gene_gradient_factor=800.0, disc_joint_batch=True, gene_input_noise=0.0,
+              learning_rate_start=0.0004, train_time=1e6)
 RECIPES = {
     'faithful': {},
-    'fidelity': dict(_SHIPPED_MODEL, gene_l1_factor=1.0, gene_content_factor=4.0,
-                     gene_input_noise=0.0, learning_beta1=0.9, learning_rate_schedule='cosine',
-                     learning_rate_start=0.001, max_batches=12000, train_time=1e6),
-    'sharp': dict(_SHIPPED_MODEL, gene_l1_factor=0.8, gene_content_factor=4.0,
-                  gene_gradient_factor=6400.0, disc_joint_batch=True, gene_input_noise=0.0,
-                  learning_rate_start=0.0004, init_from=SHIPPED_MODELS[64]['fidelity'],
-                  max_batches=3000, train_time=1e6),
+    'fidelity': dict(_FIDELITY, max_batches=18000),
+    'sharp': dict(_SHARP, init_from=SHIPPED_MODELS[64]['fidelity'], max_batches=2000),
+    'fidelity_128': dict(_FIDELITY, sample_size=128, init_from=SHIPPED_MODELS[64]['fidelity'],
+                         max_batches=2000),
+    'sharp_128': dict(_SHARP, sample_size=128, init_from=SHIPPED_MODELS[128]['fidelity'],
+                      max_batches=1000),
 }
-
 
 def flag_fields(config_class):
     """The fields of `config_class` that are flags (those with a help text)."""
