@@ -523,6 +523,10 @@ def main(argv):
         # Only outside the training loop, where Ctrl-C instead stops the loop, which saves first.
         print('srez: interrupted.', file=sys.stderr)
         sys.exit(130)
+    except BrokenPipeError:
+        # The reader of stdout has gone (`| head`): the work is done, nothing is left to say.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
     except Exception as error:
         if isinstance(error, UsageError) or (isinstance(error, OSError)
                                              and error.errno in ENVIRONMENT_ERRNOS):

@@ -83,3 +83,15 @@ def test_every_other_mode_says_in_one_line_that_it_needs_the_full_install(tmp_pa
     assert result.stderr.count('\n') == 1, result.stderr
     assert f'--run {mode} needs the full install' in result.stderr
     assert os.listdir(tmp_path) == []
+
+
+def test_a_reader_that_stops_early_is_no_error(tmp_path, tensorflow_fails):
+    # `| head -1`: the reader closes the pipe after the model's line.
+    process = subprocess.Popen([sys.executable, MAIN, '--run', 'infer', '--input', ASTRONAUT],
+                               cwd=tmp_path, env=tensorflow_fails, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    assert process.stdout.readline().startswith('Model: ')
+    process.stdout.close()
+    assert process.wait(timeout=300) == 0
+    assert process.stderr.read() == ''
+    assert (tmp_path / 'upscaled' / 'astronaut_face.png').exists()

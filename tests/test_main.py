@@ -41,7 +41,7 @@ def assert_one_line_error(status, stderr, fragment):
     (['--run', 'train', '--learning_rate_schedule', 'cosine'], '--learning_rate_schedule cosine '
      'needs --max_batches'),
     (['--run', 'train', '--recipe', 'best'], 'flag --recipe=best: value should be one of '
-     '<faithful|fidelity|sharp>'),
+     '<faithful|fidelity|sharp|fidelity_128|sharp_128>'),
     (['--run', 'infer', '--input', 'file.txt', '--output', 'out', '--sharpness', '2'],
      'flag --sharpness=2: 2.0 is not a number in the range [0, 1]'),
     (['--run', 'train', '--train_dir', 'file.txt/train'], '--train_dir: the folder '
