@@ -37,11 +37,12 @@ DETECTION_WINDOW, DETECTION_OVERLAP = 640, 64
 # Lower than mtcnn's own (0.6, 0.7, 0.8), for small, dark and JPEG faces: the face check and the
 # rules of `examine` turn away what else they let in.
 DETECTION_THRESHOLDS = (0.5, 0.5, 0.5)  # PNet's, RNet's, ONet's.
-# The model upscales a face's frame at the photo's own pixels (see `snap`); past this many times
-# its input, the face is too large for it and keeps the background upscale. docs/faces.md
-# measured it: frames of 14-20 px gain, from 22 px the model falls below bicubic on some faces,
-# and shrinking larger frames to the input loses more than the model gains.
-MAX_FRAME_SCALE = 1.3
+# The model upscales a face's frame at the photo's own pixels (see `snap`). A face goes to the next
+# larger model once its frame is over NEXT_MODEL_FROM times a model's input, and past
+# MAX_FRAME_SCALE times the largest model's input it keeps the background upscale. docs/faces.md
+# measured both: from 18 px frames the 32 px model gains more than the 16 px one, and shrinking
+# larger frames to the input loses more than the model gains.
+NEXT_MODEL_FROM, MAX_FRAME_SCALE = 1.125, 1.4
 FEATHER = 0.15  # The mask fades out over this fraction of the frame's side at each edge.
 # Each detection's second look (srez_facecheck) sees its frame aligned at this size, and takes it
 # for a face from this score on.
@@ -344,8 +345,8 @@ def examine(face, check_score, sizes):
     A detection is rejected (not taken for a face) when the face check scores it under
     CHECK_THRESHOLD, or when its frame is small and the detector's score low; a face is skipped
     (left bicubic) when it is too small, turned too far, or larger than the largest model takes.
-    Otherwise it goes to the smallest model whose input is at least 1 / MAX_FRAME_SCALE of its
-    frame.
+    Otherwise it goes to the smallest model whose input is at least 1 / NEXT_MODEL_FROM of its
+    frame (1 / MAX_FRAME_SCALE for the largest).
     """
     matrix = alignment(face, sizes[0])
     face.frame_size, face.turn, face.check = float(frame_size(matrix, sizes[0])), turn(matrix), \
@@ -364,7 +365,8 @@ def examine(face, check_score, sizes):
         face.skipped = f'turned {abs(face.turn):.0f} degrees, over {MAX_TURN}'
     else:
         for size in sizes:
-            if face.frame_size <= MAX_FRAME_SCALE * size:
+            scale = MAX_FRAME_SCALE if size == sizes[-1] else NEXT_MODEL_FROM
+            if face.frame_size <= scale * size:
                 return size
         face.skipped = (f'too large for the model: its frame is {face.frame_size:.0f} px, the '
                         f'model takes {sizes[-1]}')
