@@ -8,6 +8,7 @@ from conftest import TINY_MODEL, run_srez, write_face_images
 TINY = TINY_MODEL + ['--test_vectors', '2', '--batch_size', '2', '--bench_repeats', '1']
 
 
+@pytest.mark.slow
 def test_bench_reports_the_batch_size_and_both_variants_as_json_and_a_table(tmp_path):
     write_face_images(tmp_path / 'faces', 8)
     result = run_srez(tmp_path, '--run', 'bench', *TINY, '--dataset', 'faces', '--bench_batches',

@@ -199,6 +199,7 @@ def test_every_older_checkpoint_loads_as_it_was_made(legacy_checkpoint):
                                np.load(folder / 'expected_output.npy'), atol=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name', ['before_average', 'shape_variables'])
 def test_the_oldest_and_the_newest_older_checkpoint_resume_and_serve_every_mode(name, srez_cli,
                                                                                 tmp_path):

@@ -1,5 +1,6 @@
 """srez_synthetic: the built-in faces are deterministic, clean, and framed as srez_input expects."""
 import numpy as np
+import pytest
 import tensorflow as tf
 
 import srez_input
@@ -22,6 +23,7 @@ def test_synthetic_faces_are_deterministic_per_seed():
     assert face[60:188, 25:153].std() > 20
 
 
+@pytest.mark.slow
 def test_every_default_synthetic_face_draws_cleanly():
     # The default run draws seeds 0..1023 plus its test vectors; one of them once hit a 0/0.
     with np.errstate(all='raise'):

@@ -105,6 +105,7 @@ def test_a_new_run_starts_from_another_models_generator(trained_model, tmp_path)
         quietly(other)
 
 
+@pytest.mark.slow
 def test_a_nan_stops_training_and_keeps_the_last_good_checkpoint(trained_copy, srez_cli, capsys):
     checkpoints = trained_copy / 'checkpoint'
     good = {path.name: path.read_bytes() for path in checkpoints.iterdir()}
