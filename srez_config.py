@@ -368,6 +368,7 @@ RECIPES = {
                       max_batches=1000),
 }
 
+
 def flag_fields(config_class):
     """The fields of `config_class` that are flags (those with a help text)."""
     return [field for field in dataclasses.fields(config_class) if 'help' in field.metadata]
