@@ -181,16 +181,21 @@ def celeba_folder():
 def cli_in_process(*args):
     """Runs srez_main with command-line arguments in this process, as `python srez_main.py`
     would (flags parsed by its own parser, recipes applied); returns the exit status. The flags
-    are back at their defaults afterwards."""
+    are back at their defaults afterwards, and the environment as it was."""
     import srez_main
 
     srez_main.FLAGS.unparse_flags()
+    # A run sets environment variables for TensorFlow (TF_XLA_FLAGS); later processes of the
+    # tests must not inherit them.
+    environment = dict(os.environ)
     try:
         srez_main.main(srez_main.parse_flags(['srez_main.py', *args]))
     except SystemExit as exit:
         return exit.code
     finally:
         srez_main.FLAGS.unparse_flags()
+        os.environ.clear()
+        os.environ.update(environment)
     return 0
 
 
