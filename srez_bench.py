@@ -112,7 +112,7 @@ def _photo(data, size):
     photo = np.stack([150 + 60 * x, 120 + 50 * y, 140 - 40 * x * y], -1)
     scale = size / srez_input.CROP_SIZE
     for index, key in enumerate(keys):
-        image = tf.cast(data.load(tf.constant(key)), tf.float32)
+        image = tf.cast(data.load(tf.constant(key))[..., :3], tf.float32)
         small = tf.image.resize(image, [round(scale * side) for side in image.shape[:2]],
                                 'area').numpy()
         top = 40 + (index // 5) * (height // 2)
@@ -160,9 +160,10 @@ def _measure_batch_size(config, data, strategy, batches, repeats, report, log):
 
 
 def _pipeline(config, data, global_batch, batches, repeats):
-    """Pipeline-alone images/s, and one of its batches (input, truth) to feed the device timings."""
+    """Pipeline-alone images/s, and one of its batches (input, truth, valid) to feed the device
+    timings."""
     dataset = srez_input.training_dataset(
-        data.train_keys, data.load, global_batch, config.model.sample_size, config.random_seed,
+        data.train_groups, data.load, global_batch, config.model.sample_size, config.random_seed,
         cache=config.cache, cache_file=config.cache_file, damage=config.damage)
     iterator = iter(dataset)
     # With --cache the first epoch decodes and fills the cache; training reads the later ones.

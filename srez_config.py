@@ -13,7 +13,7 @@ import dataclasses
 import json
 import os
 
-RUNS = ('train', 'demo', 'infer', 'eval', 'export', 'bench', 'facecheck')
+RUNS = ('train', 'demo', 'infer', 'eval', 'export', 'bench', 'facecheck', 'align')
 RECIPE_NAMES = ('faithful', 'fidelity', 'sharp', 'fidelity_128', 'sharp_128')
 DEFAULT_DATASET = 'dataset'
 SYNTHETIC = 'synthetic'
@@ -41,6 +41,24 @@ def setting(default, help, **rules):
     field's type says what kind of flag it is.
     """
     return dataclasses.field(default=default, metadata=dict(help=help, **rules))
+
+
+def dataset_sources(text):
+    """The folders and weights of a --dataset value: 'faces' or 'a,b:2' -> [('a', 1.0), ('b',
+    2.0)]; a folder whose name ends in a colon and a number takes a weight to keep it: 'a:1:1'.
+    Raises ValueError saying what is wrong."""
+    sources = []
+    for part in text.split(','):
+        folder, _, weight = part.strip().rpartition(':')
+        try:
+            number = float(weight)
+        except ValueError:  # No weight: a folder (whose name may hold a colon).
+            folder, number = part.strip(), 1.0
+        if not folder or not 0 < number < float('inf'):
+            raise ValueError(f'{part!r} is not a folder with a weight: give folders separated by '
+                             f'commas, each with an optional positive weight, e.g. celeba,utk:2')
+        sources.append((folder, number))
+    return sources
 
 
 def _sample_size_is_valid(size):
@@ -114,6 +132,8 @@ class DamageConfig:
                                 'at a random phase).', 0.7)
     damage_jpeg_quality: tuple = setting((30, 95), 'Range of the JPEG quality.',
                                          interval=(1, 100))
+    damage_grey: float = _share('Share of training faces made black and white, truth and input '
+                                '(0 = none, as the original).', 0.0)
 
     def to_json(self):
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -125,7 +145,9 @@ class TrainConfig:
     dataset: str = setting(
         DEFAULT_DATASET, f'Folder of training images (searched recursively), or "{SYNTHETIC}" for '
         'the built-in synthetic faces; the default falls back to them when it holds no images. '
-        'eval without --input measures the faces it holds out, and bench times its pipeline.')
+        'Several folders are separated by commas, each with an optional weight (celeba,utk:2: '
+        'utk\'s images drawn twice as often). eval without --input measures the faces it holds '
+        'out, and bench times its pipeline.', parse=lambda text: dataset_sources(text))
     recipe: str = setting(
         'faithful', 'A set of flag values that flags given on the command line override. '
         'faithful = the 2016 srez; fidelity and sharp = what trained the shipped 16 -> 64 px '
@@ -198,7 +220,8 @@ class RunConfig:
         'demo', 'What to do: train a model, make a demo movie of its sample grids (the default, '
         'as in the original), upscale images (infer), measure the model against bicubic (eval), '
         'export it, benchmark training and inference speed (bench), or train the face check '
-        'that photos\' detections pass (facecheck).', choices=list(RUNS))
+        'that photos\' detections pass (facecheck), or re-align a folder of faces framed any '
+        'other way into the frame srez trains on (align).', choices=list(RUNS))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -300,6 +323,17 @@ class FaceCheckConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class AlignConfig:
+    """How align re-frames a folder of faces (--input) as srez's training faces (srez_align)."""
+    aligned_dir: str = setting('aligned', 'align: the folder to write the re-aligned faces into.')
+    align_max_outside: float = setting(
+        0.4, 'align: turn away a face whose 128 px box runs off its picture by more than this '
+        'share (the rest is filled, and left out of training\'s losses).', lower_bound=0,
+        upper_bound=1)
+    images: ImagesConfig = ImagesConfig()
+
+
+@dataclasses.dataclass(frozen=True)
 class BenchConfig:
     """What bench times."""
     bench_batches: int = setting(10, 'bench: batches per timed repeat.', lower_bound=1)
@@ -385,4 +419,5 @@ def flag_words(name, value):
 
 # Every config whose fields are flags, in the order srez_main defines them.
 FLAG_CONFIGS = (RunConfig, TrainConfig, ModelConfig, DamageConfig, DeviceConfig, ModelChoice,
-                ImagesConfig, InferConfig, EvalConfig, ExportConfig, FaceCheckConfig, BenchConfig)
+                ImagesConfig, InferConfig, EvalConfig, ExportConfig, FaceCheckConfig, AlignConfig,
+                BenchConfig)

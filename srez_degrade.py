@@ -20,6 +20,7 @@ import tensorflow as tf
 
 import srez_config
 import srez_images
+import srez_pixels
 
 SCALE = srez_images.SCALE
 BLUR_RADIUS = 7  # A 15x15 kernel holds a Gaussian of sigma 2.4 to 3 sigmas.
@@ -109,11 +110,15 @@ def damage(truth, degradation, seed):
 
 
 def training_pair(face, sample_size, config, seed):
-    """One training example from a face: (input [s/4, s/4, 3], truth [s, s, 3]), float32.
+    """One training example from a face: (input [s/4, s/4, 3], truth [s, s, 3], valid [s, s, 1]),
+    float32.
 
-    face: float32 [128, 128, 3] in [0, 1], the augmented face box. config: a
-    srez_config.DamageConfig. A share config.damage_clean of inputs are the exact area downscale
-    of the truth; the rest are damaged, each kind of damage drawn with its own share:
+    face: float32 [128, 128, 4] in [0, 1], the augmented face box and its alpha, which becomes
+    `valid`: the share of each truth pixel that is the picture's own (all of them for a face of 3
+    channels). config: a
+    srez_config.DamageConfig. A share config.damage_grey of faces become black and white (truth
+    and input), as in old photos. A share config.damage_clean of inputs are the exact area
+    downscale of the truth; the rest are damaged, each kind of damage drawn with its own share:
 
     - the 4x downscale by a bilinear or bicubic kernel (antialiased or not) instead of by area;
     - JPEG, with 4:2:0 chroma and its blocks at a random phase;
@@ -121,9 +126,15 @@ def training_pair(face, sample_size, config, seed):
     and quantised to 8 bits. (Blur before the downscale, sensor noise and cuts at a sub-pixel
     offset were measured too, and did not pay: docs/quality.md.) seed: int [2].
     """
-    seeds = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
+    seeds = tf.unstack(tf.random.experimental.stateless_split(seed, 4))
     draws = tf.random.stateless_uniform([4], seeds[0])
     truth = _area(face, sample_size)
+    valid = truth[..., 3:] if face.shape[-1] == 4 else tf.ones_like(truth[..., :1])
+    truth = truth[..., :3]
+    if config.damage_grey:
+        grey = tf.random.stateless_uniform([], seeds[3]) < config.damage_grey
+        luma = tf.reduce_sum(truth * srez_pixels.LUMA.astype('float32'), -1, keepdims=True)
+        truth = tf.where(grey, tf.tile(luma, [1, 1, 3]), truth)
     size = [sample_size // SCALE] * 2
     kind = tf.where(draws[1] < config.damage_resize,
                     1 + tf.cast(draws[2] * (len(DOWNSCALES) - 1), tf.int32), 0)
@@ -140,7 +151,7 @@ def training_pair(face, sample_size, config, seed):
 
     inputs = tf.cond(draws[0] >= config.damage_clean, damaged_input,
                      lambda: _area(truth, size[0]))
-    return inputs, truth
+    return inputs, truth, valid
 
 
 def _area(image, size):

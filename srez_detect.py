@@ -85,9 +85,12 @@ class Mtcnn:
 
 def pyramid(width, height, min_face_size):
     """The scales PNet sees the image at: the smallest face becomes its 12 px window, then every
-    step 0.709 as large, while the image stays over 12 px."""
+    step 0.709 as large, as many steps as the mtcnn package takes, and never below PNet's
+    12 px (which the package's count allows once the smallest face is over 20 px)."""
+    first = SMALLEST_WINDOW / min_face_size
     count = round(-((np.log(min(width, height) / SMALLEST_WINDOW) / np.log(PYRAMID_STEP)) + 1))
-    return SMALLEST_WINDOW / min_face_size * PYRAMID_STEP ** np.arange(count)
+    scales = first * PYRAMID_STEP ** np.arange(max(count, 0))
+    return scales[scales * min(width, height) >= SMALLEST_WINDOW]
 
 
 def _proposed_boxes(offsets, scores, threshold, stride=2, window=SMALLEST_WINDOW):

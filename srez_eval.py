@@ -8,7 +8,8 @@ crops it), area-resized to the truth (sample_size square) and again by 4 to the 
 bicubic each upscale the input, and are measured against the truth on [0, 1] RGB:
 
 - PSNR in dB, averaged over images and capped at PSNR_CAP_DB: identical images give the cap, not
-  infinity, so averages and eval.json stay finite;
+  infinity, so averages and eval.json stay finite; over the picture's own pixels, where a face
+  re-aligned by srez_align has a frame running off its picture (its alpha marks the fill);
 - SSIM, Gaussian 11x11 window with sigma 1.5 (tf.image.ssim's defaults), averaged over images;
 - consistency L1, mean |box4(output) - input|: how well the output downscales back to the input
   (srez's own training objective);
@@ -60,12 +61,12 @@ def evaluate(generator, keys, load, sample_size, eval_dir, model_source, faces, 
     truth_gradients = []
     grid_rows = []  # (inputs, model output, truth) of the first images, for eval.png.
     for start in range(0, len(keys), batch_size):
-        inputs, truth = _pairs(keys[start:start + batch_size], load, sample_size, degradation,
-                               start)
+        inputs, truth, valid = _pairs(keys[start:start + batch_size], load, sample_size,
+                                      degradation, start)
         outputs = {'model': generator(inputs, training=False).numpy(),
                    'bicubic': srez_pixels.bicubic_upscale(inputs)}
         for system in SYSTEMS:
-            per_image[system].append(measure_each(outputs[system], inputs, truth))
+            per_image[system].append(measure_each(outputs[system], inputs, truth, valid))
         truth_gradients.append(gradient_magnitude(truth))
         if start < srez_images.GRID_MAX_ROWS:
             grid_rows.append((inputs, outputs['model'], truth))
@@ -87,25 +88,35 @@ def evaluate(generator, keys, load, sample_size, eval_dir, model_source, faces, 
 
 
 def _pairs(keys, load, sample_size, degradation, first):
-    """(inputs, truth) of `keys` as srez_input.test_pairs makes them, the inputs damaged by
-    `degradation`; `first` is the first key's place in the eval, whose number seeds its damage."""
-    inputs, truth = srez_input.test_pairs(keys, load, sample_size)
+    """srez_input.TestPairs of `keys`, the inputs damaged by `degradation`; `first` is the first
+    key's place in the eval, whose number seeds its damage."""
+    pairs = srez_input.test_pairs(keys, load, sample_size)
     if degradation == srez_config.Degradation():
-        return inputs, truth
-    return np.stack([srez_degrade.damage(tf.constant(image), degradation,
-                                         tf.constant([DAMAGE_SEED, first + index]))
-                     for index, image in enumerate(truth)]), truth
+        return pairs
+    return pairs._replace(inputs=np.stack([
+        srez_degrade.damage(tf.constant(image), degradation,
+                            tf.constant([DAMAGE_SEED, first + index]))
+        for index, image in enumerate(pairs.truth)]))
 
 
-def measure_each(output, inputs, truth):
+def measure_each(output, inputs, truth, valid=None):
     """Per-image figures of one system: {'psnr', 'ssim', 'consistency_l1', 'gradient'}.
 
-    output, truth: float [n, s, s, 3] in [0, 1]; inputs: float [n, s/4, s/4, 3] in [0, 1].
+    output, truth: float [n, s, s, 3] in [0, 1]; inputs: float [n, s/4, s/4, 3] in [0, 1];
+    valid: float [n, s, s, 1], the share of each truth pixel that is the picture's own (a frame's
+    fill beyond it, srez_align's, is left out of PSNR and the consistency L1); None: all.
     Each value is float numpy [n]; 'gradient' is the output's mean gradient magnitude.
     """
     output, inputs, truth = (tf.convert_to_tensor(x, tf.float32) for x in (output, inputs, truth))
-    consistency = tf.reduce_mean(tf.abs(srez_images.box_downscale(output) - inputs), axis=[1, 2, 3])
-    return {'psnr': tf.minimum(tf.image.psnr(output, truth, max_val=1.0), PSNR_CAP_DB).numpy(),
+    valid = tf.ones_like(truth[..., :1]) if valid is None else tf.convert_to_tensor(valid,
+                                                                                    tf.float32)
+    small_valid = srez_images.box_downscale(valid)
+    consistency = (tf.reduce_sum(tf.abs(srez_images.box_downscale(output) - inputs) * small_valid,
+                                 axis=[1, 2, 3]) / (3 * tf.reduce_sum(small_valid, axis=[1, 2, 3])))
+    squared_error = (tf.reduce_sum(tf.square(output - truth) * valid, axis=[1, 2, 3])
+                     / (3 * tf.reduce_sum(valid, axis=[1, 2, 3])))
+    psnr = -10 * tf.math.log(squared_error) / tf.math.log(10.0)
+    return {'psnr': tf.minimum(psnr, PSNR_CAP_DB).numpy(),
             'ssim': tf.image.ssim(output, truth, max_val=1.0, filter_size=11,
                                   filter_sigma=1.5).numpy(),
             'consistency_l1': consistency.numpy(),

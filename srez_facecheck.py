@@ -177,7 +177,7 @@ def train(folder, steps=6000, count=160000, seed=0, log=print):
     record)."""
     rng = np.random.default_rng(seed)
     paths = srez_files.find_images(folder)
-    images = [srez_input.load_file(tf.constant(path)).numpy()
+    images = [srez_input.load_file(tf.constant(path)).numpy()[..., :3]
               for path in rng.permutation(paths)[:min(len(paths), 4000)]]
     if not images:
         raise UsageError(f'--dataset {folder} holds no images: the face check learns from '

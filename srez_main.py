@@ -193,11 +193,12 @@ def use_xla_cache(folder):
 def _make_output_folders(folders, config):
     """Checks --dataset and the output folders {flag name: path} (with --cache_file's), then
     makes them: a refused run leaves nothing. config: the run's srez_config.TrainConfig."""
-    if ('train_dir' in folders and config.dataset != srez_config.SYNTHETIC
-            and srez_files.is_within(config.train_dir, config.dataset)):
-        raise UsageError(f'--train_dir {config.train_dir} is inside --dataset {config.dataset}: '
-                         f'its sample grids would become training images; choose a folder outside '
-                         f'it.')
+    for folder, _ in srez_config.dataset_sources(config.dataset):
+        if ('train_dir' in folders and config.dataset != srez_config.SYNTHETIC
+                and srez_files.is_within(config.train_dir, folder)):
+            raise UsageError(f'--train_dir {config.train_dir} is inside --dataset {folder}: its '
+                             f'sample grids would become training images; choose a folder outside '
+                             f'it.')
     _check_dataset_folder(config.dataset)
     if config.cache_file:
         folders = dict(folders, cache_file=os.path.dirname(config.cache_file) or '.')
@@ -212,11 +213,13 @@ def _make_output_folders(folders, config):
 
 
 def _check_dataset_folder(dataset):
-    """An explicitly given --dataset must be a folder; the default may be missing (synthetic)."""
-    if dataset not in (srez_config.SYNTHETIC, srez_config.DEFAULT_DATASET) and not os.path.isdir(
-            dataset):
-        raise UsageError(f'--dataset {dataset} is not a folder: give the folder holding the '
-                         f'training images (e.g. CelebA\'s img_align_celeba).')
+    """An explicitly given --dataset must be folders; the default may be missing (synthetic)."""
+    if dataset in (srez_config.SYNTHETIC, srez_config.DEFAULT_DATASET):
+        return
+    for folder, _ in srez_config.dataset_sources(dataset):
+        if not os.path.isdir(folder):
+            raise UsageError(f'--dataset {folder} is not a folder: give the folder holding the '
+                             f'training images (e.g. CelebA\'s img_align_celeba).')
 
 
 def cpu_devices():
@@ -458,6 +461,24 @@ def run_facecheck():
     print(f'Wrote the face check to {config.face_check_file} (trained on {record}).')
 
 
+def run_align():
+    config = config_from_flags(srez_config.AlignConfig)
+    if not os.path.isdir(config.images.input):
+        raise UsageError(f'--input {config.images.input} is not a folder: give the folder of face '
+                         f'pictures to re-align.')
+    if srez_files.is_within(config.aligned_dir, config.images.input):
+        raise UsageError(f'--aligned_dir {config.aligned_dir} is inside --input '
+                         f'{config.images.input}: choose a folder outside it.')
+    srez_files.check_writable('aligned_dir', config.aligned_dir)
+    import srez_align
+    paths = srez_files.find_images(config.images.input)[:config.images.max_images or None]
+    print(f'Aligning {len(paths)} pictures of {config.images.input} into {config.aligned_dir}/.')
+    results = srez_align.align_folder(paths, config.images.input, config.aligned_dir,
+                                      config.align_max_outside)
+    print(srez_align.summary(results, config.align_max_outside) + f' Each picture\'s fate is in '
+          f'{config.aligned_dir}/{srez_align.RECORD}.')
+
+
 def _exit_with_error(message):
     print(f'srez: error: {message}', file=sys.stderr)
     sys.exit(2)
@@ -514,11 +535,13 @@ def main(argv):
         if len(argv) > 1:
             raise UsageError(f'Unexpected arguments: {" ".join(argv[1:])} (flags are written '
                              f'--name value).')
-        if FLAGS.run != 'infer' and importlib.util.find_spec('tensorflow') is None:
+        if FLAGS.run not in ('infer', 'align') and importlib.util.find_spec('tensorflow') is None:
             raise UsageError(f'--run {FLAGS.run} needs the full install (pip install -r '
-                             f'requirements.txt): the light install upscales (--run infer) only.')
+                             f'requirements.txt): the light install upscales (--run infer) and '
+                             f'aligns faces (--run align) only.')
         {'train': run_train, 'demo': run_demo, 'infer': run_infer, 'eval': run_eval,
-         'export': run_export, 'bench': run_bench, 'facecheck': run_facecheck}[FLAGS.run]()
+         'export': run_export, 'bench': run_bench, 'facecheck': run_facecheck,
+         'align': run_align}[FLAGS.run]()
     except KeyboardInterrupt:
         # Only outside the training loop, where Ctrl-C instead stops the loop, which saves first.
         print('srez: interrupted.', file=sys.stderr)

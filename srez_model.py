@@ -325,7 +325,7 @@ class Discriminator(_Network):
 
 
 def generator_loss(gene_output, clean_input, truth, fake_logits, l1_factor, content_factor=0.0,
-                   gradient_factor=0.0):
+                   gradient_factor=0.0, valid=None):
     """srez's generator loss and its L1 term, float32 scalars (total, l1).
 
     gene_output, truth: [b, 4h, 4w, 3]; clean_input: [b, h, w, 3]; fake_logits: the
@@ -335,21 +335,34 @@ def generator_loss(gene_output, clean_input, truth, fake_logits, l1_factor, cont
     SRGAN/ESRGAN; gradient_factor > 0 adds gradient_factor * the mean squared distance between the
     output's and the truth's gradient magnitudes (SPSR's gradient loss: edges where the truth's
     are; squared, so that the output's expected detail is the truth's, where an L1 distance
-    would settle for the median and keep the output smoother).
+    would settle for the median and keep the output smoother). valid: [b, 4h, 4w, 1], the share
+    of each truth pixel that is a picture's own (None: all of them): every mean is weighted by
+    it, so a frame's fill beyond its picture teaches nothing.
     """
-    l1 = tf.reduce_mean(tf.abs(srez_images.box_downscale(gene_output)
-                               - tf.cast(clean_input, tf.float32)))
+    gene_output, truth = tf.cast(gene_output, tf.float32), tf.cast(truth, tf.float32)
+    small_valid = None if valid is None else srez_images.box_downscale(valid)
+    l1 = _mean(tf.abs(srez_images.box_downscale(gene_output) - tf.cast(clean_input, tf.float32)),
+               small_valid)
     total = l1_factor * l1
     if fake_logits is not None:
         total += (1.0 - l1_factor) * tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
             labels=tf.ones_like(fake_logits), logits=fake_logits))
     if content_factor:
-        total += content_factor * tf.reduce_mean(tf.abs(gene_output - tf.cast(truth, tf.float32)))
+        total += content_factor * _mean(tf.abs(gene_output - truth), valid)
     if gradient_factor:
-        total += gradient_factor * tf.reduce_mean(tf.square(
+        total += gradient_factor * _mean(tf.square(
             srez_images.gradient_magnitudes(gene_output, floor=1e-12)
-            - srez_images.gradient_magnitudes(truth, floor=1e-12)))
+            - srez_images.gradient_magnitudes(truth, floor=1e-12)), valid)
     return total, l1
+
+
+def _mean(values, weights=None):
+    """The mean of `values` [b, h, w, c], weighted by `weights` [b, h, w, 1] if given."""
+    if weights is None:
+        return tf.reduce_mean(values)
+    weights = tf.cast(weights, values.dtype)
+    return tf.reduce_sum(values * weights) / tf.maximum(
+        tf.reduce_sum(weights) * tf.cast(tf.shape(values)[-1], values.dtype), 1e-6)
 
 
 def discriminator_loss(real_logits, fake_logits):

@@ -10,6 +10,7 @@ Images are numpy arrays [..., h, w, c]; uint8 in [0, 255] or float32 in [0, 1] a
 import numpy as np
 
 SCALE = 4  # srez upscales 4x.
+LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R 601, as Pillow and TensorFlow turn RGB to grey.
 
 
 def to_uint8(images):

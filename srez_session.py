@@ -90,10 +90,11 @@ class TrainingSession:
             # Checkpoints from before weight averaging: the average starts from here.
             copy_weights(self.generator, self.generator_average)
 
-    def _replica_step(self, inputs, truth, batch):
+    def _replica_step(self, inputs, truth, valid, batch):
         """One batch on one replica: both networks step from the same forward pass.
 
-        inputs: float32 [b, s/4, s/4, 3]; truth: float32 [b, s, s, 3]; batch: int64, 1-based.
+        inputs: float32 [b, s/4, s/4, 3]; truth: float32 [b, s, s, 3]; valid: float32 [b, s, s,
+        1], the share of each truth pixel that is a picture's own; batch: int64, 1-based.
         Returns StepResults.
         """
         config = self.config
@@ -103,13 +104,15 @@ class TrainingSession:
                 tf.cast(self._noisy(inputs, batch), self.compute_dtype), training=True)
             fake_logits = real_logits = None
             if self.adversarial:
-                fake_logits, real_logits = self._discriminate(gene_output, truth)
+                # Where the truth is a frame's fill, the discriminator sees the truth in both.
+                shown = valid * tf.cast(gene_output, tf.float32) + (1 - valid) * truth
+                fake_logits, real_logits = self._discriminate(shown, truth)
             # The L1 term asks for the clean input's consistency, whatever damaged the input.
             gene_loss, gene_l1 = srez_model.generator_loss(
                 gene_output, srez_images.box_downscale(truth), truth, fake_logits,
                 l1_factor=config.gene_l1_factor,
                 content_factor=config.gene_content_factor,
-                gradient_factor=config.gene_gradient_factor)
+                gradient_factor=config.gene_gradient_factor, valid=valid)
             # Optimizers sum gradients over replicas: each replica adds its share of the mean.
             gene_objective = self.loss_scale.scale(gene_loss / replicas)
             if self.adversarial:
@@ -162,8 +165,8 @@ class TrainingSession:
 
         Returns StepResults, the losses averaged over replicas.
         """
-        inputs, truth = next(iterator)
-        results = self.strategy.run(self._traced_replica_step, args=(inputs, truth, batch))
+        inputs, truth, valid = next(iterator)
+        results = self.strategy.run(self._traced_replica_step, args=(inputs, truth, valid, batch))
         return StepResults(*[self.strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
                              for value in results])
 
@@ -181,7 +184,7 @@ class TrainingSession:
 
     @tf.function(autograph=False)
     def _statistics_step(self, iterator):
-        inputs, _ = next(iterator)
+        inputs = next(iterator)[0]
 
         def forward(images):
             images = tf.cast(images, self.compute_dtype)

@@ -116,13 +116,13 @@ def _inputs_and_outputs(config, data, session, chief, start_batch):
     # A resumed session draws a new image order and augmentation: replaying the first session's
     # would train on the same images again after every interruption.
     dataset = srez_input.training_dataset(
-        data.train_keys, data.load, global_batch, config.model.sample_size,
+        data.train_groups, data.load, global_batch, config.model.sample_size,
         config.random_seed + start_batch, cache=config.cache, cache_file=config.cache_file,
         damage=config.damage)
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
     # The grids show damaged inputs when training damages them.
     damaged = config.damage.damage_clean < 1
-    test_inputs, test_truth = srez_input.test_pairs(
+    test_inputs, test_truth, _ = srez_input.test_pairs(
         data.test_keys, data.load, config.model.sample_size,
         damage=config.damage if damaged else None, seed=config.random_seed)
     return iterator, _Outputs(config, session, chief, test_inputs, test_truth)

@@ -31,7 +31,6 @@ TILE_SIZE = 96
 # convolution sees 1 pixel of its own resolution; the generator has 4.5 of them per stage at
 # halving cost, so it sees under 11 input pixels whatever its depth.
 TILE_MARGIN = 16
-LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R 601, as PIL and TensorFlow turn RGB to grey.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,7 +145,7 @@ def _with_channels(images, upscale_colour):
     colour = np.repeat(images[..., :1], 3, -1) if grey else images[..., :3]
     upscaled = upscale_colour(colour)
     if grey:
-        upscaled = np.round(upscaled @ LUMA).astype(np.uint8)[..., np.newaxis]
+        upscaled = np.round(upscaled @ srez_pixels.LUMA).astype(np.uint8)[..., np.newaxis]
     if channels in (2, 4):
         alpha = np.stack([bicubic_upscale(image[..., -1:]) for image in images])
         upscaled = np.concatenate([upscaled, alpha], axis=-1)

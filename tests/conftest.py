@@ -51,7 +51,7 @@ def synthetic_data(count=8, test_vectors=4):
     import srez_synthetic
 
     keys, load = srez_synthetic.synthetic_faces(range(count + test_vectors))
-    return srez_input.TrainingData(keys[:count], keys[count:], load)
+    return srez_input.TrainingData((srez_input.KeyGroup(keys[:count]),), keys[count:], load)
 
 
 def write_face_images(folder, count, size=(178, 218), seed=0):

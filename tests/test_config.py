@@ -77,3 +77,20 @@ def test_saved_configs_round_trip_and_missing_settings_take_their_defaults():
     assert not srez_config.ModelConfig.from_dict(values).gene_pixel_shuffle
     with pytest.raises(ValueError, match='unknown model settings gene_wings'):
         srez_config.ModelConfig.from_dict(dict(values, gene_wings=2))
+
+
+@pytest.mark.parametrize('text, sources', [
+    ('dataset', [('dataset', 1.0)]),
+    ('a,b:2', [('a', 1.0), ('b', 2.0)]),
+    (' faces/utk:0.5 , ../celeba ', [('faces/utk', 0.5), ('../celeba', 1.0)]),
+    ('c:drive:3', [('c:drive', 3.0)]),
+    ('time:12:1', [('time:12', 1.0)]),
+])
+def test_dataset_names_folders_each_with_a_weight(text, sources):
+    assert srez_config.dataset_sources(text) == sources
+
+
+@pytest.mark.parametrize('text', ['a,', 'a:0', 'a:-1', ':2', 'a:inf'])
+def test_a_dataset_without_a_folder_or_weight_is_refused(text):
+    with pytest.raises(ValueError, match='is not a folder with a weight'):
+        srez_config.dataset_sources(text)

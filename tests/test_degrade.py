@@ -8,6 +8,7 @@ import tensorflow as tf
 
 import srez_config
 import srez_degrade
+import srez_pixels
 
 # Every share 0: no damage of any kind, so a test can turn on one at a time.
 NO_PARTS = dict(damage_clean=0.0, damage_resize=0.0, damage_jpeg=0.0)
@@ -104,10 +105,12 @@ def face_and_truth(sample_size=64):
 
 def test_clean_pairs_are_exact_area_downscales():
     face, truth = face_and_truth()
-    inputs, pair_truth = srez_degrade.training_pair(face, 64, srez_config.DamageConfig(), [0, 1])
+    inputs, pair_truth, valid = srez_degrade.training_pair(face, 64, srez_config.DamageConfig(),
+                                                           [0, 1])
 
     np.testing.assert_allclose(pair_truth, truth, atol=1e-6)
     np.testing.assert_allclose(inputs, tf.image.resize(truth, [16, 16], method='area'), atol=1e-6)
+    np.testing.assert_array_equal(valid, np.ones((64, 64, 1)))
 
 
 def test_damaged_pairs_keep_the_truth_and_quantise_the_input():
@@ -115,7 +118,7 @@ def test_damaged_pairs_keep_the_truth_and_quantise_the_input():
     config = dataclasses.replace(srez_config.DamageConfig(), damage_clean=0.0)
 
     for seed in range(6):
-        inputs, pair_truth = srez_degrade.training_pair(face, 64, config, [seed, 0])
+        inputs, pair_truth, _ = srez_degrade.training_pair(face, 64, config, [seed, 0])
         np.testing.assert_allclose(pair_truth, truth, atol=1e-6)
         assert inputs.shape == (16, 16, 3)
         np.testing.assert_allclose(inputs, srez_degrade.quantise(inputs), atol=1e-6)
@@ -192,3 +195,20 @@ def test_eval_degrade_is_reproducible_and_recorded(trained_model, tmp_path, srez
     assert figures[0]['degrade'] == 'noise:6+jpeg:60'
     assert figures[0]['model'] == figures[1]['model']
     assert figures[0]['bicubic'] == figures[1]['bicubic']
+
+
+def test_a_share_of_faces_becomes_black_and_white_truth_and_input():
+    face, _ = face_and_truth()
+    every = srez_config.DamageConfig(damage_grey=1.0, damage_clean=0.0)
+    for seed in range(4):
+        inputs, truth, _ = srez_degrade.training_pair(face, 64, every, [seed, 2])
+        for image in (inputs.numpy(), truth.numpy()):
+            np.testing.assert_allclose(image[..., 0], image[..., 2], atol=1e-6)
+        expected = np.asarray(face_and_truth()[1]) @ srez_pixels.LUMA
+        np.testing.assert_allclose(truth[..., 0], expected, atol=1e-5)
+    half = srez_config.DamageConfig(damage_grey=0.5)
+    grey = [np.ptp(srez_degrade.training_pair(face, 64, half, [seed, 5])[1], axis=-1).max() < 1e-6
+            for seed in range(60)]
+    assert 0.3 < np.mean(grey) < 0.7
+    colour = srez_degrade.training_pair(face, 64, srez_config.DamageConfig(), [0, 5])[1]
+    assert np.ptp(colour, axis=-1).max() > 0.05  # None by default.

@@ -130,9 +130,27 @@ def test_cli_measures_the_weights_asked_for_and_records_the_model(tmp_path, trai
     assert source['data'] == 'built-in synthetic faces' and source['recipe'] == 'faithful'
     # The figure is that of the raw network on the held-out faces.
     keys, load = srez_synthetic.synthetic_faces(range(1_024, 1_026))
-    inputs, truth = srez_input.test_pairs(keys, load, 64)
+    inputs, truth, _ = srez_input.test_pairs(keys, load, 64)
     network = srez_loader.from_path(folder, 'raw')[0]
     expected = srez_eval.summarise(
         srez_eval.measure_each(network(inputs, training=False), inputs, truth),
         srez_eval.gradient_magnitude(truth))
     assert figures['model']['psnr'] == pytest.approx(expected['psnr'], rel=1e-5)
+
+
+def test_psnr_and_consistency_leave_out_a_frames_fill():
+    rng = np.random.default_rng(1)
+    truth = rng.uniform(size=(1, 64, 64, 3)).astype(np.float32)
+    inputs = srez_images.box_downscale(truth).numpy()
+    output = truth + rng.normal(0, 0.05, truth.shape).astype(np.float32)
+    valid = np.ones((1, 64, 64, 1), np.float32)
+    valid[:, :16] = 0
+    spoilt = output.copy()
+    spoilt[:, :16] = 1 - truth[:, :16]  # Wrong only where the picture was filled.
+    figures, spoilt_figures = (srez_eval.measure_each(image, inputs, truth, valid)
+                               for image in (output, spoilt))
+    for name in ('psnr', 'consistency_l1'):
+        np.testing.assert_allclose(figures[name], spoilt_figures[name], rtol=1e-5)
+    squared = np.mean((output[:, 16:] - truth[:, 16:]) ** 2)
+    assert figures['psnr'][0] == pytest.approx(-10 * np.log10(squared), abs=1e-3)
+    assert srez_eval.measure_each(spoilt, inputs, truth)['psnr'][0] < figures['psnr'][0] - 3

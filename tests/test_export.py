@@ -26,5 +26,6 @@ def test_reloaded_savedmodel_gives_the_pixels_of_infer(tmp_path, trained_model, 
     Image.fromarray(faces[1]).save(tmp_path / 'face.png')
     srez_infer.upscale_files(srez_upscaler.Upscaler.from_generator(generator, None),
                              str(tmp_path), [str(tmp_path / 'face.png')], str(tmp_path / 'out'))
-    np.testing.assert_array_equal(upscaled[1].numpy(),
-                                  np.asarray(Image.open(tmp_path / 'out' / 'face.png')))
+    # One graph against another: the same pixels but for float rounding, as the light runtime's.
+    infer = np.asarray(Image.open(tmp_path / 'out' / 'face.png'), np.int16)
+    assert np.abs(upscaled[1].numpy().astype(np.int16) - infer).max() <= 1

@@ -101,7 +101,7 @@ def test_grey_palette_and_alpha_inputs(tmp_path, generator):
         assert grey_output.mode == 'L'
     rgb = read(outputs / 'rgb.png').astype(float)
     np.testing.assert_array_equal(read(outputs / 'grey.png'),
-                                  np.round(rgb @ srez_upscaler.LUMA).astype(np.uint8))
+                                  np.round(rgb @ srez_pixels.LUMA).astype(np.uint8))
     upscaled = read(outputs / 'rgba.png')
     assert upscaled.shape == (64, 64, 4)
     np.testing.assert_array_equal(upscaled[..., 3:],

@@ -28,9 +28,9 @@ def test_dataset_file_is_used_or_skipped_with_its_reason(tmp_path, case):
         # Usable means the pipeline turns it into a face box with Pillow's colours.
         assert scan.usable == [path] and not scan.skipped
         image = srez_input.load_file(tf.constant(path)).numpy()
-        expected = np.asarray(Image.open(path).convert('RGB'))
+        expected = np.asarray(Image.open(path).convert('RGBA'))
         assert np.abs(image.astype(int) - expected).mean() < 3
-        assert srez_input.face_box(image).shape == (144, 144, 3)
+        assert srez_input.face_box(image).shape == (144, 144, 4)
 
 
 def test_unreadable_file_is_skipped():
@@ -187,29 +187,76 @@ def test_split_is_seeded_and_holds_out_the_last(tmp_path):
 
 def test_training_dataset_batches(tmp_path):
     paths = write_face_images(str(tmp_path), 6)
-    dataset = srez_input.training_dataset(paths, srez_input.load_file, batch_size=4,
-                                          sample_size=64, seed=0)
-    for inputs, truth in dataset.take(3):  # More batches than images: it repeats.
+    dataset = srez_input.training_dataset([srez_input.KeyGroup(paths)], srez_input.load_file,
+                                          batch_size=4, sample_size=64, seed=0)
+    for inputs, truth, valid in dataset.take(3):  # More batches than images: it repeats.
         assert inputs.shape == (4, 16, 16, 3) and truth.shape == (4, 64, 64, 3)
         assert inputs.dtype == tf.float32 and float(tf.reduce_max(truth)) <= 1.0
+        np.testing.assert_array_equal(valid, np.ones((4, 64, 64, 1)))  # JPEGs have no fill.
 
 
 def test_cached_dataset_matches_shapes(tmp_path):
     paths = write_face_images(str(tmp_path / 'images'), 5)
     dataset = srez_input.training_dataset(
-        paths, srez_input.load_file, batch_size=2, sample_size=64, seed=0, cache=True,
-        cache_file=str(tmp_path / 'faces.cache'))
+        [srez_input.KeyGroup(paths)], srez_input.load_file, batch_size=2, sample_size=64, seed=0,
+        cache=True, cache_file=str(tmp_path / 'faces.cache'))
     batches = list(dataset.take(6))
-    assert all(truth.shape == (2, 64, 64, 3) for _, truth in batches)
+    assert all(truth.shape == (2, 64, 64, 3) for _, truth, _ in batches)
     assert any(name.startswith('faces.cache') for name in os.listdir(tmp_path))
 
 
 def test_test_pairs_are_centred_and_fixed(tmp_path):
     paths = write_face_images(str(tmp_path), 3)
-    inputs, truth = srez_input.test_pairs(paths, srez_input.load_file, 64)
+    inputs, truth, _ = srez_input.test_pairs(paths, srez_input.load_file, 64)
     again = srez_input.test_pairs(paths, srez_input.load_file, 64)
     assert inputs.shape == (3, 16, 16, 3) and truth.shape == (3, 64, 64, 3)
     np.testing.assert_array_equal(truth, again[1])
     expected = np.asarray(Image.open(paths[0]), np.float32)[60:188, 25:153] / 255
     np.testing.assert_allclose(truth[0], expected.reshape(64, 2, 64, 2, 3).mean(axis=(1, 3)),
                                atol=1e-5)
+
+
+def flat_faces(folder, count, value):
+    """Writes `count` PNG faces of one grey `value` into `folder`; returns their paths."""
+    os.makedirs(folder, exist_ok=True)
+    paths = []
+    for index in range(count):
+        paths.append(os.path.join(folder, f'{value}_{index}.png'))
+        Image.new('RGB', (178, 218), (value,) * 3).save(paths[-1])
+    return paths
+
+
+def test_several_folders_train_together_each_drawn_by_its_weight(tmp_path):
+    dark, bright = str(tmp_path / 'dark'), str(tmp_path / 'bright')
+    flat_faces(dark, 6, 40)
+    flat_faces(bright, 3, 200)
+    lines = []
+    data = srez_input.training_data(f'{dark},{bright}:4', test_vectors=2, seed=0,
+                                    log=lines.append)
+    assert [group.weight for group in data.train_groups] == [1, 4]
+    assert sorted(data.train_keys + data.test_keys) == sorted(
+        srez_files.find_images(dark) + srez_files.find_images(bright))
+    assert f'images from {bright} (weight 4)' in lines[-1]
+    dataset = srez_input.training_dataset(data.train_groups, data.load, 8, 64, seed=0)
+    means = np.concatenate([truth.numpy().mean(axis=(1, 2, 3)) for _, truth, _ in dataset.take(40)])
+    # Each image of bright is drawn 4 times as often as each of dark.
+    counts = [len(group.keys) for group in data.train_groups]
+    expected = 4 * counts[1] / (counts[0] + 4 * counts[1])
+    assert np.mean(means > 0.5) == pytest.approx(expected, abs=0.08)
+
+
+def test_a_frames_fill_is_marked_invalid_through_the_pipeline(tmp_path):
+    # A re-aligned face whose frame ran off its picture on the left: alpha 0 there (srez_align).
+    pixels = np.full((218, 178, 4), 150, np.uint8)
+    pixels[..., 3] = 255
+    pixels[:, :89, 3] = 0
+    Image.fromarray(pixels).save(tmp_path / 'tight.png')
+    path = str(tmp_path / 'tight.png')
+    valid = srez_input.test_pairs([path], srez_input.load_file, 64).valid[0, ..., 0]
+    # The 128 box starts at x=25: its first 64 columns are fill, the rest picture (area-resized).
+    np.testing.assert_array_equal(valid[:, :32], 0)
+    np.testing.assert_array_equal(valid[:, 32:], 1)
+    dataset = srez_input.training_dataset([srez_input.KeyGroup([path])], srez_input.load_file,
+                                          4, 64, seed=0)
+    for _, _, batch_valid in dataset.take(2):  # Jittered and flipped, still half fill.
+        assert 0.4 < float(tf.reduce_mean(batch_valid)) < 0.6

@@ -22,7 +22,8 @@ def assert_one_line_error(status, stderr, fragment):
 
 @pytest.mark.parametrize('args, fragment', [
     (['--run', 'predict'],
-     'flag --run=predict: value should be one of <train|demo|infer|eval|export|bench|facecheck>'),
+     'flag --run=predict: value should be one of <train|demo|infer|eval|export|bench|facecheck|'
+     'align>'),
     # The original's default, --run demo, with no grids yet.
     ([], 'No sample grids (batch*_out.png) in train/: run `python srez_main.py --run train` '
          'first.'),

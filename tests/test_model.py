@@ -183,3 +183,25 @@ def test_gene_blocks_sets_the_residual_blocks_of_each_stage():
     assert deeper.flops(16, 16)[0] == (default.flops(16, 16)[0] + 2 * block.flops(16, 16)[0]
                                        - block.flops(32, 32)[0])
     assert deeper(tf.zeros([1, 16, 16, 3]), training=False).shape == (1, 64, 64, 3)
+
+
+def test_the_losses_leave_out_what_is_not_the_pictures_own():
+    rng = np.random.default_rng(0)
+    output, truth = (tf.constant(rng.uniform(size=(2, 64, 64, 3)), tf.float32) for _ in range(2))
+    valid = np.ones((2, 64, 64, 1), np.float32)
+    valid[:, :, :20] = 0  # A frame's fill, which srez_align marks.
+    changed = output.numpy()
+    changed[:, :, :20] = rng.uniform(size=(2, 64, 20, 3))  # The output differs only there.
+    clean_input = srez_images.box_downscale(truth)
+
+    def losses(images, weights):
+        return [float(value) for value in srez_model.generator_loss(
+            images, clean_input, truth, None, l1_factor=0.9, content_factor=4.0,
+            gradient_factor=100.0, valid=weights)]
+
+    # Columns 0-19 are whole 4x4 blocks of the L1 term, and each pixel's gradient looks right
+    # and down: what the output has there does not count.
+    np.testing.assert_allclose(losses(output, valid), losses(changed, valid), rtol=1e-3)
+    assert losses(output, None) != pytest.approx(losses(changed, None), rel=1e-3)
+    np.testing.assert_allclose(losses(output, np.ones_like(valid)), losses(output, None),
+                               rtol=1e-6)

@@ -15,7 +15,7 @@ def session_and_batches(config, count=8):
     """A new TrainingSession of `config` and an iterator of batches of 4 synthetic faces."""
     session = srez_session.TrainingSession(config, tf.distribute.get_strategy())
     data = synthetic_data(count)
-    return session, iter(srez_input.training_dataset(data.train_keys, data.load, 4, 64, seed=0))
+    return session, iter(srez_input.training_dataset(data.train_groups, data.load, 4, 64, seed=0))
 
 
 def train_steps(session, iterator, count, first=1):
@@ -98,7 +98,7 @@ def test_a_checkpoint_from_before_the_average_starts_the_average_from_its_weight
 def test_refreshed_statistics_make_inference_match_training(tmp_path):
     session, iterator = session_and_batches(tiny_config(tmp_path, learning_rate_start=0.002))
     train_steps(session, iterator, 10)  # Weights move fast: the moving averages lag behind them.
-    inputs, truth = next(iterator)
+    inputs, truth, _ = next(iterator)
     # Refreshed on this one batch, inference normalises exactly as training does on it, with
     # the raw weights and with their average alike.
     session.refresh_statistics(iter(tf.data.Dataset.from_tensors((inputs, truth)).repeat()))

@@ -26,9 +26,11 @@ def test_tensorflow_errors_from_data_are_one_line(tmp_path):
     cache_file = str(tmp_path / 'faces.cache')
     # What a run killed while filling its cache leaves: the next run would find the cache locked.
     (tmp_path / 'faces.cache_0.lockfile').write_text('Created at: 0')
-    cached = srez_input.training_dataset([write_face(tmp_path / 'face.jpg')], srez_input.load_file,
-                                         4, 64, seed=0, cache=True, cache_file=cache_file)
-    nothing_decodes = srez_input.training_dataset([corrupt], srez_input.load_file, 4, 64, seed=0)
+    cached = srez_input.training_dataset(
+        [srez_input.KeyGroup([write_face(tmp_path / 'face.jpg')])], srez_input.load_file, 4, 64,
+        seed=0, cache=True, cache_file=cache_file)
+    nothing_decodes = srez_input.training_dataset([srez_input.KeyGroup([corrupt])],
+                                                  srez_input.load_file, 4, 64, seed=0)
 
     for dataset, message in [
             (cached, f'--cache_file {cache_file} is locked: another run is filling it, or one was '

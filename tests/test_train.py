@@ -52,7 +52,7 @@ def test_the_grid_shows_the_averaged_generator_on_the_test_vectors(trained_model
 
     # The trained model's held-out test vectors: the last 4 of the seeded synthetic faces.
     keys, load = srez_synthetic.synthetic_faces(range(1024, 1028))
-    inputs, truth = srez_input.test_pairs(keys, load, 64)
+    inputs, truth, _ = srez_input.test_pairs(keys, load, 64)
     grid = tf.io.decode_png(tf.io.read_file(str(trained_model / 'train' / 'batch000006_out.png')))
     expected = srez_images.sample_grid(inputs, generator(inputs, training=False), truth)
     np.testing.assert_array_equal(grid, expected)

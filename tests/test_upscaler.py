@@ -39,7 +39,7 @@ def test_every_kind_of_image_keeps_its_channels(upscaler):
 
     assert colour.shape == (64, 64, 3) and colour.dtype == np.uint8
     # Grey stays grey, [h, w] or [h, w, 1]: the luminance of its upscale as RGB.
-    expected_grey = np.round(as_rgb @ srez_upscaler.LUMA).astype(np.uint8)
+    expected_grey = np.round(as_rgb @ srez_pixels.LUMA).astype(np.uint8)
     np.testing.assert_array_equal(upscaler.upscale_face(grey), expected_grey)
     np.testing.assert_array_equal(upscaler.upscale_face(grey[..., None])[..., 0], expected_grey)
     # Alpha is upscaled bicubic; the colours do not depend on it.
