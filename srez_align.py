@@ -101,6 +101,17 @@ def align(detector, picture, max_outside):
     return image, fate
 
 
+def run_align(config):
+    """--run align: the faces of config.images.input re-aligned into config.aligned_dir (a
+    srez_config.AlignConfig)."""
+    images = config.images
+    paths = srez_files.find_images(images.input)[:images.max_images or None]
+    print(f'Aligning {len(paths)} pictures of {images.input} into {config.aligned_dir}/.')
+    results = align_folder(paths, images.input, config.aligned_dir, config.align_max_outside)
+    print(summary(results, config.align_max_outside) + f' Each picture\'s fate is in '
+          f'{config.aligned_dir}/{RECORD}.')
+
+
 def align_folder(paths, root, output_dir, max_outside, log=print):
     """Re-aligns the pictures `paths` (under `root`) into PNGs under `output_dir`, with the same
     relative paths and stems, RGBA where the frame runs off the picture and RGB elsewhere; writes

@@ -8,7 +8,7 @@ For each batch size it times the configured variant (--precision, --xla) and the
 (float32, no XLA) with the real training step of srez_session, in the same process, so the ratio
 compares like with like. Training and inference are fed one batch held in memory, so they measure
 the device alone; the input pipeline is timed alone, as training would read it, and again with
-every input damaged (srez_degrade, by the --damage_* settings).
+every input damaged (srez_damage, by the --damage_* settings).
 
 FLOPs per image are counted from the networks' own layers (srez_model.flops); the peak is the
 faster of a 2048x2048 float32 matmul and the generator's first 3x3 convolution at the model's
@@ -16,20 +16,23 @@ shapes, timed in the same run. Achieved GFLOP/s over that peak says at once whet
 runs near what the device can do, or is misconfigured.
 """
 import dataclasses
+import functools
 import gc
+import json
 import os
 import platform
 import resource
 import statistics
+import sys
 import time
 
 import numpy as np
 import tensorflow as tf
 
-import srez_faces
+import srez_devices
 import srez_files
-import srez_images
 import srez_input
+import srez_loader
 import srez_model
 import srez_session
 import srez_upscaler
@@ -41,7 +44,27 @@ MATMUL_SIZE = 2048
 PHOTO_SIZE, PHOTO_FACES = (640, 480), 10  # The photo --run bench upscales through --faces.
 
 
-def run(config, data, strategy, batch_sizes, batches, repeats=REPEATS, log=print):
+def run_bench(config):
+    """--run bench: times what config.train (a srez_config.BenchConfig's) trains, as configured
+    and plain; the report as JSON on stdout, the progress and its table on stderr, so that
+    `--run bench > bench.json` keeps it clean."""
+    train = srez_devices.resolved(config.train)
+    log = functools.partial(print, file=sys.stderr)
+    if config.choice.shipped_models or config.choice.model:
+        model = srez_loader.load(config.choice)
+        log(model.source.line())
+        train = dataclasses.replace(train, model=model.source.model)
+        log('Timing networks of its widths.')
+    # Before any TensorFlow op, as in srez_train.run_train.
+    strategy = srez_devices.make_strategy(train.device.strategy, train.device.cpu_devices)
+    data = srez_input.configured_data(train, log)
+    report = measure(train, data, strategy, config.bench_batch_sizes or (train.batch_size,),
+                     config.bench_batches, repeats=config.bench_repeats, log=log)
+    log(report_table(report))
+    print(json.dumps(report))
+
+
+def measure(config, data, strategy, batch_sizes, batches, repeats=REPEATS, log=print):
     """Measures every batch size; returns the report as a JSON-ready dict.
 
     config: a srez_config.TrainConfig (its batch_size is replaced by each of `batch_sizes`, per
@@ -77,20 +100,20 @@ def run(config, data, strategy, batch_sizes, batches, repeats=REPEATS, log=print
 
 def _time_photo(config, data, repeats):
     """Seconds of each part of --run infer on one photo (PHOTO_SIZE, PHOTO_FACES of the run's
-    faces), median of `repeats` after a warm-up: face detection, the faces (cut, model, paste),
-    and the background upscale; photos/s for the three together."""
-    upscaler = srez_upscaler.Upscaler.from_generator(srez_model.Generator(config.model), None,
-                                                     config.batch_size)
-    photo = _photo(data, upscaler.input_sizes[0])
-    detector, check = upscaler.face_finders()
+    faces), median of `repeats` after a warm-up, through the pipeline infer uses
+    (srez_photo.PhotoPipeline): face detection with its second look, the faces (cut, model,
+    paste), and the background upscale; photos/s for the three together."""
+    pipeline = srez_upscaler.Upscaler.from_generator(srez_model.Generator(config.model), None,
+                                                     config.batch_size).pipeline
+    photo = _photo(data, min(pipeline.models))
     seconds = {'detection': [], 'faces': [], 'background': []}
     for repeat in range(repeats + 1):
         start = time.perf_counter()
-        faces = detector.detect(photo)
+        faces = pipeline.find_faces(photo)
         found = time.perf_counter()
-        background = srez_upscaler.bicubic_upscale(photo)
+        background = pipeline.upscale_background(photo)
         upscaled = time.perf_counter()
-        srez_faces.upscale_faces(photo, faces, check, upscaler.frame_upscalers(), background)
+        pipeline.paste_faces(photo, faces, background)
         done = time.perf_counter()
         if repeat:  # The first is the warm-up: tracing and the detector's first calls.
             for part, value in (('detection', found - start), ('background', upscaled - found),
@@ -182,7 +205,7 @@ def _peak_gflops(config, batches, repeats):
     """
     matrix = tf.random.uniform([MATMUL_SIZE, MATMUL_SIZE])
     matmul = tf.function(lambda: tf.linalg.matmul(matrix, matrix))
-    units, side = config.model.gene_units[0], config.model.sample_size // srez_images.SCALE
+    units, side = config.model.gene_units[0], config.model.input_size
     layer = srez_model.Conv2D(tf.random.Generator.from_seed(0), units, units, mapsize=3)
     features = tf.random.uniform([config.batch_size, side, side, units])
     convolution = tf.function(lambda: layer(features, training=False))
@@ -280,7 +303,7 @@ def _peak_memory_bytes():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
 
 
-def table(report):
+def report_table(report):
     """The report as a readable table (one line per batch size and variant)."""
     configured = report['configured']
     name = f'{configured["precision"]}{" +XLA" if configured["xla"] else ""}'

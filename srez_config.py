@@ -13,6 +13,7 @@ import dataclasses
 import json
 import os
 
+SCALE = 4  # srez upscales 4x: two 2x stages.
 RUNS = ('train', 'demo', 'infer', 'eval', 'export', 'bench', 'facecheck', 'align')
 RECIPE_NAMES = ('faithful', 'fidelity', 'sharp', 'fidelity_128', 'sharp_128')
 DEFAULT_DATASET = 'dataset'
@@ -20,10 +21,10 @@ SYNTHETIC = 'synthetic'
 SYNTHETIC_SOURCE = 'built-in synthetic faces'  # What a checkpoint says it trained on, then.
 # The shipped model files (models/README.md).
 MODELS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'models')
-# {--sample_size: {name: path}}: the pair for 16 -> 64 px faces, and the one for 32 -> 128 px.
+# {input size: {name: path}}: the pair for 16 -> 64 px faces, and the one for 32 -> 128 px.
 SHIPPED_MODELS = {size: {name: os.path.join(MODELS_DIR, f'{name}{suffix}.zip')
                          for name in ('fidelity', 'sharp')}
-                  for size, suffix in ((64, ''), (128, '_128'))}
+                  for size, suffix in ((16, ''), (32, '_128'))}
 # The same pairs as LiteRT files, which upscale without TensorFlow (srez_lite).
 SHIPPED_LITE = {size: {name: os.path.splitext(path)[0] + '.tflite' for name, path in pair.items()}
                 for size, pair in SHIPPED_MODELS.items()}
@@ -88,6 +89,11 @@ class ModelConfig:
         'instead of a nearest-neighbour upscale and a convolution, at the same cost (off = the '
         'original srez generator).')
 
+    @property
+    def input_size(self):
+        """The side of the aligned face the generator takes: a quarter of the sample size."""
+        return self.sample_size // SCALE
+
     def to_json(self):
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
@@ -114,13 +120,25 @@ class ModelConfig:
                      for config in (self, other))
 
 
+def mirror(flag, default, given=False):
+    """A field that is not a flag of its own but mirrors another config's flag `flag`: its value,
+    or with `given`, whether the command line gave it."""
+    return dataclasses.field(default=default, metadata=dict(mirror=flag, given=given))
+
+
+def from_environment(variable, default, what):
+    """A field that is not a flag: the environment variable `variable`, `what` (a positive
+    integer)."""
+    return dataclasses.field(default=default, metadata=dict(environment=(variable, what)))
+
+
 def _share(help_text, default):
     return setting(default, help_text, lower_bound=0, upper_bound=1)
 
 
 @dataclasses.dataclass(frozen=True)
 class DamageConfig:
-    """How training damages its inputs as real small faces are damaged (srez_degrade). Every
+    """How training damages its inputs as real small faces are damaged (srez_damage). Every
     input stays clean by default: the 2016 recipe. The other defaults are what the shipped
     models were trained with, so `--damage_clean 0.3` alone turns that damage on."""
     damage_clean: float = _share(
@@ -137,6 +155,29 @@ class DamageConfig:
 
     def to_json(self):
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class DeviceConfig:
+    """Where and how the tensors run: devices, precision, compilation."""
+    precision: str = setting(
+        'auto', 'Compute precision; auto picks the fastest for the device (variables and losses '
+        'stay float32).', choices=['auto', 'float32', 'bfloat16', 'float16'])
+    xla: bool = setting(None, 'Compile the training and inference steps with XLA (default: where '
+                        'it is faster).')
+    xla_cache_dir: str = setting(
+        None, 'Folder where compiled XLA programs are kept, so the next run of the same model '
+        'starts without compiling (default: $XDG_CACHE_HOME/srez/xla, else ~/.cache/srez/xla; '
+        '"" = no cache).')
+    strategy: str = setting(
+        'auto', 'Devices to train on: one device, all local GPUs (mirrored), or several machines '
+        'configured by TF_CONFIG (multiworker); auto = mirrored with several GPUs.',
+        choices=['auto', 'one', 'mirrored', 'multiworker'])
+    log_device_placement: bool = setting(False, 'Log the device where variables are placed.')
+    # Splits the CPU into this many logical devices, so that --strategy mirrored can be tried
+    # (and checked against one device) on a machine without GPUs (docs/scaling.md).
+    cpu_devices: int = from_environment('SREZ_CPU_DEVICES', 1, 'a positive number of logical '
+                                        'CPU devices')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,11 +247,13 @@ class TrainConfig:
                           'images are decoded only once.')
     cache_file: str = setting('', 'With --cache: a file to cache the decoded faces in, for '
                               'datasets larger than memory.')
-    # Resolved by srez_main from --precision and --xla, whose 'auto' depends on the devices.
+    # Resolved from the device's --precision and --xla, whose 'auto' depends on the devices
+    # (srez_devices.resolved).
     precision: str = 'float32'
     xla: bool = False
     model: ModelConfig = ModelConfig()
     damage: DamageConfig = DamageConfig()
+    device: DeviceConfig = DeviceConfig()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -225,30 +268,12 @@ class RunConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class DeviceConfig:
-    """Where and how the tensors run: devices, precision, compilation."""
-    precision: str = setting(
-        'auto', 'Compute precision; auto picks the fastest for the device (variables and losses '
-        'stay float32).', choices=['auto', 'float32', 'bfloat16', 'float16'])
-    xla: bool = setting(None, 'Compile the training and inference steps with XLA (default: where '
-                        'it is faster).')
-    xla_cache_dir: str = setting(
-        None, 'Folder where compiled XLA programs are kept, so the next run of the same model '
-        'starts without compiling (default: $XDG_CACHE_HOME/srez/xla, else ~/.cache/srez/xla; '
-        '"" = no cache).')
-    strategy: str = setting(
-        'auto', 'Devices to train on: one device, all local GPUs (mirrored), or several machines '
-        'configured by TF_CONFIG (multiworker); auto = mirrored with several GPUs.',
-        choices=['auto', 'one', 'mirrored', 'multiworker'])
-    log_device_placement: bool = setting(False, 'Log the device where variables are placed.')
-
-
-@dataclasses.dataclass(frozen=True)
 class ModelChoice:
     """Which trained model infer, eval, export and bench use (srez_loader.load)."""
     model: str = setting(
-        '', 'A model to use: a srez model file (.zip) or a checkpoint folder (default: the newest '
-        'checkpoint of --checkpoint_dir, else the shipped models).')
+        '', 'A model to use: a srez model file (.zip), a checkpoint folder, or a LiteRT file '
+        '(.tflite, with the .json --export_lite writes beside it; upscaling only) (default: the '
+        'newest checkpoint of --checkpoint_dir, else the shipped models).')
     shipped_models: bool = setting(
         False, 'Use the shipped models even when --checkpoint_dir holds a checkpoint (without '
         'one they are used anyway).')
@@ -258,6 +283,35 @@ class ModelChoice:
     generator_weights: str = setting(
         'average', 'Of a checkpoint: the averaged generator weights (or the raw ones when it has '
         'none), or the raw weights as last trained.', choices=['average', 'raw'])
+    # Where training keeps its checkpoints, whose newest comes first when no model is named; one
+    # of synthetic faces only when the folder was named.
+    checkpoint_dir: str = mirror('checkpoint_dir', 'checkpoint')
+    checkpoint_dir_named: bool = mirror('checkpoint_dir', False, given=True)
+    sharpness_named: bool = mirror('sharpness', False, given=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class FaceRules:
+    """What a photo's detection must be for a model to paint a face there, and which model
+    takes it (srez_faces.examine; docs/faces.md measures each rule). Sizes are a face's frame
+    in photo pixels."""
+    face_check_threshold: float = setting(
+        0.5, 'Photos: a detection is taken for a face from this score of the face check, the '
+        'second look at it (0 = every detection, the check turned off).', lower_bound=0,
+        upper_bound=1)
+    # Frames under small_frame need a detector score of small_frame_score: most false detections
+    # are that small. Under min_frame, or turned over max_turn degrees, a face keeps the
+    # background: models are trained on upright faces of their own size.
+    small_frame: float = 20.0
+    small_frame_score: float = 0.8
+    min_frame: float = 12.0
+    max_turn: float = 30.0
+    # A face goes to the next larger model once its frame is over next_model_from times a
+    # model's input, and past max_frame_scale times the largest model's input it keeps the
+    # background: from 18 px frames the 32 px model gains more than the 16 px one, and shrinking
+    # larger frames to the input loses more than the model gains.
+    next_model_from: float = 1.125
+    max_frame_scale: float = 1.4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -284,18 +338,22 @@ class InferConfig:
     compare: bool = setting(False, 'infer: also write <stem>_compare.png, input nearest | '
                             'bicubic | output, side by side.')
     images: ImagesConfig = ImagesConfig()
+    choice: ModelChoice = ModelChoice()
+    rules: FaceRules = FaceRules()
 
 
 @dataclasses.dataclass(frozen=True)
 class EvalConfig:
     """How eval measures a model against bicubic."""
     images: ImagesConfig = ImagesConfig()
-    degrade: str = setting(
+    damage: str = setting(
         'clean', 'eval: damage every input the same way each time, as real small faces are '
         'damaged: clean, or blur:SIGMA (pixels of the truth), noise:SIGMA (1/255) and '
-        'jpeg:QUALITY joined by +, e.g. blur:1.2+noise:3+jpeg:75.',
-        parse=lambda text: Degradation.parse(text))
+        'jpeg:QUALITY joined by +, e.g. blur:1.2+noise:3+jpeg:75 (also --degrade).',
+        parse=lambda text: Damage.parse(text), alias='degrade')
     eval_dir: str = setting('eval', 'eval: the folder to write eval.json and eval.png into.')
+    choice: ModelChoice = ModelChoice()
+    train: TrainConfig = TrainConfig()  # Its --dataset's held-out faces, without --input.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -309,6 +367,8 @@ class ExportConfig:
         '', 'export: write the model as LiteRT files into this folder instead of a SavedModel, '
         'which upscale without TensorFlow (the light install): <name>.tflite and its '
         'description <name>.json; for --shipped_models, each file of each pair.')
+    choice: ModelChoice = ModelChoice()
+    sample_size: int = mirror('sample_size', 64)  # Of the shipped pairs, the one it exports.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -318,8 +378,10 @@ class FaceCheckConfig:
                                      'to train on.', lower_bound=256)
     face_check_batches: int = setting(6000, 'facecheck: batches of 256 frames to train.',
                                       lower_bound=1)
-    face_check_file: str = setting('face_check.npz', 'facecheck: the weights file to write '
-                                   '(the shipped one is models/face_check.npz).')
+    face_check_file: str = setting('face_check.tflite', 'facecheck: the LiteRT file to write '
+                                   '(the shipped one is models/face_check.tflite).')
+    dataset: str = mirror('dataset', DEFAULT_DATASET)  # The aligned faces it learns from.
+    random_seed: int = mirror('random_seed', 0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -341,11 +403,19 @@ class BenchConfig:
                                  'reported.', lower_bound=1)
     bench_batch_sizes: tuple = setting((), 'bench: batch sizes to measure, e.g. 16,64,256 '
                                        '(default: --batch_size).', at_least=0)
+    train: TrainConfig = TrainConfig()  # What it times: the step, the pipeline of --dataset.
+    choice: ModelChoice = ModelChoice()  # With --model or --shipped_models, their widths.
 
 
 @dataclasses.dataclass(frozen=True)
-class Degradation:
-    """One fixed damage, as eval's --degrade names it: blur sigma (pixels of the truth), noise
+class DemoConfig:
+    """What demo makes a movie of."""
+    train_dir: str = mirror('train_dir', 'train')
+
+
+@dataclasses.dataclass(frozen=True)
+class Damage:
+    """One fixed damage, as eval's --damage names it: blur sigma (pixels of the truth), noise
     sigma (1/255) and JPEG quality; 0 for each part left out. All 0: clean."""
     blur: float = 0.0
     noise: float = 0.0
@@ -395,10 +465,10 @@ _SHARP = dict(_SHIPPED_MODEL, gene_l1_factor=0.9, gene_content_factor=4.0,
 RECIPES = {
     'faithful': {},
     'fidelity': dict(_FIDELITY, max_batches=18000),
-    'sharp': dict(_SHARP, init_from=SHIPPED_MODELS[64]['fidelity'], max_batches=2000),
-    'fidelity_128': dict(_FIDELITY, sample_size=128, init_from=SHIPPED_MODELS[64]['fidelity'],
+    'sharp': dict(_SHARP, init_from=SHIPPED_MODELS[16]['fidelity'], max_batches=2000),
+    'fidelity_128': dict(_FIDELITY, sample_size=128, init_from=SHIPPED_MODELS[16]['fidelity'],
                          max_batches=2000),
-    'sharp_128': dict(_SHARP, sample_size=128, init_from=SHIPPED_MODELS[128]['fidelity'],
+    'sharp_128': dict(_SHARP, sample_size=128, init_from=SHIPPED_MODELS[32]['fidelity'],
                       max_batches=1000),
 }
 
@@ -419,5 +489,5 @@ def flag_words(name, value):
 
 # Every config whose fields are flags, in the order srez_main defines them.
 FLAG_CONFIGS = (RunConfig, TrainConfig, ModelConfig, DamageConfig, DeviceConfig, ModelChoice,
-                ImagesConfig, InferConfig, EvalConfig, ExportConfig, FaceCheckConfig, AlignConfig,
-                BenchConfig)
+                FaceRules, ImagesConfig, InferConfig, EvalConfig, ExportConfig, FaceCheckConfig,
+                AlignConfig, BenchConfig)

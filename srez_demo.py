@@ -66,6 +66,11 @@ def _load_frame(path: str) -> np.ndarray:
     return np.pad(pixels, ((0, height % 2), (0, width % 2), (0, 0)))
 
 
+def run_demo(config):
+    """--run demo: the movie of the sample grids in config.train_dir (a srez_config.DemoConfig)."""
+    make_movie(config.train_dir)
+
+
 def make_movie(train_dir: str, fps: int = 30) -> str:
     """Stitches the sample grids in `train_dir` into `train_dir/demo1.mp4`.
 

@@ -5,7 +5,7 @@ Three networks look at an image in turn: PNet slides over a pyramid of scales an
 RNet sees each proposal at 24x24 and refines it; ONet sees the survivors at 48x48 and gives the
 final box, score and five landmarks. Between them, boxes that overlap a better one are dropped.
 Each step does what the `mtcnn` package (1.0) does, to the same arithmetic, so that both find the
-same faces; its networks' weights are its own, converted by docs/convert_mtcnn.py.
+same faces; its networks' weights are its own, converted by tools/convert_mtcnn.py.
 
 Boxes are [x0, y0, x1, y1] in pixels whose centres are whole numbers (mtcnn's convention).
 """
@@ -30,7 +30,7 @@ class Mtcnn:
 
     def __init__(self, files=None):
         files = files or NETWORK_FILES
-        self.pnet, self.rnet, self.onet = (srez_lite.Network(srez_lite.read(files[name]))
+        self.pnet, self.rnet, self.onet = (srez_lite.Network(srez_lite.read_bytes(files[name]))
                                            for name in ('pnet', 'rnet', 'onet'))
 
     def detect(self, image, min_face_size=20, thresholds=(0.6, 0.7, 0.8)):

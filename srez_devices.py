@@ -4,6 +4,7 @@ The policy that `--strategy`, `--precision auto` and `--xla` (unset) stand for, 
 `--run bench` measured (README "Speed"), and what a multi-worker run needs to know about its
 cluster: how many processes train, and which task an error names.
 """
+import dataclasses
 import re
 
 import tensorflow as tf
@@ -30,6 +31,14 @@ def make_strategy(name, cpu_devices=1):
     if name == 'multiworker':
         return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.get_strategy()
+
+
+def resolved(config):
+    """`config` (a srez_config.TrainConfig) with its device's --precision and --xla resolved for
+    the devices there are (their 'auto' depends on them)."""
+    device = config.device
+    return dataclasses.replace(config, precision=resolve_precision(device.precision),
+                               xla=resolve_xla(device.xla, device.strategy))
 
 
 def resolve_precision(requested):

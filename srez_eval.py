@@ -18,16 +18,19 @@ bicubic each upscale the input, and are measured against the truth on [0, 1] RGB
 """
 import json
 import os
+import sys
 
 import numpy as np
 import tensorflow as tf
 
 import srez_config
-import srez_degrade
+import srez_damage
 import srez_files
 import srez_images
 import srez_input
+import srez_loader
 import srez_pixels
+from srez_errors import UsageError
 
 PSNR_CAP_DB = 100.0
 SYSTEMS = ('model', 'bicubic')
@@ -35,26 +38,68 @@ FIGURES = ('psnr', 'ssim', 'consistency_l1', 'sharpness')
 DAMAGE_SEED = 2016  # Image i of an eval is damaged with seed (DAMAGE_SEED, i).
 
 
-def evaluate(generator, keys, load, sample_size, eval_dir, model_source, faces, batch_size=16,
-             report_count=None, degradation=srez_config.Degradation()):
+def run_eval(config):
+    """--run eval: the model against bicubic on config's faces (a srez_config.EvalConfig):
+    --input's, or the test vectors that training held out of --dataset."""
+    keys, load, faces = _evaluation_faces(config.images, config.train)
+    model = srez_loader.load(config.choice, tensorflow=True,
+                             input_size=config.train.model.input_size)
+    print(model.source.line())
+    size = model.source.model.input_size
+    os.makedirs(config.eval_dir, exist_ok=True)
+    print(f'Evaluating on {len(keys)} images: {faces}.')
+    results = evaluate(model.upscalers[size], keys, load, size * srez_config.SCALE,
+                       config.eval_dir, model.source, faces,
+                       batch_size=config.images.upscale_batch, report_count=_show_count,
+                       damage=srez_config.Damage.parse(config.damage))
+    print(figures_table(results))
+    print(f'Wrote eval.json and eval.png to {config.eval_dir}/.')
+
+
+def _evaluation_faces(images, train):
+    """(keys, load, a line saying which faces) of the faces eval measures on: --input's, or the
+    held-out test vectors of --dataset (srez_config.ImagesConfig and TrainConfig)."""
+    if images.input:
+        paths = srez_files.find_images(images.input)[:images.max_images or None]
+        keys = srez_input.usable_images(images.input, paths)
+        if not keys:
+            raise UsageError(f'--input {images.input} holds no usable .jpg, .jpeg or .png files: '
+                             f'give a folder of face images.')
+        return keys, srez_input.load_file, f'the images of {images.input}'
+    data = srez_input.configured_data(train, log=lambda line: None)
+    faces = f' ({data.source})' if data.source == srez_config.SYNTHETIC_SOURCE else ''
+    return (data.test_keys[:images.max_images or None], data.load,
+            f'the held-out test vectors of --dataset {train.dataset}{faces}, --test_vectors '
+            f'{train.test_vectors} --random_seed {train.random_seed}')
+
+
+def _show_count(done, total):
+    """A one-line counter on stderr, rewritten in place; logs (not a terminal) are spared it."""
+    if sys.stderr.isatty():
+        print(f'\r{done}/{total} images', end='\n' if done == total else '', file=sys.stderr,
+              flush=True)
+
+
+def evaluate(upscale, keys, load, sample_size, eval_dir, model_source, faces, batch_size=16,
+             report_count=None, damage=srez_config.Damage()):
     """Measures the model and bicubic on the faces of `keys`; writes eval.json and eval.png.
 
     Args:
-        generator: a srez_model.Generator trained for `sample_size`.
+        upscale: the model, float32 [n, s/4, s/4, 3] in [0, 1] -> [n, s, s, 3], s = sample_size.
         keys, load: the images, as srez_input.test_pairs takes them (paths and load_file).
         sample_size: side of the truth in pixels; the input is a quarter of it.
         eval_dir: where eval.json and eval.png (the first images as nearest | bicubic | output |
             truth, like training's sample grids) are written.
-        model_source: the srez_loader.ModelSource of `generator`, for eval.json.
+        model_source: the srez_loader.ModelSource of the model, for eval.json.
         faces: one line saying which images these are, for eval.json.
         batch_size: images measured together.
         report_count: called as report_count(done, total) after each batch, if given.
-        degradation: a srez_config.Degradation that damages every input, the same way every
+        damage: a srez_config.Damage that damages every input, the same way every
             time; model and bicubic upscale the damaged input, measured against the clean truth.
 
     Returns:
         The dict written to eval.json: {'model': figures, 'bicubic': figures, 'images': count,
-        'faces', 'degrade', 'model_source'}, figures being {'psnr', 'ssim', 'consistency_l1',
+        'faces', 'damage', 'model_source'}, figures being {'psnr', 'ssim', 'consistency_l1',
         'sharpness'} floats.
     """
     per_image = {system: [] for system in SYSTEMS}
@@ -62,8 +107,8 @@ def evaluate(generator, keys, load, sample_size, eval_dir, model_source, faces, 
     grid_rows = []  # (inputs, model output, truth) of the first images, for eval.png.
     for start in range(0, len(keys), batch_size):
         inputs, truth, valid = _pairs(keys[start:start + batch_size], load, sample_size,
-                                      degradation, start)
-        outputs = {'model': generator(inputs, training=False).numpy(),
+                                      damage, start)
+        outputs = {'model': upscale(inputs),
                    'bicubic': srez_pixels.bicubic_upscale(inputs)}
         for system in SYSTEMS:
             per_image[system].append(measure_each(outputs[system], inputs, truth, valid))
@@ -77,7 +122,7 @@ def evaluate(generator, keys, load, sample_size, eval_dir, model_source, faces, 
                                 tf.io.encode_png(grid).numpy())
     truth_gradients = np.concatenate(truth_gradients)
     results = {'model_source': model_source.to_json(), 'images': len(keys), 'faces': faces,
-               'degrade': str(degradation)}
+               'damage': str(damage)}
     for system in SYSTEMS:
         results[system] = summarise(
             {name: np.concatenate([batch[name] for batch in per_image[system]])
@@ -87,14 +132,14 @@ def evaluate(generator, keys, load, sample_size, eval_dir, model_source, faces, 
     return results
 
 
-def _pairs(keys, load, sample_size, degradation, first):
-    """srez_input.TestPairs of `keys`, the inputs damaged by `degradation`; `first` is the first
+def _pairs(keys, load, sample_size, damage, first):
+    """srez_input.TestPairs of `keys`, the inputs damaged by `damage`; `first` is the first
     key's place in the eval, whose number seeds its damage."""
     pairs = srez_input.test_pairs(keys, load, sample_size)
-    if degradation == srez_config.Degradation():
+    if damage == srez_config.Damage():
         return pairs
     return pairs._replace(inputs=np.stack([
-        srez_degrade.damage(tf.constant(image), degradation,
+        srez_damage.apply(tf.constant(image), damage,
                             tf.constant([DAMAGE_SEED, first + index]))
         for index, image in enumerate(pairs.truth)]))
 
@@ -135,9 +180,9 @@ def summarise(per_image, truth_gradients):
     return figures
 
 
-def table(results):
+def figures_table(results):
     """A small text table of `results` (as `evaluate` returns), one row per system."""
-    lines = [f'{results["images"]} images, {results["degrade"]} inputs',
+    lines = [f'{results["images"]} images, {results["damage"]} inputs',
              f'{"":8s} {"PSNR dB":>8s} {"SSIM":>7s} {"cons. L1":>9s} {"sharpness":>9s}']
     for system in SYSTEMS:
         figures = results[system]

@@ -16,12 +16,19 @@ and returns float32 [n, 4h, 4w, 3]. A pair (fidelity and sharp) is two files of 
 holds its own convolutions and both models' batch-norm statistics, which the graph blends by
 `sharpness`; srez_lite blends the convolutions when it loads them.
 """
+import json
+import os
+
 import tensorflow as tf
 
+import srez_config
+import srez_files
+import srez_loader
 import srez_model
+import srez_modelfile
 
 
-class Upscaler(tf.Module):
+class ServingModule(tf.Module):
     """The generator with one uint8-in, uint8-out entry point."""
 
     def __init__(self, generator):
@@ -35,10 +42,58 @@ class Upscaler(tf.Module):
         return {'upscaled': tf.image.convert_image_dtype(output, tf.uint8, saturate=True)}
 
 
+def run_export(config):
+    """--run export: the model that config.choice names as a SavedModel, one srez model file, or
+    LiteRT files (a srez_config.ExportConfig)."""
+    if config.export_lite and config.choice.shipped_models:
+        written = export_shipped_lite(config.export_lite)
+        print(f'Exported the shipped models to {", ".join(written)}.')
+        return
+    model = srez_loader.load(config.choice, tensorflow=True,
+                             input_size=config.sample_size // srez_config.SCALE)
+    print(model.source.line())
+    generator, source = model.generators[model.source.model.input_size], model.source
+    if config.export_file:
+        srez_modelfile.write(generator, source.model, config.export_file, source.record())
+        written = config.export_file
+    elif config.export_lite:
+        written = export_lite(lite_pair(generator, generator)[0], source, config.export_lite)
+    else:
+        export(generator, config.export_dir)
+        written = f'{config.export_dir}/'
+    print(f'Exported its generator to {written}.')
+
+
+def export_lite(content, source, folder):
+    """Writes a model's LiteRT file `content` and its description (srez_loader.ModelSource
+    `source`) into `folder`; returns the file's path."""
+    stem = os.path.splitext(os.path.basename(source.path.rstrip('/')))[0] or 'model'
+    path = os.path.join(folder, stem + '.tflite')
+    os.makedirs(folder, exist_ok=True)
+    srez_files.write_atomically(path, content)
+    srez_files.write_atomically(os.path.splitext(path)[0] + '.json', json.dumps(dict(
+        model_config=json.loads(source.model.to_json()), source=source.record()), indent=2))
+    return path
+
+
+def export_shipped_lite(folder):
+    """Writes the LiteRT files of every shipped pair into `folder`; returns their paths."""
+    os.makedirs(folder, exist_ok=True)
+    written = []
+    for size in srez_loader.shipped_input_sizes():
+        pair = [srez_modelfile.read(srez_config.SHIPPED_MODELS[size][name])[0]
+                for name in ('fidelity', 'sharp')]
+        for name, content in zip(('fidelity', 'sharp'), lite_pair(*pair)):
+            path = os.path.join(folder, os.path.basename(srez_config.SHIPPED_LITE[size][name]))
+            srez_files.write_atomically(path, content)
+            written.append(path)
+    return written
+
+
 def export(generator, export_dir):
     """Writes `generator` (a srez_model.Generator) as a SavedModel into `export_dir`."""
-    upscaler = Upscaler(generator)
-    tf.saved_model.save(upscaler, export_dir, signatures={'serving_default': upscaler.serve})
+    module = ServingModule(generator)
+    tf.saved_model.save(module, export_dir, signatures={'serving_default': module.serve})
 
 
 def lite_pair(fidelity, sharp):

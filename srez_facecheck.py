@@ -16,7 +16,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-import srez_degrade
+import srez_damage
 import srez_faces
 import srez_files
 import srez_input
@@ -150,8 +150,8 @@ def _texture(rng):
     """A patch of smooth random texture: noise blurred at a random scale, coloured."""
     field = rng.normal(size=(48, 48, 3)) * rng.uniform(0.05, 0.5, 3) + rng.uniform(0.2, 0.8, 3)
     sigma = rng.uniform(0.5, 4.0)
-    blurred = srez_degrade.blur(tf.constant(field, tf.float32),
-                                srez_degrade.gaussian_kernel(sigma))
+    blurred = srez_damage.blur(tf.constant(field, tf.float32),
+                                srez_damage.gaussian_kernel(sigma))
     start = rng.integers(0, 48 - SIDE, 2)
     return np.clip(blurred.numpy()[start[0]:start[0] + SIDE, start[1]:start[1] + SIDE], 0, 1)
 
@@ -160,16 +160,25 @@ def _damaged(frame, rng):
     """`frame` as an 8-bit photo may hold it: a third saved as JPEG, a fifth noisy."""
     frame = tf.constant(frame, tf.float32)
     if rng.uniform() < 0.2:
-        frame = srez_degrade.gaussian_noise(frame, rng.uniform(1, 8) / 255, rng.uniform() < 0.5,
+        frame = srez_damage.gaussian_noise(frame, rng.uniform(1, 8) / 255, rng.uniform() < 0.5,
                                             rng.integers(0, 2 ** 31, 2))
-    frame = srez_degrade.quantise(frame)
+    frame = srez_damage.quantise(frame)
     if rng.uniform() < 0.33:
-        frame = srez_degrade.jpeg(frame, int(rng.integers(30, 96)),
-                                  rng.integers(0, srez_degrade.JPEG_BLOCK, 2))
+        frame = srez_damage.jpeg(frame, int(rng.integers(30, 96)),
+                                  rng.integers(0, srez_damage.JPEG_BLOCK, 2))
     return frame.numpy()
 
 
-def train(folder, steps=6000, count=160000, seed=0, log=print):
+def run_facecheck(config):
+    """--run facecheck: trains the face check on config.dataset's aligned faces and writes it
+    (a srez_config.FaceCheckConfig)."""
+    check, record = train_check(config.dataset, config.face_check_batches,
+                                config.face_check_frames, config.random_seed)
+    save(check, config.face_check_file)
+    print(f'Wrote the face check to {config.face_check_file} (trained on {record}).')
+
+
+def train_check(folder, steps=6000, count=160000, seed=0, log=print):
     """A FaceCheck trained on the aligned faces of `folder` (CelebA's layout, searched
     recursively): `count` frames made once, `steps` batches of BATCH of them, the rate falling
     along a cosine. Missing a face costs half what taking a texture for one does: a face left to

@@ -7,7 +7,8 @@ and its five landmarks (mtcnn), `alignment` maps them onto where the training fr
 a least-squares similarity transform, a second look (srez_facecheck) and the rules of `examine`
 decide whether it is a face and which model takes it, `snapped` puts its frame on the photo's
 pixel grid (or the cut follows the alignment), `cut` takes its pixels, and `paste` puts the
-model's output back into the 4x upscale of the photo under a feathered mask.
+model's output back into the 4x upscale of the photo under a feathered mask. srez_photo's
+PhotoPipeline runs these steps on a photo.
 
 Coordinates are continuous pixel coordinates: pixel (i, j) covers [j, j + 1) x [i, i + 1).
 """
@@ -16,6 +17,7 @@ import math
 
 import numpy as np
 
+import srez_config
 import srez_detect
 import srez_pixels
 
@@ -37,22 +39,9 @@ DETECTION_WINDOW, DETECTION_OVERLAP = 640, 64
 # Lower than mtcnn's own (0.6, 0.7, 0.8), for small, dark and JPEG faces: the face check and the
 # rules of `examine` turn away what else they let in.
 DETECTION_THRESHOLDS = (0.5, 0.5, 0.5)  # PNet's, RNet's, ONet's.
-# The model upscales a face's frame at the photo's own pixels (see `snap`). A face goes to the next
-# larger model once its frame is over NEXT_MODEL_FROM times a model's input, and past
-# MAX_FRAME_SCALE times the largest model's input it keeps the background upscale. docs/faces.md
-# measured both: from 18 px frames the 32 px model gains more than the 16 px one, and shrinking
-# larger frames to the input loses more than the model gains.
-NEXT_MODEL_FROM, MAX_FRAME_SCALE = 1.125, 1.4
 FEATHER = 0.15  # The mask fades out over this fraction of the frame's side at each edge.
-# Each detection's second look (srez_facecheck) sees its frame aligned at this size, and takes it
-# for a face from this score on.
-CHECK_SIDE, CHECK_THRESHOLD = 16, 0.5
-# Frames under SMALL_FRAME photo pixels need a detector score of SMALL_FRAME_SCORE: most false
-# detections are that small. Under MIN_FRAME, or turned over MAX_TURN degrees, a face keeps the
-# bicubic upscale: models are trained on upright faces of their own size. docs/faces.md measures
-# each rule.
-SMALL_FRAME, SMALL_FRAME_SCORE = 20, 0.8
-MIN_FRAME, MAX_TURN = 12, 30
+# Each detection's second look (srez_facecheck) sees its frame aligned at this size.
+CHECK_SIDE = 16
 
 
 @dataclasses.dataclass
@@ -226,7 +215,7 @@ def _ramp(steps):
     return np.clip(np.minimum(steps, 1 - steps) / FEATHER, 0, 1)
 
 
-def paste(background, outputs, matrices, scale=srez_pixels.SCALE):
+def paste(background, outputs, matrices, scale=srez_config.SCALE):
     """Puts the generator's `outputs` back into `background`, the upscale of the photo.
 
     background: uint8 [H, W, 3], `scale` times the photo, changed in place; outputs: float32
@@ -304,68 +293,35 @@ def _overlapping_groups(regions):
     return groups
 
 
-def upscale_photo(image, detector, check, models, upscale_background):
-    """The photo upscaled: its faces by a model, the rest as `upscale_background` has it.
-
-    image: uint8 [h, w, 3]; detector: a Detector; check: the face check, float32 [n, 16, 16, 3]
-    in [0, 1] -> probabilities [n]; models: {input size: the model on aligned faces, float32
-    [n, size, size, 3] in [0, 1] -> float32 [n, 4 size, 4 size, 3]}; upscale_background: uint8
-    [h, w, 3] -> uint8 [4h, 4w, 3], the photo's upscale without faces, called once detection is
-    done, so that the two never hold their memory at once.
-    Returns (uint8 [4h, 4w, 3], [Face]), every detection saying how it was used (`examine`).
-    """
-    faces = detector.detect(image)
-    return upscale_faces(image, faces, check, models, upscale_background(image)), faces
-
-
-def upscale_faces(image, faces, check, models, background):
-    """upscale_photo's work once `faces` (Faces of `image`) are found."""
-    views = [cut(image, alignment(face, CHECK_SIDE), CHECK_SIDE) / 255 for face in faces]
-    scores = check(np.stack(views)) if faces else []
-    jobs = {}  # Input size -> [(face, matrix)].
-    for face, score in zip(faces, scores):
-        size = examine(face, float(score), sorted(models))
-        if size:
-            jobs.setdefault(size, []).append((face, snapped(alignment(face, size), size)))
-    outputs, matrices = [], []
-    for size, placed in jobs.items():
-        crops = np.stack([cut(image, matrix, size) / 255 for _, matrix in placed])
-        outputs.extend(models[size](crops))
-        matrices.extend(matrix for _, matrix in placed)
-        for face, _ in placed:
-            face.model = size
-    return paste(background, outputs, matrices)
-
-
-def examine(face, check_score, sizes):
+def examine(face, check_score, sizes, rules=srez_config.FaceRules()):
     """Decides what `face` is and which model gets it; fills in its frame, turn, check score and,
-    if it is not used, why. sizes: the models' input sizes, ascending. Returns the chosen size,
-    or None.
+    if it is not used, why. sizes: the models' input sizes, ascending; rules: a
+    srez_config.FaceRules. Returns the chosen size, or None.
 
-    A detection is rejected (not taken for a face) when the face check scores it under
-    CHECK_THRESHOLD, or when its frame is small and the detector's score low; a face is skipped
-    (left bicubic) when it is too small, turned too far, or larger than the largest model takes.
-    Otherwise it goes to the smallest model whose input is at least 1 / NEXT_MODEL_FROM of its
-    frame (1 / MAX_FRAME_SCALE for the largest).
+    A detection is rejected (not taken for a face) when the face check scores it under the
+    rules' threshold, or when its frame is small and the detector's score low; a face is skipped
+    (left to the background) when it is too small, turned too far, or larger than the largest
+    model takes. Otherwise it goes to the smallest model whose input is at least 1 /
+    next_model_from of its frame (1 / max_frame_scale for the largest).
     """
     matrix = alignment(face, sizes[0])
     face.frame_size, face.turn, face.check = float(frame_size(matrix, sizes[0])), turn(matrix), \
         check_score
-    if check_score < CHECK_THRESHOLD:
-        face.rejected = (f'the face check gives it {check_score:.2f}, under {CHECK_THRESHOLD}: '
-                         f'not taken for a face')
-    elif face.frame_size < SMALL_FRAME and face.score < SMALL_FRAME_SCORE:
+    if check_score < rules.face_check_threshold:
+        face.rejected = (f'the face check gives it {check_score:.2f}, under '
+                         f'{rules.face_check_threshold:g}: not taken for a face')
+    elif face.frame_size < rules.small_frame and face.score < rules.small_frame_score:
         face.rejected = (f'a detector score of {face.score:.3f} is too low for a frame of '
-                         f'{face.frame_size:.0f} px (under {SMALL_FRAME} px it takes '
-                         f'{SMALL_FRAME_SCORE})')
-    elif face.frame_size < MIN_FRAME:
+                         f'{face.frame_size:.0f} px (under {rules.small_frame:g} px it takes '
+                         f'{rules.small_frame_score:g})')
+    elif face.frame_size < rules.min_frame:
         face.skipped = (f'too small for the model: its frame is {face.frame_size:.0f} px, under '
-                        f'{MIN_FRAME}')
-    elif abs(face.turn) > MAX_TURN:
-        face.skipped = f'turned {abs(face.turn):.0f} degrees, over {MAX_TURN}'
+                        f'{rules.min_frame:g}')
+    elif abs(face.turn) > rules.max_turn:
+        face.skipped = f'turned {abs(face.turn):.0f} degrees, over {rules.max_turn:g}'
     else:
         for size in sizes:
-            scale = MAX_FRAME_SCALE if size == sizes[-1] else NEXT_MODEL_FROM
+            scale = rules.max_frame_scale if size == sizes[-1] else rules.next_model_from
             if face.frame_size <= scale * size:
                 return size
         face.skipped = (f'too large for the model: its frame is {face.frame_size:.0f} px, the '

@@ -7,9 +7,9 @@ without TensorFlow).
 """
 import tensorflow as tf
 
+import srez_config
 import srez_pixels
 
-SCALE = 4  # srez upscales 4x: two 2x stages.
 GRID_MAX_ROWS = 8
 
 
@@ -18,7 +18,7 @@ def nearest_upscale(images, factor=2):
     return tf.repeat(tf.repeat(images, factor, axis=1), factor, axis=2)
 
 
-def box_downscale(images, factor=SCALE):
+def box_downscale(images, factor=srez_config.SCALE):
     """Area (box) downscale by an integer factor; equals tf.image.resize(method='area') for it.
 
     An average pool, because XLA has no kernel for ResizeArea. images: [b, h, w, c].
@@ -26,7 +26,7 @@ def box_downscale(images, factor=SCALE):
     return tf.nn.avg_pool2d(images, factor, factor, padding='VALID')
 
 
-def bilinear_upscale(images, factor=SCALE):
+def bilinear_upscale(images, factor=srez_config.SCALE):
     """Bilinear upscale by an integer factor (XLA has no kernel for bicubic). images: [b, h, w, c]."""
     return tf.image.resize(images, factor * tf.shape(images)[1:3], method='bilinear')
 
@@ -49,6 +49,6 @@ def sample_grid(inputs, output, truth, max_rows=GRID_MAX_ROWS):
     inputs, output, truth = inputs[:max_rows], output[:max_rows], truth[:max_rows]
     inputs = tf.convert_to_tensor(inputs, tf.float32)
     bicubic = srez_pixels.bicubic_upscale(inputs.numpy())
-    rows = tf.concat([nearest_upscale(inputs, SCALE), bicubic, output, truth], axis=2)
+    rows = tf.concat([nearest_upscale(inputs, srez_config.SCALE), bicubic, output, truth], axis=2)
     grid = tf.reshape(rows, [-1, rows.shape[2], 3])
     return tf.image.convert_image_dtype(tf.clip_by_value(grid, 0.0, 1.0), tf.uint8, saturate=True)

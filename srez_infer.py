@@ -13,18 +13,20 @@ import dataclasses
 import json
 import os
 import struct
+import sys
 import time
 import zlib
 
 import numpy as np
 from PIL import Image
 
+import srez_config
 import srez_files
-import srez_pixels
+import srez_loader
+import srez_photo
 import srez_upscaler
 from srez_errors import UsageError, first_line
 
-SCALE = srez_pixels.SCALE
 COMPARE_SUFFIX = '_compare'
 FACES_RECORD = 'faces.json'  # What the face pipeline found in each photo.
 # Memory a photo takes beside its upscale: the photo, detection's windows, the networks.
@@ -38,6 +40,29 @@ class Summary:
     written: list
     failed: list
     photos: dict
+
+
+def run_infer(config):
+    """--run infer: upscales config.images.input into config.output (a srez_config.InferConfig)
+    with the model config.choice names. Returns 1 when an image failed, else None."""
+    images = config.images
+    root, paths = find_inputs(images.input, config.output)
+    model = srez_loader.load(config.choice)
+    print(model.source.line())
+    upscaler = srez_upscaler.Upscaler.from_model(model, images.upscale_batch, rules=config.rules)
+    summary = upscale_files(upscaler, root, paths[:images.max_images or None], config.output,
+                            compare=config.compare, faces=config.faces, log=print)
+    if summary.written:
+        print(f'Wrote {len(summary.written)} upscaled images to {config.output}/.')
+    if not summary.failed:
+        return None
+    for path, reason in summary.failed:
+        print(f'srez: skipped {path}: {reason}', file=sys.stderr)
+    tried = len(summary.written) + len(summary.failed)
+    what = (f'{len(summary.failed)} of {tried} images failed' if summary.written else
+            f'no image was upscaled: all {tried} failed, and nothing was written')
+    print(f'srez: {what}.', file=sys.stderr)
+    return 1
 
 
 def find_inputs(input_path, output_dir):
@@ -84,7 +109,7 @@ def upscale_files(upscaler, root, paths, output_dir, compare=False, faces='auto'
     failed += srez_files.scan_images([job.source for job in jobs]).skipped
     unreadable = {path for path, _ in failed}
     writer = _Writer(upscaler, root, output_dir, Summary([], failed, {}), len(paths), log)
-    window_pixels = (upscaler.tile_size + 2 * srez_upscaler.TILE_MARGIN) ** 2
+    window_pixels = (upscaler.tile_size + 2 * srez_photo.TILE_MARGIN) ** 2
     group = []  # Images of one shape that run through the generator together.
     for job in jobs:
         if job.source in unreadable:
@@ -188,20 +213,21 @@ class _Writer:
 
     def _comparison(self, image, result):
         """input nearest | bicubic | output, side by side, with the image's channels."""
-        nearest = np.repeat(np.repeat(image, SCALE, axis=0), SCALE, axis=1)
-        smooth = srez_upscaler.bicubic_upscale(image, self.upscaler.tile_size)
+        nearest = np.repeat(np.repeat(image, srez_config.SCALE, axis=0), srez_config.SCALE, 1)
+        smooth = srez_photo.bicubic_in_windows(image, self.upscaler.tile_size)
         return np.concatenate([nearest, smooth, result], 1)
 
 
 def _too_big(image):
     """Why the 4x upscale of uint8 `image` [h, w, c] cannot be made in the memory this machine
     has free, or '' when it can: it needs the output's bytes and WORKING_BYTES besides."""
-    needed = SCALE * SCALE * image.size + WORKING_BYTES
+    needed = srez_config.SCALE ** 2 * image.size + WORKING_BYTES
     free = _free_memory()
     if free is None or needed <= free:
         return ''
     height, width = image.shape[:2]
-    return (f'too big for the memory free: its {SCALE * width}x{SCALE * height} upscale needs '
+    scale = srez_config.SCALE
+    return (f'too big for the memory free: its {scale * width}x{scale * height} upscale needs '
             f'{needed / 2 ** 30:.1f} GB, and {free / 2 ** 30:.1f} GB is free')
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 import srez_config
-import srez_degrade
+import srez_damage
 import srez_files
 import srez_synthetic
 from srez_errors import UsageError
@@ -78,6 +78,14 @@ def training_data(dataset, test_vectors, seed, log=print, synthetic_if_empty=Fal
         range(first, first + srez_synthetic.SYNTHETIC_TRAIN_FACES + test_vectors))
     return TrainingData((KeyGroup(keys[:-test_vectors]),), keys[-test_vectors:], load,
                         srez_config.SYNTHETIC_SOURCE)
+
+
+def configured_data(config, log=print):
+    """The TrainingData of a srez_config.TrainConfig: its --dataset, or synthetic faces when it
+    says so or when the default folder holds no images."""
+    return training_data(
+        None if config.dataset == srez_config.SYNTHETIC else config.dataset, config.test_vectors,
+        config.random_seed, log, synthetic_if_empty=config.dataset == srez_config.DEFAULT_DATASET)
 
 
 def _file_data(dataset, sources, paths, test_vectors, seed, log):
@@ -220,7 +228,7 @@ def to_training_pair(faces, sample_size):
     truth = faces
     if sample_size != CROP_SIZE:
         truth = tf.image.resize(faces, [sample_size, sample_size], method='area')
-    small = sample_size // 4
+    small = sample_size // srez_config.SCALE
     return tf.image.resize(truth, [small, small], method='area'), truth
 
 
@@ -244,7 +252,7 @@ def training_dataset(groups, load, batch_size, sample_size, seed, cache=False, c
     its group's weight. cache: keep the decoded face boxes (in memory, or in `cache_file`), so
     every epoch after the first only augments; without it each epoch decodes again, in a new
     order. damage: a srez_config.DamageConfig, how the inputs are damaged
-    (srez_degrade.training_pair); None leaves them clean.
+    (srez_damage.training_pair); None leaves them clean.
     """
     sources = [_boxes(group.keys, load, seed, cache,
                       cache_file and (cache_file if len(groups) == 1 else f'{cache_file}.{index}'))
@@ -260,7 +268,7 @@ def training_dataset(groups, load, batch_size, sample_size, seed, cache=False, c
 
     def example(box, seed):
         face = augment(box, seed)
-        return srez_degrade.training_pair(
+        return srez_damage.training_pair(
             face, sample_size, damage, tf.random.experimental.stateless_fold_in(seed, 1))
 
     pairs = tf.data.Dataset.zip(boxes, seeds).map(
@@ -305,7 +313,7 @@ def test_pairs(keys, load, sample_size, damage=None, seed=0):
         inputs, truth = to_training_pair(tf.stack(faces), sample_size)
         return TestPairs(inputs.numpy()[..., :3], truth.numpy()[..., :3], truth.numpy()[..., 3:])
     every_one = dataclasses.replace(damage, damage_clean=0.0)
-    pairs = [srez_degrade.training_pair(face, sample_size, every_one,
+    pairs = [srez_damage.training_pair(face, sample_size, every_one,
                                         tf.constant([seed, index], tf.int64))
              for index, face in enumerate(faces)]
     return TestPairs(*(np.stack(part) for part in zip(*pairs)))

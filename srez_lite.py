@@ -71,7 +71,7 @@ class Network:
         return [self._interpreter.get_tensor(index) for index in self._outputs]
 
 
-def read(path):
+def read_bytes(path):
     """The bytes of the LiteRT file `path`; UsageError in one line when it cannot be read."""
     try:
         with open(path, 'rb') as file:
@@ -83,7 +83,7 @@ def read(path):
 def network(path):
     """The LiteRT file `path` as a Network; UsageError in one line when it is missing or is not a
     LiteRT model."""
-    content = read(path)
+    content = read_bytes(path)
     try:
         return Network(content)
     except (ValueError, RuntimeError) as error:  # The interpreter's ways of refusing a file.
@@ -125,8 +125,8 @@ def blended(fidelity, sharp, sharpness):
 def generator(fidelity_path, sharp_path, sharpness):
     """The generator pair of two LiteRT files (one file twice: a single model) at `sharpness`,
     as a function: float32 [n, s, s, 3] in [0, 1] -> float32 [n, 4s, 4s, 3]."""
-    fidelity = read(fidelity_path)
-    sharp = fidelity if sharp_path == fidelity_path else read(sharp_path)
+    fidelity = read_bytes(fidelity_path)
+    sharp = fidelity if sharp_path == fidelity_path else read_bytes(sharp_path)
     try:
         network = Network(blended(fidelity, sharp, sharpness))
     except (ValueError, RuntimeError) as error:

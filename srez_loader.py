@@ -10,16 +10,17 @@ the shipped pair at a knob. The choice, by a srez_config.ModelChoice:
    user's faces by accident;
 4. else the shipped pair.
 
-`load` gives the TensorFlow generators that eval, export and bench need; `load_upscalers` gives
-what upscaling needs, functions on numpy arrays, run by LiteRT for the shipped models and LiteRT
-files (srez_lite, no TensorFlow) and by TensorFlow for checkpoints and model files. TensorFlow is
-imported only for those, so the light install (requirements-light.txt) runs the rest.
+`load` gives it as a Model: a function on numpy arrays for each size of face it serves, run by
+LiteRT for the shipped models and LiteRT files (srez_lite, no TensorFlow) and by TensorFlow for
+checkpoints and model files, and the TensorFlow generators too where a mode needs them (eval,
+export, bench). TensorFlow is imported only for those, so the light install
+(requirements-light.txt) runs the rest.
 
 The shipped models come in pairs, one for each size of face (16 -> 64 px and, when it is there,
-32 -> 128 px): `load` gives every pair it has, by input size, so that photos take each face to
-the model of its size. Whatever it chooses comes with a ModelSource: where it came from, its
-settings, the recipe, batches and data that trained it, and why it was chosen; infer, eval,
-export and bench print its line, and eval.json records it.
+32 -> 128 px): a Model holds every pair it has, keyed by input size (the side of the aligned face
+a model takes), so that photos take each face to the model of its size. Whatever it chooses comes
+with a ModelSource: where it came from, its settings, the recipe, batches and data that trained
+it, and why it was chosen; every mode prints its line, and eval.json records it.
 """
 import dataclasses
 import importlib.util
@@ -43,13 +44,13 @@ FULL_INSTALL = 'pip install -r requirements.txt'
 class ModelSource:
     """Where a generator came from, and what trained it.
 
-    kind: CHECKPOINT, MODEL_FILE or SHIPPED. path: the checkpoint (its path prefix), the model
-    file, or the folder of the shipped ones. model: its srez_config.ModelConfig (of the smallest
-    faces' pair, for the shipped ones). weights:
-    'average' or 'raw'. batches, recipe, data (a folder, or srez_config.SYNTHETIC_SOURCE) and
-    damaged (whether its inputs were damaged in training): None where the model does not say
-    (files of earlier releases). sharpness: the shipped pair's knob. reason: why `load` chose it,
-    when it was not named.
+    kind: CHECKPOINT, MODEL_FILE, LITE_FILE or SHIPPED. path: the checkpoint (its path prefix),
+    the model file, or the folder of the shipped ones. model: its srez_config.ModelConfig (of the
+    smallest faces' pair, for the shipped ones). weights: 'average' or 'raw'. batches, recipe,
+    data (a folder, or srez_config.SYNTHETIC_SOURCE) and damaged (whether its inputs were damaged
+    in training): None where the model does not say (files of earlier releases). sharpness: the
+    shipped pairs' knob, and input_sizes the faces they take. reason: why `load` chose it, when
+    it was not named.
     """
     kind: str
     path: str
@@ -60,7 +61,7 @@ class ModelSource:
     data: str = None
     damaged: bool = None
     sharpness: float = None
-    sample_sizes: tuple = ()
+    input_sizes: tuple = ()
     reason: str = ''
 
     def line(self):
@@ -70,7 +71,8 @@ class ModelSource:
     def describe(self):
         """Which model this is and what trained it: 'the model file a.zip (batch 6, ...)'."""
         if self.kind == SHIPPED:
-            faces = ' and '.join(f'{size // 4} -> {size} px' for size in self.sample_sizes)
+            faces = ' and '.join(f'{size} -> {size * srez_config.SCALE} px'
+                                 for size in self.input_sizes)
             what = (f'the shipped models at --sharpness {self.sharpness:g} ({faces}; 0 = '
                     f'fidelity, 1 = sharp; models/README.md)')
         else:
@@ -94,100 +96,116 @@ class ModelSource:
                     recipe=self.recipe, data=self.data, damaged=self.damaged)
 
 
-def load(choice, checkpoint_dir, checkpoint_dir_named=False, sample_size=None):
-    """({input size: srez_model.Generator}, ModelSource): the model that `choice` asks for, as
-    TensorFlow generators.
+@dataclasses.dataclass(frozen=True)
+class Model:
+    """A model ready to upscale, as every mode and the Python API get it.
 
-    choice: a srez_config.ModelChoice. checkpoint_dir: where training keeps its checkpoints.
-    checkpoint_dir_named: whether the user named that folder (then its checkpoint is used
-    whatever it trained on). sample_size: of the shipped pairs, only the one of this size (eval
-    and export measure and write one). Raises UsageError for a model that cannot be read.
+    upscalers: {input size: upscale}, one for each size of aligned face it serves (the shipped
+    pairs: 16, and 32 when its files are there), each float32 [n, s, s, 3] in [0, 1] -> float32
+    [n, 4s, 4s, 3]. source: its ModelSource. generators: {input size: srez_model.Generator}, the
+    same networks in TensorFlow when it was loaded with TensorFlow ({} when LiteRT runs it).
     """
-    path, reason = _choose(choice, checkpoint_dir, checkpoint_dir_named)
-    if path is None:
-        return shipped(choice.sharpness, reason, sample_size)
-    if path.endswith(LITE_EXTENSION):
-        raise UsageError(f'--model {path} is a LiteRT file, which only upscales (--run infer): '
-                         f'eval, export and bench take a model file (.zip) or a checkpoint.')
-    generator, source = from_path(path, choice.generator_weights)
-    return {generator.input_size: generator}, source
+    upscalers: dict
+    source: ModelSource
+    generators: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def generator(self):
+        """The TensorFlow generator of the smallest faces it serves."""
+        return self.generators[min(self.generators)]
 
 
-def load_upscalers(choice, checkpoint_dir, checkpoint_dir_named=False):
-    """({input size: upscale}, ModelSource), each upscale a function float32 [n, s, s, 3] in
-    [0, 1] -> float32 [n, 4s, 4s, 3]: the model that `choice` asks for, chosen as `load`
-    chooses, run by LiteRT where it can be (the shipped models, LiteRT files)."""
-    path, reason = _choose(choice, checkpoint_dir, checkpoint_dir_named)
+def load(choice, tensorflow=False, input_size=None):
+    """The Model that `choice` (a srez_config.ModelChoice) asks for, chosen as the module says.
+
+    tensorflow: give TensorFlow generators too (eval, export and bench need them); otherwise the
+    shipped models and LiteRT files run with LiteRT, and only a model file or a checkpoint needs
+    TensorFlow. input_size: of the shipped pairs, only the one for faces of this size (eval and
+    export measure and write one). Raises UsageError for a model that cannot be read or run.
+    """
+    path, reason = _choose(choice)
+    if choice.sharpness_named and path is not None:
+        reason = (reason + ' --sharpness is for the shipped models: this model is used as '
+                  'trained (--shipped_models picks them).').strip()
     if path is None:
-        return shipped_lite(choice.sharpness, reason)
-    if path.endswith(LITE_EXTENSION):
-        return lite_file(path)
-    if not tensorflow_installed():
+        model = shipped(choice.sharpness, tensorflow, input_size)
+    elif path.endswith(LITE_EXTENSION):
+        if tensorflow:
+            raise UsageError(f'--model {path} is a LiteRT file, which only upscales (--run '
+                             f'infer): eval, export and bench take a model file (.zip) or a '
+                             f'checkpoint.')
+        model = lite_file(path)
+    elif not tensorflow_installed():
         raise UsageError(f'{path} is a TensorFlow model: it needs the full install ({FULL_INSTALL}'
                          f'), or its LiteRT file (--run export --export_lite).')
-    generator, source = from_path(path, choice.generator_weights)
-    return {generator.input_size: runner(generator)}, source
+    else:
+        model = from_path(path, choice.generator_weights)
+    return dataclasses.replace(model, source=dataclasses.replace(model.source, reason=reason))
 
 
-def may_need_tensorflow(choice, checkpoint_dir):
+def may_need_tensorflow(choice):
     """Whether `choice` may turn out to need TensorFlow (a model that is not the shipped ones or
     a LiteRT file), where it is installed: so a caller can load it before the choice is made."""
     if not tensorflow_installed() or choice.shipped_models:
         return False
     if choice.model:
         return not choice.model.endswith(LITE_EXTENSION)
-    return os.path.isfile(os.path.join(checkpoint_dir, 'checkpoint'))
+    return os.path.isfile(os.path.join(choice.checkpoint_dir, 'checkpoint'))
 
 
 def tensorflow_installed():
     return importlib.util.find_spec('tensorflow') is not None
 
 
-def _choose(choice, checkpoint_dir, checkpoint_dir_named):
+def _choose(choice):
     """(the path of the model `choice` asks for, or None for the shipped models; why they were
     chosen, when not named)."""
+    folder = choice.checkpoint_dir
     if choice.model:
         return choice.model, ''
     if choice.shipped_models:
         return None, ''
-    if not os.path.isfile(os.path.join(checkpoint_dir, 'checkpoint')):
-        return None, f'Chosen because {checkpoint_dir}/ holds no checkpoint.'
-    if checkpoint_dir_named:
-        return checkpoint_dir, ''
+    if not os.path.isfile(os.path.join(folder, 'checkpoint')):
+        return None, f'Chosen because {folder}/ holds no checkpoint.'
+    if choice.checkpoint_dir_named:
+        return folder, ''
     if not tensorflow_installed():
-        return None, (f'Chosen because the checkpoint in {checkpoint_dir}/ needs the full install '
+        return None, (f'Chosen because the checkpoint in {folder}/ needs the full install '
                       f'({FULL_INSTALL}).')
     import srez_checkpoint
-    path = srez_checkpoint.latest(checkpoint_dir)
+    path = srez_checkpoint.latest(folder)
     if path is None:
-        return None, f'Chosen because {checkpoint_dir}/ holds no checkpoint.'
+        return None, f'Chosen because {folder}/ holds no checkpoint.'
     if srez_checkpoint.saved_record(path).get('data') == srez_config.SYNTHETIC_SOURCE:
-        return None, (f'Chosen because the checkpoint in {checkpoint_dir}/ was trained on '
-                      f'built-in synthetic faces, not real ones (--checkpoint_dir '
-                      f'{checkpoint_dir} uses it).')
-    return checkpoint_dir, ''
+        return None, (f'Chosen because the checkpoint in {folder}/ was trained on built-in '
+                      f'synthetic faces, not real ones (--checkpoint_dir {folder} uses it).')
+    return folder, ''
 
 
-def runner(generator):
-    """A TensorFlow generator as an upscale on numpy arrays (see load_upscalers)."""
+def from_generator(generator, source=None):
+    """The Model of one TensorFlow generator (srez_model.Generator), run by TensorFlow."""
     import tensorflow as tf
 
     function = tf.function(lambda frames: generator(frames, training=False), autograph=False,
                            input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
-    return lambda frames: function(np.asarray(frames, np.float32)).numpy()
+    return Model({generator.input_size: lambda frames: function(
+        np.asarray(frames, np.float32)).numpy()}, source, {generator.input_size: generator})
 
 
 def from_path(path, weights='average'):
-    """(generator, ModelSource) of a model file, or of the newest checkpoint of a folder."""
+    """The Model of a model file, or of the newest checkpoint of a folder (or of a checkpoint's
+    path prefix), run by TensorFlow."""
     import srez_checkpoint
-    if not os.path.isdir(path):
-        generator, model, record = srez_modelfile.read(path)
-        return generator, _source(MODEL_FILE, path, model, record)
-    checkpoint = srez_checkpoint.latest(path)
-    if checkpoint is None:
-        raise UsageError(f'No checkpoint in {path}/: train a model first (python srez_main.py '
-                         f'--run train) or point at a folder that holds one.')
-    return _from_checkpoint(checkpoint, weights)
+    if os.path.isdir(path):
+        checkpoint = srez_checkpoint.latest(path)
+        if checkpoint is None:
+            raise UsageError(f'No checkpoint in {path}/: train a model first (python srez_main.py '
+                             f'--run train) or point at a folder that holds one.')
+        return _from_checkpoint(checkpoint, weights)
+    if os.path.isfile(path + '.index'):
+        return _from_checkpoint(path, weights)
+    generator, model, record = srez_modelfile.read(path)
+    return from_generator(generator, _source(MODEL_FILE, path, model, record))
 
 
 def _from_checkpoint(path, weights):
@@ -197,49 +215,40 @@ def _from_checkpoint(path, weights):
     damage = record.get('damage')
     record.update(weights=weights, batch=srez_checkpoint.saved_progress(path)[0],
                   damaged=damage['damage_clean'] < 1 if damage else None)
-    return generator, _source(CHECKPOINT, path, srez_checkpoint.saved_config(path), record)
+    return from_generator(generator, _source(CHECKPOINT, path, srez_checkpoint.saved_config(path),
+                                             record))
 
 
-def shipped(sharpness, reason='', sample_size=None):
-    """({input size: generator}, ModelSource): each shipped pair (or the one for `sample_size`)
-    interpolated at `sharpness` (0 = fidelity, 1 = sharp). Raises UsageError when a pair is not
-    shipped."""
-    sizes = [sample_size] if sample_size else shipped_sample_sizes()
-    if sample_size not in (None, *shipped_sample_sizes()):
-        raise UsageError(f'No shipped models for --sample_size {sample_size}: they are for '
-                         f'{" and ".join(map(str, shipped_sample_sizes()))}.')
-    generators, records = {}, []
-    for size in sizes:
-        paths = srez_config.SHIPPED_MODELS[size]
-        fidelity, model, record = srez_modelfile.read(paths['fidelity'])
-        sharp, _, _ = srez_modelfile.read(paths['sharp'])
-        generators[fidelity.input_size] = srez_modelfile.interpolate(fidelity, sharp, sharpness)
-        records.append((model, record))
-    model, record = records[0]
+def shipped(sharpness, tensorflow=False, input_size=None):
+    """The Model of each shipped pair (or the one for faces of `input_size`) at `sharpness` (0 =
+    fidelity, 1 = sharp): run by LiteRT, or with `tensorflow` by TensorFlow, the weights of the
+    two interpolated either way. Raises UsageError when a pair is not shipped."""
+    sizes = shipped_input_sizes()
+    if input_size not in (None, *sizes):
+        raise UsageError(f'No shipped models for --sample_size {input_size * srez_config.SCALE}: '
+                         f'they are for '
+                         f'{" and ".join(str(size * srez_config.SCALE) for size in sizes)}.')
+    upscalers, generators = {}, {}
+    for size in [input_size] if input_size else sizes:
+        if tensorflow:
+            pair = [srez_modelfile.read(srez_config.SHIPPED_MODELS[size][name])[0]
+                    for name in ('fidelity', 'sharp')]
+            generators[size] = srez_modelfile.interpolate(*pair, sharpness)
+            upscalers[size] = from_generator(generators[size]).upscalers[size]
+        else:
+            paths = srez_config.SHIPPED_LITE[size]
+            upscalers[size] = srez_lite.generator(paths['fidelity'], paths['sharp'], sharpness)
+    model, record = srez_modelfile.read_manifest(
+        srez_config.SHIPPED_MODELS[min(upscalers)]['fidelity'])
     source = dataclasses.replace(
         _source(SHIPPED, srez_config.MODELS_DIR, model, dict(record, recipe=None, batch=None)),
-        sharpness=sharpness, reason=reason, sample_sizes=tuple(sizes))
-    return generators, source
-
-
-def shipped_lite(sharpness, reason=''):
-    """({input size: upscale}, ModelSource): each shipped pair at `sharpness`, run by LiteRT."""
-    upscalers, records = {}, []
-    for size in shipped_sample_sizes():
-        model, record = srez_modelfile.read_manifest(srez_config.SHIPPED_MODELS[size]['fidelity'])
-        paths = srez_config.SHIPPED_LITE[size]
-        upscalers[size // 4] = srez_lite.generator(paths['fidelity'], paths['sharp'], sharpness)
-        records.append((model, record))
-    model, record = records[0]
-    source = dataclasses.replace(
-        _source(SHIPPED, srez_config.MODELS_DIR, model, dict(record, recipe=None, batch=None)),
-        sharpness=sharpness, reason=reason, sample_sizes=shipped_sample_sizes())
-    return upscalers, source
+        sharpness=sharpness, input_sizes=tuple(sorted(upscalers)))
+    return Model(upscalers, source, generators)
 
 
 def lite_file(path):
-    """({input size: upscale}, ModelSource) of a LiteRT file that --export_lite wrote, and the
-    description beside it (<stem>.json)."""
+    """The Model of a LiteRT file that --export_lite wrote, and the description beside it
+    (<stem>.json)."""
     description = os.path.splitext(path)[0] + '.json'
     try:
         with open(description) as file:
@@ -249,15 +258,16 @@ def lite_file(path):
         raise UsageError(f'The LiteRT file {path} has no readable description {description} '
                          f'({error}): export it again (--run export --export_lite).') from None
     upscale = srez_lite.generator(path, path, 0.0)
-    return {model.sample_size // 4: upscale}, _source(LITE_FILE, path, model,
-                                                      manifest.get('source', {}))
+    return Model({model.input_size: upscale},
+                 _source(LITE_FILE, path, model, manifest.get('source', {})))
 
 
-def shipped_sample_sizes():
-    """The --sample_size of each shipped pair in models/: 64, and 128 when its files are there
-    (a file that is missing is named when it is read)."""
+def shipped_input_sizes():
+    """The input size of each shipped pair in models/: 16, and 32 when its files are there (a
+    file that is missing is named when it is read)."""
     return tuple(size for size, paths in sorted(srez_config.SHIPPED_MODELS.items())
-                 if size == 64 or any(os.path.exists(path) for path in paths.values()))
+                 if size == min(srez_config.SHIPPED_MODELS)
+                 or any(os.path.exists(path) for path in paths.values()))
 
 
 def _source(kind, path, model, record):

@@ -11,6 +11,7 @@ import math
 
 import tensorflow as tf
 
+import srez_config
 import srez_images
 
 BATCH_NORM_EPSILON = 1e-3  # contrib's batch_norm default, which the original used.
@@ -199,8 +200,8 @@ def training_flops_per_image(generator, discriminator, sample_size, adversarial=
     discriminator runs twice (real and generated faces, s square). Returns (training FLOPs,
     generator inference FLOPs).
     """
-    generator_flops = generator.flops(sample_size // srez_images.SCALE,
-                                      sample_size // srez_images.SCALE)[0]
+    generator_flops = generator.flops(sample_size // srez_config.SCALE,
+                                      sample_size // srez_config.SCALE)[0]
     discriminator_flops = discriminator.flops(sample_size, sample_size)[0] if adversarial else 0
     return 3 * (generator_flops + 2 * discriminator_flops), generator_flops
 
@@ -264,7 +265,7 @@ class Generator(_Network):
     def __init__(self, config, seed=0):
         super().__init__(tf.random.Generator.from_seed(seed), in_units=3, name='generator')
         self.residual = config.gene_residual
-        self.input_size = config.sample_size // srez_images.SCALE  # The aligned face it takes.
+        self.input_size = config.input_size  # The aligned face it takes.
         units = config.gene_units
         for width, blocks in zip(units[:-1], config.gene_blocks):
             for _ in range(blocks):

@@ -9,7 +9,8 @@ Images are numpy arrays [..., h, w, c]; uint8 in [0, 255] or float32 in [0, 1] a
 """
 import numpy as np
 
-SCALE = 4  # srez upscales 4x.
+import srez_config
+
 LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R 601, as Pillow and TensorFlow turn RGB to grey.
 
 
@@ -40,7 +41,7 @@ def _bicubic_taps(length, scale):
     return np.clip(taps, 0, length - 1), (weights / weights.sum(1, keepdims=True)).astype(np.float32)
 
 
-def bicubic_upscale(images, scale=SCALE):
+def bicubic_upscale(images, scale=srez_config.SCALE):
     """Bicubic 4x upscale, clipped to the image range: [b, h, w, c] -> [b, 4h, 4w, c], of the
     dtype it is given (uint8, or float in [0, 1])."""
     images = np.asarray(images)
@@ -77,16 +78,17 @@ def in_windows(images, upscale, tile_size, margin):
     adds `margin` pixels of context on every side that the image has, and only its centre is
     kept, so the result equals upscale(images) for any upscale that sees no further."""
     height, width = images.shape[1:3]
+    scale = srez_config.SCALE
     result = None
     for top, bottom, row_start, row_stop in spans(height, tile_size, margin):
         for left, right, col_start, col_stop in spans(width, tile_size, margin):
             window = upscale(images[:, top:bottom, left:right])
             if result is None:
-                result = np.empty((len(images), SCALE * height, SCALE * width, window.shape[-1]),
+                result = np.empty((len(images), scale * height, scale * width, window.shape[-1]),
                                   np.uint8)
-            result[:, SCALE * row_start:SCALE * row_stop, SCALE * col_start:SCALE * col_stop] = (
-                window[:, SCALE * (row_start - top):SCALE * (row_stop - top),
-                       SCALE * (col_start - left):SCALE * (col_stop - left)])
+            result[:, scale * row_start:scale * row_stop, scale * col_start:scale * col_stop] = (
+                window[:, scale * (row_start - top):scale * (row_stop - top),
+                       scale * (col_start - left):scale * (col_stop - left)])
     return result
 
 

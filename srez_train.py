@@ -19,11 +19,30 @@ import srez_files
 import srez_images
 import srez_input
 import srez_loader
+import srez_modes
 import srez_session
 import srez_stops
 from srez_errors import UsageError
 
 PROGRESS_PERIOD = 10
+
+
+def run_train(config):
+    """--run train: trains as `config` (a srez_config.TrainConfig) says, on its --dataset,
+    resuming from its --checkpoint_dir."""
+    config = srez_devices.resolved(config)
+    found = time.perf_counter()
+    # A multi-worker strategy configures the runtime, which must happen before any TensorFlow op
+    # (finding and test-decoding the images runs some).
+    strategy = srez_devices.make_strategy(config.device.strategy, config.device.cpu_devices)
+    tf.debugging.set_log_device_placement(config.device.log_device_placement)
+    data = srez_input.configured_data(config)
+    startup = srez_modes.startup_phases() + [('finding devices and images',
+                                              time.perf_counter() - found)]
+    try:
+        train(config, data, strategy, startup=startup)
+    except srez_stops.Diverged as error:
+        raise UsageError(str(error)) from None
 
 
 def train(config, data, strategy=None, log=print, startup=()):
@@ -95,7 +114,8 @@ def _start_from(path, session, log):
 
     Raises UsageError when that model is not of this run's ModelConfig, naming the settings.
     """
-    generator, source = srez_loader.from_path(path)
+    model = srez_loader.from_path(path)
+    generator, source = model.generator, model.source
     # The generator is fully convolutional: its weights serve any sample size, so a 128 px run
     # can start from a 64 px model.
     ours = session.config.model

@@ -232,7 +232,7 @@ def generator(trained_model):
     """The trained tiny generator, loaded as every mode loads it."""
     import srez_loader
 
-    return srez_loader.from_path(str(trained_model / 'checkpoint'))[0]
+    return srez_loader.from_path(str(trained_model / 'checkpoint')).generator
 
 
 @pytest.fixture(scope='session')

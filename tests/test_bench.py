@@ -34,7 +34,7 @@ def test_bench_reports_the_batch_size_and_both_variants_as_json_and_a_table(tmp_
                    f'{figures["inference_images_per_second"]:.1f}',
                    f'{entry["pipeline_images_per_second"]:.1f}']
             assert any(line[:len(row)] == row for line in rows), (row, result.stderr)
-        # The pipeline again with every input damaged (srez_degrade), and its line.
+        # The pipeline again with every input damaged (srez_damage), and its line.
         damaged = entry['damaged_pipeline_images_per_second']
         assert damaged > 0
         assert f'{"damaged input":<16} {damaged:.1f} img/s' in result.stderr

@@ -148,7 +148,8 @@ def test_the_model_config_is_saved_whole_and_rebuilds_the_generator(tmp_path):
         'model_config/.ATTRIBUTES/VARIABLE_VALUE').decode()
     assert json.loads(saved)['gene_units'] == [16, 8, 8]
     assert srez_checkpoint.saved_config(path) == config.model
-    generator, source = srez_loader.from_path(config.checkpoint_dir)
+    model = srez_loader.from_path(config.checkpoint_dir)
+    generator, source = model.generator, model.source
     assert source.model == config.model and source.batches == 2 and generator.residual
 
 
@@ -187,7 +188,8 @@ def legacy_checkpoint(request, tmp_path):
 
 def test_every_older_checkpoint_loads_as_it_was_made(legacy_checkpoint):
     folder, expected = legacy_checkpoint
-    generator, source = srez_loader.from_path(str(folder))
+    model = srez_loader.from_path(str(folder))
+    generator, source = model.generator, model.source
     assert source.weights == expected['weights'] and source.batches == 3
     # They predate the training record: what trained them is not known, and not made up.
     assert source.recipe is source.data is source.damaged is None
@@ -214,7 +216,7 @@ def test_the_oldest_and_the_newest_older_checkpoint_resume_and_serve_every_mode(
                     '--max_batches', '4', *common) == 0
     assert srez_checkpoint.saved_progress(srez_checkpoint.latest(str(folder)))[0] == 4
     # Resumed from a checkpoint without an average, training keeps one from then on.
-    assert srez_loader.from_path(str(folder))[1].weights == 'average'
+    assert srez_loader.from_path(str(folder)).source.weights == 'average'
     assert srez_cli('--run', 'eval', '--dataset', 'synthetic', '--test_vectors', '2',
                     '--eval_dir', str(tmp_path / 'eval'), *common) == 0
     assert srez_cli('--run', 'export', '--export_dir', str(tmp_path / 'export'), *common) == 0

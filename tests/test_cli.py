@@ -93,7 +93,7 @@ def test_compiled_programs_are_reused_on_a_rerun_and_a_resume_and_a_changed_mode
                           f'{name}/train', '--checkpoint_dir', f'{name}/checkpoint', '--xla',
                           '--xla_cache_dir', cache_dir)
         assert result.returncode == 0, result.stderr
-        return srez_loader.from_path(str(tmp_path / name / 'checkpoint'), 'raw')[0]
+        return srez_loader.from_path(str(tmp_path / name / 'checkpoint'), 'raw').generator
 
     def cached():
         return {path.name for path in cache.rglob('*') if path.is_file()}

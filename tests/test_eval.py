@@ -70,13 +70,14 @@ def test_evaluate_writes_json_and_grid(tmp_path, generator):
     source = srez_loader.ModelSource(srez_loader.CHECKPOINT, 'ckpt/srez-10',
                                      srez_config.ModelConfig(), batches=10)
 
-    results = srez_eval.evaluate(generator, keys, srez_input.load_file, 64, str(tmp_path),
-                                 source, 'three faces', batch_size=2)
+    upscale = srez_loader.from_generator(generator).upscalers[16]
+    results = srez_eval.evaluate(upscale, keys, srez_input.load_file, 64, str(tmp_path), source,
+                                 'three faces', batch_size=2)
 
     with open(tmp_path / 'eval.json') as file:
         assert json.load(file) == results
     assert results['images'] == 3 and results['faces'] == 'three faces'
-    assert results['model_source'] == source.to_json() and results['degrade'] == 'clean'
+    assert results['model_source'] == source.to_json() and results['damage'] == 'clean'
     for system in ('model', 'bicubic'):
         assert set(results[system]) == {'psnr', 'ssim', 'consistency_l1', 'sharpness'}
     # Bicubic on clean synthetic faces: a plausible, well-defined baseline.
@@ -85,7 +86,7 @@ def test_evaluate_writes_json_and_grid(tmp_path, generator):
     # The first images, as training's sample grids show them: 3 rows of 4 faces.
     assert np.asarray(Image.open(tmp_path / 'eval.png')).shape == (3 * 64, 4 * 64, 3)
     # The table a user reads: one row per system with its four figures as eval.json has them.
-    lines = srez_eval.table(results).splitlines()
+    lines = srez_eval.figures_table(results).splitlines()
     assert lines[0] == '3 images, clean inputs'
     for line, system in zip(lines[2:], ('model', 'bicubic')):
         figures = results[system]
@@ -131,7 +132,7 @@ def test_cli_measures_the_weights_asked_for_and_records_the_model(tmp_path, trai
     # The figure is that of the raw network on the held-out faces.
     keys, load = srez_synthetic.synthetic_faces(range(1_024, 1_026))
     inputs, truth, _ = srez_input.test_pairs(keys, load, 64)
-    network = srez_loader.from_path(folder, 'raw')[0]
+    network = srez_loader.from_path(folder, 'raw').generator
     expected = srez_eval.summarise(
         srez_eval.measure_each(network(inputs, training=False), inputs, truth),
         srez_eval.gradient_magnitude(truth))

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import srez_config
 import srez_faces
+import srez_photo
 import srez_pixels
 
 
@@ -106,11 +108,6 @@ def test_a_face_at_the_photos_edge_is_pasted_in_part():
 
 
 @pytest.fixture(scope='module')
-def detector():
-    return srez_faces.Detector()
-
-
-@pytest.fixture(scope='module')
 def composite_photo(tmp_path_factory):
     """A 320x240 photo with 4 CelebA validation faces (frames of 14-20 px, turned up to 15
     degrees) on a textured background, and where they are; skipped without ../shared/celeba."""
@@ -151,21 +148,20 @@ def test_the_cli_finds_every_face_of_a_composite_photo(composite_photo, trained_
         assert compared.size == (3 * 4 * 320, 4 * 240)
 
 
-def test_a_face_too_large_for_the_model_keeps_the_background(composite_photo, trained_model,
-                                                             detector, generator):
+def test_a_face_too_large_for_the_model_keeps_the_background(composite_photo, generator):
     path, _ = composite_photo
     photo = np.asarray(Image.open(path))
     # Shown twice as large, every frame is 28-40 px: over MAX_FRAME_SCALE times the
     # model's 16.
     large = np.asarray(Image.fromarray(photo).resize((640, 480), Image.BICUBIC))
     background = srez_pixels.bicubic_upscale(large[np.newaxis])[0]
-    result, faces = srez_faces.upscale_photo(
-        large, detector, lambda frames: np.ones(len(frames)),
-        {16: lambda frames: generator(frames, training=False).numpy()},
-        lambda photo: background.copy())
-    assert faces and all(face.skipped.startswith('too large for the model: its frame is ')
-                         for face in faces)
-    np.testing.assert_array_equal(result, background)
+    pipeline = srez_photo.PhotoPipeline({16: lambda frames: generator(frames, False).numpy()},
+                                        lambda photo: background.copy(),
+                                        srez_config.FaceRules(face_check_threshold=0))
+    result = pipeline.upscale(large)
+    assert result.faces and all(face.skipped.startswith('too large for the model: its frame is ')
+                                for face in result.faces)
+    np.testing.assert_array_equal(result.image, background)
 
 
 def test_no_face_unreadable_and_failing_photos_are_each_one_line(trained_model, tmp_path,

@@ -18,10 +18,10 @@ FACES = tf.random.stateless_uniform([8, 16, 16, 3], seed=[7, 1]).numpy()
 
 @pytest.mark.parametrize('sharpness', [0.0, 0.5, 1.0])
 def test_the_shipped_litert_files_upscale_as_the_model_files(sharpness):
-    generators, _ = srez_loader.shipped(sharpness, sample_size=64)
-    upscalers, source = srez_loader.shipped_lite(sharpness)
-    expected = generators[16](FACES, training=False).numpy()
-    got = upscalers[16](FACES)
+    expected = srez_loader.shipped(sharpness, tensorflow=True, input_size=16).generator(
+        FACES, training=False).numpy()
+    lite = srez_loader.shipped(sharpness)
+    got, source = lite.upscalers[16](FACES), lite.source
     np.testing.assert_allclose(got, expected, atol=1e-5)
     # Within 1/255 on every pixel once quantised, as infer writes them.
     assert np.abs(srez_pixels.to_uint8(got).astype(int)
@@ -30,7 +30,7 @@ def test_the_shipped_litert_files_upscale_as_the_model_files(sharpness):
 
 
 def test_the_shipped_litert_files_are_small():
-    for size in srez_loader.shipped_sample_sizes():
+    for size in srez_loader.shipped_input_sizes():
         for path in srez_config.SHIPPED_LITE[size].values():
             assert os.path.getsize(path) <= 5 * 2 ** 20, path
 
@@ -81,10 +81,10 @@ def test_a_broken_shipped_litert_file_names_the_git_checkout_that_mends_it(tmp_p
 
 
 def test_two_models_of_other_graphs_do_not_blend():
-    fidelity = srez_lite.read(srez_config.SHIPPED_LITE[64]['fidelity'])
-    check = srez_lite.read(srez_config.FACE_CHECK)
+    fidelity = srez_lite.read_bytes(srez_config.SHIPPED_LITE[16]['fidelity'])
+    check = srez_lite.read_bytes(srez_config.FACE_CHECK)
     with pytest.raises(ValueError, match='not of one graph'):
         srez_lite.blended(fidelity, check, 0.5)
     assert srez_lite.blended(fidelity, fidelity, 0.5) == fidelity
-    assert srez_modelfile.read_manifest(srez_config.SHIPPED_MODELS[64]['fidelity'])[0] \
+    assert srez_modelfile.read_manifest(srez_config.SHIPPED_MODELS[16]['fidelity'])[0] \
         .gene_residual

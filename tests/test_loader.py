@@ -14,15 +14,13 @@ FACE = np.random.default_rng(0).integers(0, 256, (16, 16, 3), np.uint8)
 
 
 def upscaled_by(generator):
-    """FACE upscaled by `generator`, or by the 16x16 model of {input size: generator}."""
-    if isinstance(generator, dict):
-        generator = generator[16]
+    """FACE upscaled by `generator`."""
     return srez_upscaler.Upscaler.from_generator(generator).upscale_face(FACE)
 
 
 def assert_upscaled_by_the_shipped_models(image):
     # infer runs the shipped models with LiteRT: within 1/255 of TensorFlow's pixels.
-    expected = upscaled_by(srez_loader.shipped(0.5)[0])
+    expected = upscaled_by(srez_loader.shipped(0.5, tensorflow=True).generator)
     assert np.abs(image.astype(int) - expected.astype(int)).max() <= 1
 
 
@@ -46,7 +44,7 @@ def test_without_a_checkpoint_infer_eval_and_export_use_the_shipped_models(
     image, line = infer(srez_cli, capsys, face_file, tmp_path / 'out', *common)
     assert line.startswith('Model: the shipped models at --sharpness 0.25')
     assert line.endswith(f'Chosen because {tmp_path}/none/ holds no checkpoint.')
-    expected = upscaled_by(srez_loader.shipped(0.25)[0])
+    expected = upscaled_by(srez_loader.shipped(0.25, tensorflow=True).generator)
     np.testing.assert_array_equal(image, expected)
     assert srez_cli('--run', 'eval', '--dataset', 'synthetic', '--test_vectors', '2',
                     '--eval_dir', str(tmp_path / 'eval'), *common) == 0
@@ -67,7 +65,7 @@ def test_a_users_checkpoint_comes_first_unless_another_model_is_asked_for(
                                   '--checkpoint_dir', checkpoint, '--shipped_models')
     from_file, file_line = infer(srez_cli, capsys, face_file, tmp_path / 'file', '--checkpoint_dir',
                                  checkpoint, '--model', str(trained_model / 'model.zip'))
-    np.testing.assert_array_equal(mine, upscaled_by(srez_loader.from_path(checkpoint)[0]))
+    np.testing.assert_array_equal(mine, upscaled_by(srez_loader.from_path(checkpoint).generator))
     assert_upscaled_by_the_shipped_models(shipped)
     np.testing.assert_array_equal(from_file, mine)  # The file holds that checkpoint's average.
     assert line == (f'Model: the checkpoint {srez_checkpoint.latest(checkpoint)} (batch 6, '
@@ -88,13 +86,15 @@ def test_a_checkpoint_of_synthetic_faces_is_used_only_when_its_folder_is_named(
     named, line = infer(srez_cli, capsys, face_file, trained_copy / 'named', '--checkpoint_dir',
                         'checkpoint')
     assert line.startswith('Model: the checkpoint checkpoint/srez-6 ')
-    np.testing.assert_array_equal(named, upscaled_by(srez_loader.from_path('checkpoint')[0]))
+    np.testing.assert_array_equal(named, upscaled_by(srez_loader.from_path('checkpoint').generator))
 
 
 def test_a_checkpoint_gives_its_average_or_its_raw_weights(trained_model):
     folder = str(trained_model / 'checkpoint')
-    average, source = srez_loader.from_path(folder)
-    raw, raw_source = srez_loader.from_path(folder, 'raw')
+    average_model = srez_loader.from_path(folder)
+    average, source = average_model.generator, average_model.source
+    raw_model = srez_loader.from_path(folder, 'raw')
+    raw, raw_source = raw_model.generator, raw_model.source
     assert (source.weights, raw_source.weights) == ('average', 'raw')
     reader = tf.train.load_checkpoint(srez_checkpoint.latest(folder))
     for network, key in ((average, 'generator_average'), (raw, 'generator')):

@@ -64,7 +64,7 @@ def assert_one_line_error(status, stderr, fragment):
      'folder file.txt/out cannot be used ('),
     (['--run', 'eval', '--upscale_batch', '0'], 'flag --upscale_batch=0: 0 is not a positive '
      'integer'),
-    (['--run', 'eval', '--degrade', 'jpeg:200'], "flag --degrade=jpeg:200: 'jpeg:200': jpeg takes "
+    (['--run', 'eval', '--damage', 'jpeg:200'], "flag --damage=jpeg:200: 'jpeg:200': jpeg takes "
      'a quality from 1 to 100'),
     (['--run', 'eval', '--degrade', 'blur:1+rain:2'], "'rain:2' is not a damage: use clean, or "
      'blur:SIGMA'),

@@ -23,7 +23,8 @@ def outputs(generator):
 
 def test_a_model_file_holds_the_averaged_generator_its_config_and_what_trained_it(trained_model):
     generator, model, record = srez_modelfile.read(str(trained_model / 'model.zip'))
-    average, source = srez_loader.from_path(str(trained_model / 'checkpoint'))
+    average_model = srez_loader.from_path(str(trained_model / 'checkpoint'))
+    average, source = average_model.generator, average_model.source
     assert model == source.model
     assert record == dict(source.record(), checkpoint=source.path)
     assert (record['batch'], record['weights'], record['recipe']) == (6, 'average', 'faithful')
@@ -34,7 +35,8 @@ def test_a_model_file_holds_the_averaged_generator_its_config_and_what_trained_i
 def test_a_model_file_of_the_release_before_damage_loads_as_it_was_made(tmp_path, srez_cli):
     # The previous shipped pair is of this kind: its record predates recipes, data and damage.
     folder = os.path.join(LEGACY_CHECKPOINTS, 'before_damage_model_file')
-    generator, source = srez_loader.from_path(os.path.join(folder, 'model.zip'))
+    model = srez_loader.from_path(os.path.join(folder, 'model.zip'))
+    generator, source = model.generator, model.source
     assert (source.batches, source.weights) == (3, 'average')
     assert source.recipe is source.data is source.damaged is None
     inputs = tf.reshape(tf.linspace(0.0, 1.0, 16 * 16 * 3), [1, 16, 16, 3])
@@ -72,24 +74,25 @@ def test_a_missing_or_corrupt_model_file_is_a_one_line_error(trained_model, tmp_
 def test_a_broken_shipped_model_names_the_git_checkout_that_mends_it(tmp_path, monkeypatch):
     broken = tmp_path / 'models' / 'fidelity.zip'
     broken.parent.mkdir()
-    broken.write_bytes(open(srez_config.SHIPPED_MODELS[64]['fidelity'], 'rb').read()[:1000])
+    broken.write_bytes(open(srez_config.SHIPPED_MODELS[16]['fidelity'], 'rb').read()[:1000])
     monkeypatch.setattr(srez_config, 'MODELS_DIR', str(tmp_path / 'models'))
-    monkeypatch.setitem(srez_config.SHIPPED_MODELS[64], 'fidelity', str(broken))
+    monkeypatch.setitem(srez_config.SHIPPED_MODELS[16], 'fidelity', str(broken))
     with pytest.raises(ValueError, match=r'it came with srez; restore it with `git checkout '
                                          r'models/fidelity.zip` in the srez folder\.$'):
-        srez_loader.shipped(0.5, sample_size=64)
+        srez_loader.shipped(0.5, tensorflow=True, input_size=16)
 
 
 def test_sharpness_0_and_1_are_exactly_the_two_shipped_models():
-    fidelity = srez_modelfile.read(srez_config.SHIPPED_MODELS[64]['fidelity'])[0]
-    sharp = srez_modelfile.read(srez_config.SHIPPED_MODELS[64]['sharp'])[0]
+    fidelity = srez_modelfile.read(srez_config.SHIPPED_MODELS[16]['fidelity'])[0]
+    sharp = srez_modelfile.read(srez_config.SHIPPED_MODELS[16]['sharp'])[0]
     assert not np.array_equal(outputs(fidelity), outputs(sharp))
     for sharpness, expected in ((0.0, fidelity), (1.0, sharp)):
-        generators, source = srez_loader.shipped(sharpness, sample_size=64)
-        np.testing.assert_array_equal(outputs(generators[16]), outputs(expected))
+        model = srez_loader.shipped(sharpness, tensorflow=True, input_size=16)
+        source = model.source
+        np.testing.assert_array_equal(outputs(model.generators[16]), outputs(expected))
         assert source.kind == srez_loader.SHIPPED and source.sharpness == sharpness
     # Between, every weight is the mix of the two.
-    mixed = srez_loader.shipped(0.25, sample_size=64)[0][16]
+    mixed = srez_loader.shipped(0.25, tensorflow=True, input_size=16).generators[16]
     for variable, a, b in zip(mixed.variables, fidelity.variables, sharp.variables):
         np.testing.assert_allclose(variable, 0.75 * a.numpy() + 0.25 * b.numpy(), rtol=1e-6,
                                    atol=1e-7)
@@ -97,7 +100,7 @@ def test_sharpness_0_and_1_are_exactly_the_two_shipped_models():
 
 def test_shipped_models_are_small_and_their_card_says_how_they_were_made():
     card = open(os.path.join(srez_config.MODELS_DIR, 'README.md')).read()
-    for size in srez_loader.shipped_sample_sizes():
+    for size in srez_loader.shipped_input_sizes():
         for name, path in srez_config.SHIPPED_MODELS[size].items():
             assert os.path.getsize(path) <= 5 * 2 ** 20
             assert f'--recipe {name}' in card and os.path.basename(path) in card

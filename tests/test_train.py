@@ -92,8 +92,8 @@ def test_a_new_run_starts_from_another_models_generator(trained_model, tmp_path)
     srez_train.train(config, synthetic_data(), log=lines.append)
     assert any(line.startswith(f'Starting the generator from the model file '
                                f'{trained_model}/model.zip (batch 6') for line in lines)
-    started, _ = srez_loader.from_path(config.checkpoint_dir, 'raw')
-    source, _ = srez_loader.from_path(str(trained_model / 'model.zip'))
+    started = srez_loader.from_path(config.checkpoint_dir, 'raw').generator
+    source = srez_loader.from_path(str(trained_model / 'model.zip')).generator
     for variable, expected in zip(started.trainable_variables, source.trainable_variables):
         np.testing.assert_allclose(variable, expected, atol=1e-6)  # One step at rate 1e-12.
     # A model of another shape is refused, naming the difference.

@@ -47,7 +47,7 @@ def age(name):
     return int(os.path.basename(name).split('_')[0])
 
 
-def main(data):
+def build_folders(data):
     celeba = os.path.join(SHARED, 'celeba')
     names = sorted(os.listdir(celeba))
     link([os.path.join(celeba, n) for n in names if int(n[:6]) < FIRST_VALIDATION_ID],
@@ -85,4 +85,4 @@ def main(data):
 
 
 if __name__ == '__main__':
-    main(sys.argv[1])
+    build_folders(sys.argv[1])

@@ -1,4 +1,4 @@
-"""srez_degrade: each kind of damage does what it says; training pairs and eval's fixed damage."""
+"""srez_damage: each kind of damage does what it says; training pairs and eval's fixed damage."""
 import dataclasses
 import json
 
@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 import srez_config
-import srez_degrade
+import srez_damage
 import srez_pixels
 
 # Every share 0: no damage of any kind, so a test can turn on one at a time.
@@ -25,8 +25,8 @@ def smooth_image(size=16, seed=0):
 
 @pytest.mark.parametrize('sigma', [0.8, 1.2, 2.0])
 def test_blur_kernels_are_normalised_gaussians_of_their_sigma(sigma):
-    kernel = srez_degrade.gaussian_kernel(sigma).numpy()
-    steps = np.arange(-srez_degrade.BLUR_RADIUS, srez_degrade.BLUR_RADIUS + 1)
+    kernel = srez_damage.gaussian_kernel(sigma).numpy()
+    steps = np.arange(-srez_damage.BLUR_RADIUS, srez_damage.BLUR_RADIUS + 1)
     y, x = np.meshgrid(steps, steps, indexing='ij')
 
     assert kernel.sum() == pytest.approx(1.0, abs=1e-6)
@@ -35,15 +35,15 @@ def test_blur_kernels_are_normalised_gaussians_of_their_sigma(sigma):
 
 
 def test_blur_keeps_a_flat_image_and_spreads_a_point_by_its_kernel():
-    kernel = srez_degrade.gaussian_kernel(1.2)
+    kernel = srez_damage.gaussian_kernel(1.2)
     flat = tf.fill([32, 32, 3], 0.4)
     point = np.zeros([32, 32, 3], np.float32)
     point[16, 16] = 1.0
 
-    blurred_point = srez_degrade.blur(tf.constant(point), kernel).numpy()
+    blurred_point = srez_damage.blur(tf.constant(point), kernel).numpy()
 
-    np.testing.assert_allclose(srez_degrade.blur(flat, kernel), flat, atol=1e-6)
-    radius = srez_degrade.BLUR_RADIUS
+    np.testing.assert_allclose(srez_damage.blur(flat, kernel), flat, atol=1e-6)
+    radius = srez_damage.BLUR_RADIUS
     np.testing.assert_allclose(blurred_point[16 - radius:17 + radius, 16 - radius:17 + radius, 0],
                                kernel, atol=1e-6)
 
@@ -59,8 +59,8 @@ def test_jpeg_quantises_in_8x8_blocks_that_start_at_its_phase(phase):
     tiles = np.repeat(levels[rows][:, columns][..., None], 3, -1).astype(np.float32)
 
     def error(at):
-        coded = srez_degrade.jpeg(tf.constant(tiles), 50, at).numpy()
-        assert np.all(np.abs(coded - srez_degrade.quantise(coded)) < 1e-6)  # 8-bit pixels.
+        coded = srez_damage.jpeg(tf.constant(tiles), 50, at).numpy()
+        assert np.all(np.abs(coded - srez_damage.quantise(coded)) < 1e-6)  # 8-bit pixels.
         return np.abs(coded - tiles).mean()
 
     on_grid = error(phase)
@@ -78,7 +78,7 @@ def test_jpeg_subsamples_chroma_as_camera_and_web_jpegs_do():
                             -1) * np.ones([32, 1, 1], np.float32)
 
     def kept(image):
-        coded = srez_degrade.jpeg(tf.constant(image), 95).numpy()
+        coded = srez_damage.jpeg(tf.constant(image), 95).numpy()
         signal = image - image.mean(axis=(0, 1))
         return np.sum((coded - coded.mean(axis=(0, 1))) * signal) / np.sum(signal ** 2)
 
@@ -89,7 +89,7 @@ def test_jpeg_subsamples_chroma_as_camera_and_web_jpegs_do():
 @pytest.mark.parametrize('grey', [False, True])
 def test_gaussian_noise_has_the_asked_spread(grey):
     image = tf.fill([64, 64, 3], 0.5)
-    noisy = srez_degrade.gaussian_noise(image, 4 / 255, tf.constant(grey), [1, 2]).numpy()
+    noisy = srez_damage.gaussian_noise(image, 4 / 255, tf.constant(grey), [1, 2]).numpy()
     noise = noisy - 0.5
 
     assert noise.std() == pytest.approx(4 / 255, rel=0.05)
@@ -105,7 +105,7 @@ def face_and_truth(sample_size=64):
 
 def test_clean_pairs_are_exact_area_downscales():
     face, truth = face_and_truth()
-    inputs, pair_truth, valid = srez_degrade.training_pair(face, 64, srez_config.DamageConfig(),
+    inputs, pair_truth, valid = srez_damage.training_pair(face, 64, srez_config.DamageConfig(),
                                                            [0, 1])
 
     np.testing.assert_allclose(pair_truth, truth, atol=1e-6)
@@ -118,10 +118,10 @@ def test_damaged_pairs_keep_the_truth_and_quantise_the_input():
     config = dataclasses.replace(srez_config.DamageConfig(), damage_clean=0.0)
 
     for seed in range(6):
-        inputs, pair_truth, _ = srez_degrade.training_pair(face, 64, config, [seed, 0])
+        inputs, pair_truth, _ = srez_damage.training_pair(face, 64, config, [seed, 0])
         np.testing.assert_allclose(pair_truth, truth, atol=1e-6)
         assert inputs.shape == (16, 16, 3)
-        np.testing.assert_allclose(inputs, srez_degrade.quantise(inputs), atol=1e-6)
+        np.testing.assert_allclose(inputs, srez_damage.quantise(inputs), atol=1e-6)
 
 
 def test_a_resize_downscales_by_its_kernel():
@@ -130,7 +130,7 @@ def test_a_resize_downscales_by_its_kernel():
     truth = tf.image.resize(face, [64, 64], method='area')
     config = srez_config.DamageConfig(**dict(NO_PARTS, damage_resize=1.0))
     area = tf.image.resize(truth, [16, 16], method='area').numpy()
-    inputs = [srez_degrade.training_pair(face, 64, config, [seed, 3])[0].numpy()
+    inputs = [srez_damage.training_pair(face, 64, config, [seed, 3])[0].numpy()
               for seed in range(12)]
     # Every one is another 4x downscale of the truth: like its area downscale, not equal to it,
     # and the kernels differ among themselves.
@@ -144,36 +144,36 @@ def test_the_shares_say_how_often_each_damage_happens():
     clean_input = tf.image.resize(truth, [16, 16], method='area').numpy()
     config = dataclasses.replace(srez_config.DamageConfig(), damage_clean=0.5)
 
-    changed = [np.abs(srez_degrade.training_pair(face, 64, config, [seed, 9])[0]
+    changed = [np.abs(srez_damage.training_pair(face, 64, config, [seed, 9])[0]
                       - clean_input).max() > 1e-6 for seed in range(60)]
     # Half are left clean; almost every damaged input differs (quantising alone changes it).
     assert 0.3 < np.mean(changed) < 0.7
 
 
 @pytest.mark.parametrize('text, parsed', [
-    ('clean', srez_config.Degradation()),
-    ('jpeg:75', srez_config.Degradation(jpeg=75)),
-    ('blur:1.2+noise:3+jpeg:75', srez_config.Degradation(blur=1.2, noise=3.0, jpeg=75)),
+    ('clean', srez_config.Damage()),
+    ('jpeg:75', srez_config.Damage(jpeg=75)),
+    ('blur:1.2+noise:3+jpeg:75', srez_config.Damage(blur=1.2, noise=3.0, jpeg=75)),
 ])
-def test_degradations_parse_and_print_back(text, parsed):
-    assert srez_config.Degradation.parse(text) == parsed
+def test_damages_parse_and_print_back(text, parsed):
+    assert srez_config.Damage.parse(text) == parsed
     assert str(parsed) == text
 
 
 @pytest.mark.parametrize('text', ['jpeg', 'jpeg:0', 'jpeg:7.5', 'blur:-1', 'noise:x',
                                   'blur:1+blur:2', 'rain:3', ''])
-def test_bad_degradations_say_what_is_wrong(text):
+def test_bad_damages_say_what_is_wrong(text):
     with pytest.raises(ValueError, match='is not a damage|takes'):
-        srez_config.Degradation.parse(text)
+        srez_config.Damage.parse(text)
 
 
 def test_fixed_damage_is_the_same_every_time_and_does_what_it_names():
     _, truth = face_and_truth()
-    clean = srez_degrade.damage(truth, srez_config.Degradation(), [0, 0]).numpy()
-    noisy = srez_config.Degradation(noise=4)
-    first, again, other = (srez_degrade.damage(truth, noisy, seed).numpy()
+    clean = srez_damage.apply(truth, srez_config.Damage(), [0, 0]).numpy()
+    noisy = srez_config.Damage(noise=4)
+    first, again, other = (srez_damage.apply(truth, noisy, seed).numpy()
                            for seed in ([0, 1], [0, 1], [0, 2]))
-    blurred = srez_degrade.damage(truth, srez_config.Degradation(blur=1.2), [0, 0]).numpy()
+    blurred = srez_damage.apply(truth, srez_config.Damage(blur=1.2), [0, 0]).numpy()
 
     np.testing.assert_allclose(clean, tf.image.resize(truth, [16, 16], method='area'), atol=1e-6)
     np.testing.assert_array_equal(first, again)
@@ -183,16 +183,16 @@ def test_fixed_damage_is_the_same_every_time_and_does_what_it_names():
     assert np.abs(np.diff(blurred, axis=1)).mean() < np.abs(np.diff(clean, axis=1)).mean()
 
 
-def test_eval_degrade_is_reproducible_and_recorded(trained_model, tmp_path, srez_cli):
+def test_eval_damage_is_reproducible_and_recorded(trained_model, tmp_path, srez_cli):
     figures = []
     for run in ('first', 'second'):
         status = srez_cli('--run', 'eval', '--checkpoint_dir', str(trained_model / 'checkpoint'),
-                          '--dataset', 'synthetic', '--test_vectors', '4', '--degrade',
+                          '--dataset', 'synthetic', '--test_vectors', '4', '--damage',
                           'noise:6+jpeg:60', '--eval_dir', str(tmp_path / run))
         assert status == 0
         figures.append(json.loads((tmp_path / run / 'eval.json').read_text()))
 
-    assert figures[0]['degrade'] == 'noise:6+jpeg:60'
+    assert figures[0]['damage'] == 'noise:6+jpeg:60'
     assert figures[0]['model'] == figures[1]['model']
     assert figures[0]['bicubic'] == figures[1]['bicubic']
 
@@ -201,14 +201,14 @@ def test_a_share_of_faces_becomes_black_and_white_truth_and_input():
     face, _ = face_and_truth()
     every = srez_config.DamageConfig(damage_grey=1.0, damage_clean=0.0)
     for seed in range(4):
-        inputs, truth, _ = srez_degrade.training_pair(face, 64, every, [seed, 2])
+        inputs, truth, _ = srez_damage.training_pair(face, 64, every, [seed, 2])
         for image in (inputs.numpy(), truth.numpy()):
             np.testing.assert_allclose(image[..., 0], image[..., 2], atol=1e-6)
         expected = np.asarray(face_and_truth()[1]) @ srez_pixels.LUMA
         np.testing.assert_allclose(truth[..., 0], expected, atol=1e-5)
     half = srez_config.DamageConfig(damage_grey=0.5)
-    grey = [np.ptp(srez_degrade.training_pair(face, 64, half, [seed, 5])[1], axis=-1).max() < 1e-6
+    grey = [np.ptp(srez_damage.training_pair(face, 64, half, [seed, 5])[1], axis=-1).max() < 1e-6
             for seed in range(60)]
     assert 0.3 < np.mean(grey) < 0.7
-    colour = srez_degrade.training_pair(face, 64, srez_config.DamageConfig(), [0, 5])[1]
+    colour = srez_damage.training_pair(face, 64, srez_config.DamageConfig(), [0, 5])[1]
     assert np.ptp(colour, axis=-1).max() > 0.05  # None by default.

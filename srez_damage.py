@@ -2,27 +2,26 @@
 
 Real small faces come out of soft lenses, resampled photos, noisy sensors and JPEG files. A model
 trained only on exact area downscales breaks on them; trained on inputs damaged the same way (the
-synthetic degradations of Real-ESRGAN and GFPGAN, scaled to a 64 px truth) it learns to forgive
+synthetic damage of Real-ESRGAN and GFPGAN, scaled to a 64 px truth) it learns to forgive
 them. Two users:
 
 - `training_pair`: training's tf.data pipeline turns each face into (input, truth), damaging the
   input by a srez_config.DamageConfig, each kind of damage with its own share and range;
-- `damage`: eval's `--degrade blur:1.2+noise:3+jpeg:75`, a srez_config.Degradation made the same
-  way every time.
+- `apply`: eval's `--damage blur:1.2+noise:3+jpeg:75`, a srez_config.Damage made the same way
+  every time.
 
 The chain follows the camera: the lens blurs the scene (the truth), the sensor or a resize samples
 it 4x smaller, the sensor adds noise, the file is a JPEG. Training damages the steps that were
-measured to pay (the resize and JPEG); eval's fixed damage has blur, noise and JPEG. Blur sigmas are in pixels of the truth (4 to an input pixel, so
-they mean the same at every --sample_size), noise in steps of 1/255, JPEG in libjpeg's quality.
+measured to pay (the resize and JPEG); eval's fixed damage has blur, noise and JPEG. Blur sigmas
+are in pixels of the truth (4 to an input pixel, so they mean the same at every --sample_size),
+noise in steps of 1/255, JPEG in libjpeg's quality.
 """
 
 import tensorflow as tf
 
 import srez_config
-import srez_images
 import srez_pixels
 
-SCALE = srez_images.SCALE
 BLUR_RADIUS = 7  # A 15x15 kernel holds a Gaussian of sigma 2.4 to 3 sigmas.
 # With 4:2:0 chroma a JPEG codes 16x16 pixels at a time; a face cut out of a larger JPEG starts
 # anywhere in such a block.
@@ -87,25 +86,25 @@ def gaussian_noise(image, sigma, grey, seed):
     return image + sigma * noise
 
 
-def damage(truth, degradation, seed):
-    """The input of `truth` float32 [s, s, 3] under `degradation`: float32 [s/4, s/4, 3].
+def apply(truth, damage, seed):
+    """The input of `truth` float32 [s, s, 3] under `damage`: float32 [s/4, s/4, 3].
 
     The truth is blurred (isotropic), area-downscaled, given colour Gaussian noise and saved as
     a JPEG whose blocks start at the face's corner; a damaged input is quantised to 8 bits, as a
     file is. Clean, it is the exact area downscale. seed: int [2], for the noise.
     """
-    size = [truth.shape[0] // SCALE, truth.shape[1] // SCALE]
-    if degradation.blur:
-        sigma = tf.constant(degradation.blur, tf.float32)
+    size = [truth.shape[0] // srez_config.SCALE, truth.shape[1] // srez_config.SCALE]
+    if damage.blur:
+        sigma = tf.constant(damage.blur, tf.float32)
         truth = blur(truth, gaussian_kernel(sigma))
     small = tf.image.resize(truth, size, method='area')
-    if degradation == srez_config.Degradation():
+    if damage == srez_config.Damage():
         return small
-    if degradation.noise:
-        small = gaussian_noise(small, degradation.noise / 255, False, seed)
+    if damage.noise:
+        small = gaussian_noise(small, damage.noise / 255, False, seed)
     small = quantise(small)
-    if degradation.jpeg:
-        small = jpeg(small, degradation.jpeg)
+    if damage.jpeg:
+        small = jpeg(small, damage.jpeg)
     return small
 
 
@@ -135,7 +134,7 @@ def training_pair(face, sample_size, config, seed):
         grey = tf.random.stateless_uniform([], seeds[3]) < config.damage_grey
         luma = tf.reduce_sum(truth * srez_pixels.LUMA.astype('float32'), -1, keepdims=True)
         truth = tf.where(grey, tf.tile(luma, [1, 1, 3]), truth)
-    size = [sample_size // SCALE] * 2
+    size = [sample_size // srez_config.SCALE] * 2
     kind = tf.where(draws[1] < config.damage_resize,
                     1 + tf.cast(draws[2] * (len(DOWNSCALES) - 1), tf.int32), 0)
 

@@ -2,7 +2,7 @@
 the mtcnn face detector (MIT licence, https://github.com/ipazc/mtcnn), as LiteRT files that
 srez_detect runs without TensorFlow.
 
-    pip install mtcnn==1.0.0 && python docs/convert_mtcnn.py
+    pip install mtcnn==1.0.0 && python tools/convert_mtcnn.py
 
 Each file is checked against the Keras network it came from before it is written: the same
 outputs, in the order srez_detect reads them.

@@ -1,6 +1,6 @@
 """Makes docs/group_photo.png, the README's example photo, from public-domain pictures only.
 
-    pip install scikit-image && python docs/make_group_photo.py
+    pip install scikit-image && python tools/make_group_photo.py
 
 Two faces of scikit-image's sample pictures, both free of copyright (`astronaut`: NASA's portrait
 of Eileen Collins, public domain; `camera`: CC0 by Lav Varshney), are aligned to CelebA's frame
@@ -37,16 +37,16 @@ def aligned(image, detector):
                                              source[..., 1] - 0.5), 0, 255))
 
 
-def main():
+def make_group_photo():
     detector = srez_faces.Detector()
     people = [aligned(skimage.data.astronaut(), detector),
               aligned(np.stack([skimage.data.camera()] * 3, -1), detector)]
     _, photo, placed = photos.composite(people * 3, skimage.data.coffee(), size=(320, 240),
                                         frame_sides=(14, 28), max_angle=10, seed=5)
-    Image.fromarray(photo).save(os.path.join(HERE, 'group_photo.png'))
+    Image.fromarray(photo).save(os.path.join(os.path.dirname(HERE), 'docs', 'group_photo.png'))
     print(f'{len(placed)} faces, frames of '
           f'{", ".join(f"{place.side:.0f}" for place in placed)} px.')
 
 
 if __name__ == '__main__':
-    main()
+    make_group_photo()

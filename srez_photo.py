@@ -1,0 +1,134 @@
+"""srez photo: a photo's way through srez, as one object that callers keep.
+
+    pipeline = PhotoPipeline(models)      # {input size: model on aligned faces}
+    result = pipeline.upscale(photo)      # uint8 [h, w, 3] -> PhotoResult: image, faces
+
+As GFPGAN's GFPGANer holds its face helper and takes a background upsampler, a PhotoPipeline
+owns the face detector, the face check, the rules that decide what is a face (a
+srez_config.FaceRules) and the models, and takes the upscale of the rest of the photo from its
+caller (bicubic, in windows, by default). Its steps are its methods: `find_faces` (detection, the
+second look, the rules), `upscale_background`, `paste_faces` (cut, model, paste back); `upscale`
+runs them in turn. With `keep_last`, it keeps the last photo's faces, their cuts and its
+background, so the same photo again (a web page's knob moving: new models, same photo) runs only
+the models and the paste.
+"""
+import dataclasses
+import hashlib
+
+import numpy as np
+
+import srez_config
+import srez_faces
+import srez_lite
+import srez_pixels
+
+# Input pixels per window side, not counting the margins: a 128x128 window (about 0.5 GB of
+# activations at the default widths) is the most one generator call sees.
+TILE_SIZE = 96
+# Each window reaches this many input pixels beyond the part of it that is kept. A 3x3
+# convolution sees 1 pixel of its own resolution; the generator has 4.5 of them per stage at
+# halving cost, so it sees under 11 input pixels whatever its depth.
+TILE_MARGIN = 16
+
+
+@dataclasses.dataclass(frozen=True)
+class PhotoResult:
+    """A photo upscaled: `image`, uint8 with the photo's channels, and its `faces`
+    (srez_faces.Face, each saying where it is and whether the model upscaled it)."""
+    image: np.ndarray
+    faces: list
+
+
+def bicubic_in_windows(image, tile_size=TILE_SIZE):
+    """The bicubic upscale of uint8 [h, w, c] `image`, in windows: uint8 [4h, 4w, c]."""
+    return srez_pixels.in_windows(image[np.newaxis], srez_pixels.bicubic_upscale, tile_size,
+                                  TILE_MARGIN)[0]
+
+
+@dataclasses.dataclass
+class _Kept:
+    """What `keep_last` keeps of the last photo: its key, faces, their jobs and background."""
+    key: tuple
+    faces: list
+    jobs: dict
+    background: np.ndarray
+
+
+class PhotoPipeline:
+    """The faces of photos found, aligned, upscaled by a model and pasted into the upscale of the
+    rest."""
+
+    def __init__(self, models, background=bicubic_in_windows, rules=srez_config.FaceRules(),
+                 keep_last=False):
+        """models: {input size: the model on aligned faces, float32 [n, s, s, 3] in [0, 1] ->
+        float32 [n, 4s, 4s, 3]}; background: uint8 [h, w, 3] -> uint8 [4h, 4w, 3], the upscale
+        of what is not a face; rules: a srez_config.FaceRules; keep_last: keep the last photo's
+        detection, cuts and background for the next call on the same photo."""
+        self.models, self.background, self.rules = models, background, rules
+        self.keep_last = keep_last
+        self._detector = self._check = None  # Made at the first photo: they load networks.
+        self._kept = None
+
+    def find_faces(self, photo):
+        """Every detection in uint8 `photo` [h, w, 3], as srez_faces.Faces, best first, each
+        examined: `model` names the input size of the model that will take it (0: none), and
+        `skipped` or `rejected` says why not."""
+        if self._detector is None:
+            self._detector = srez_faces.Detector()
+            check = srez_lite.network(srez_config.FACE_CHECK)
+            self._check = lambda frames: check(frames=frames)[0]
+        faces = self._detector.detect(photo)
+        if not faces:
+            return faces
+        side = srez_faces.CHECK_SIDE
+        views = [srez_faces.cut(photo, srez_faces.alignment(face, side), side) / 255
+                 for face in faces]
+        sizes = sorted(self.models)
+        for face, score in zip(faces, self._check(np.stack(views))):
+            face.model = srez_faces.examine(face, float(score), sizes, self.rules) or 0
+        return faces
+
+    def upscale_background(self, photo):
+        """The upscale of uint8 `photo` [h, w, 3] without its faces: uint8 [4h, 4w, 3]."""
+        return self.background(photo)
+
+    def paste_faces(self, photo, faces, background):
+        """Cuts from uint8 `photo` each of `faces` that a model takes, upscales it and pastes it
+        into `background` (its upscale, changed in place, and returned)."""
+        return self._paste(self._jobs(photo, faces), background)
+
+    def upscale(self, photo):
+        """uint8 `photo` [h, w, 3] upscaled: its faces by the models, the rest by the background
+        upscale, done after detection so that the two never hold their memory at once.
+        Returns a PhotoResult."""
+        key = (photo.shape, hashlib.blake2b(np.ascontiguousarray(photo)).digest(),
+               tuple(sorted(self.models)))
+        kept = self._kept if self._kept is not None and self._kept.key == key else None
+        self._kept = None  # Memory for the new photo, not the last one.
+        if kept is None:
+            faces = self.find_faces(photo)
+            jobs = self._jobs(photo, faces)
+            kept = _Kept(key, faces, jobs, self.upscale_background(photo))
+        if self.keep_last:
+            self._kept = kept
+        background = kept.background.copy() if self.keep_last else kept.background
+        return PhotoResult(self._paste(kept.jobs, background), kept.faces)
+
+    def _jobs(self, photo, faces):
+        """{input size: ([frame matrix], float32 cuts [n, s, s, 3] in [0, 1])} of the faces a
+        model takes, each cut snapped to the photo's pixels."""
+        jobs = {}
+        for face in faces:
+            if face.model:
+                matrix = srez_faces.snapped(srez_faces.alignment(face, face.model), face.model)
+                jobs.setdefault(face.model, []).append(matrix)
+        return {size: (matrices, np.stack([srez_faces.cut(photo, matrix, size) / 255
+                                           for matrix in matrices]))
+                for size, matrices in jobs.items()}
+
+    def _paste(self, jobs, background):
+        outputs, matrices = [], []
+        for size, (placed, cuts) in jobs.items():
+            outputs.extend(self.models[size](cuts))
+            matrices.extend(placed)
+        return srez_faces.paste(background, outputs, matrices)
