@@ -1,4 +1,5 @@
-"""srez images: every resampling srez does, and the sample grid that shows them side by side.
+"""srez images: the resamplings of the networks and their losses, in TensorFlow, and the sample
+grid that shows them side by side.
 
 The generator's nearest-neighbour and bilinear upscales and the area downscale of its loss and of
 the eval protocol live here, so training's grids, eval and the model resample images the same

@@ -23,7 +23,7 @@ from PIL import Image
 import srez_config
 import srez_files
 import srez_loader
-import srez_photo
+import srez_pixels
 import srez_upscaler
 from srez_errors import UsageError, first_line
 
@@ -109,7 +109,7 @@ def upscale_files(upscaler, root, paths, output_dir, compare=False, faces='auto'
     failed += srez_files.scan_images([job.source for job in jobs]).skipped
     unreadable = {path for path, _ in failed}
     writer = _Writer(upscaler, root, output_dir, Summary([], failed, {}), len(paths), log)
-    window_pixels = (upscaler.tile_size + 2 * srez_photo.TILE_MARGIN) ** 2
+    window_pixels = (upscaler.tile_size + 2 * srez_pixels.TILE_MARGIN) ** 2
     group = []  # Images of one shape that run through the generator together.
     for job in jobs:
         if job.source in unreadable:
@@ -214,7 +214,7 @@ class _Writer:
     def _comparison(self, image, result):
         """input nearest | bicubic | output, side by side, with the image's channels."""
         nearest = np.repeat(np.repeat(image, srez_config.SCALE, axis=0), srez_config.SCALE, 1)
-        smooth = srez_photo.bicubic_in_windows(image, self.upscaler.tile_size)
+        smooth = srez_pixels.bicubic_in_windows(image, self.upscaler.tile_size)
         return np.concatenate([nearest, smooth, result], 1)
 
 

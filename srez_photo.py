@@ -22,27 +22,12 @@ import srez_faces
 import srez_lite
 import srez_pixels
 
-# Input pixels per window side, not counting the margins: a 128x128 window (about 0.5 GB of
-# activations at the default widths) is the most one generator call sees.
-TILE_SIZE = 96
-# Each window reaches this many input pixels beyond the part of it that is kept. A 3x3
-# convolution sees 1 pixel of its own resolution; the generator has 4.5 of them per stage at
-# halving cost, so it sees under 11 input pixels whatever its depth.
-TILE_MARGIN = 16
-
-
 @dataclasses.dataclass(frozen=True)
 class PhotoResult:
     """A photo upscaled: `image`, uint8 with the photo's channels, and its `faces`
     (srez_faces.Face, each saying where it is and whether the model upscaled it)."""
     image: np.ndarray
     faces: list
-
-
-def bicubic_in_windows(image, tile_size=TILE_SIZE):
-    """The bicubic upscale of uint8 [h, w, c] `image`, in windows: uint8 [4h, 4w, c]."""
-    return srez_pixels.in_windows(image[np.newaxis], srez_pixels.bicubic_upscale, tile_size,
-                                  TILE_MARGIN)[0]
 
 
 @dataclasses.dataclass
@@ -58,7 +43,7 @@ class PhotoPipeline:
     """The faces of photos found, aligned, upscaled by a model and pasted into the upscale of the
     rest."""
 
-    def __init__(self, models, background=bicubic_in_windows, rules=srez_config.FaceRules(),
+    def __init__(self, models, background=srez_pixels.bicubic_in_windows, rules=srez_config.FaceRules(),
                  keep_last=False):
         """models: {input size: the model on aligned faces, float32 [n, s, s, 3] in [0, 1] ->
         float32 [n, 4s, 4s, 3]}; background: uint8 [h, w, 3] -> uint8 [4h, 4w, 3], the upscale

@@ -11,6 +11,13 @@ import numpy as np
 
 import srez_config
 
+# Input pixels per window side, not counting the margins: a 128x128 window (about 0.5 GB of
+# activations at the default widths) is the most one generator call sees.
+TILE_SIZE = 96
+# Each window reaches this many input pixels beyond the part of it that is kept. A 3x3
+# convolution sees 1 pixel of its own resolution; the generator has 4.5 of them per stage at
+# halving cost, so it sees under 11 input pixels whatever its depth.
+TILE_MARGIN = 16
 LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R 601, as Pillow and TensorFlow turn RGB to grey.
 
 
@@ -90,6 +97,11 @@ def in_windows(images, upscale, tile_size, margin):
                 window[:, scale * (row_start - top):scale * (row_stop - top),
                        scale * (col_start - left):scale * (col_stop - left)])
     return result
+
+
+def bicubic_in_windows(image, tile_size=TILE_SIZE):
+    """The bicubic upscale of uint8 [h, w, c] `image`, in windows: uint8 [4h, 4w, c]."""
+    return in_windows(image[np.newaxis], bicubic_upscale, tile_size, TILE_MARGIN)[0]
 
 
 def warp(image, transform, size):

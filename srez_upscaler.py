@@ -37,10 +37,10 @@ class Upscaler:
         choice = srez_config.ModelChoice(model='' if model == 'shipped' else model,
                                          shipped_models=model == 'shipped', sharpness=sharpness,
                                          generator_weights=weights, checkpoint_dir='')
-        self._set_up(srez_loader.load(choice), batch_size, srez_photo.TILE_SIZE, rules)
+        self._set_up(srez_loader.load(choice), batch_size, srez_pixels.TILE_SIZE, rules)
 
     @classmethod
-    def from_model(cls, model, batch_size=16, tile_size=srez_photo.TILE_SIZE,
+    def from_model(cls, model, batch_size=16, tile_size=srez_pixels.TILE_SIZE,
                    rules=srez_config.FaceRules()):
         """An Upscaler of a srez_loader.Model, as --run infer makes it. tile_size: input pixels
         per window side, not counting margins (tests make it small)."""
@@ -50,7 +50,7 @@ class Upscaler:
 
     @classmethod
     def from_generator(cls, generator, source=None, batch_size=16,
-                       tile_size=srez_photo.TILE_SIZE):
+                       tile_size=srez_pixels.TILE_SIZE):
         """An Upscaler of one TensorFlow generator (srez_model.Generator)."""
         return cls.from_model(srez_loader.from_generator(generator, source), batch_size,
                               tile_size)
@@ -63,7 +63,7 @@ class Upscaler:
         self.batch_size, self.tile_size = batch_size, tile_size
         self.pipeline = srez_photo.PhotoPipeline(
             {size: self._batched(upscale) for size, upscale in model.upscalers.items()},
-            lambda photo: srez_photo.bicubic_in_windows(photo, tile_size), rules)
+            lambda photo: srez_pixels.bicubic_in_windows(photo, tile_size), rules)
 
     def _batched(self, upscale):
         """`upscale` run on batch_size faces at a time."""
@@ -86,7 +86,7 @@ class Upscaler:
         upscale = self.pipeline.models[size]
         return _with_channels(images, lambda colour: srez_pixels.in_windows(
             colour, lambda windows: srez_pixels.to_uint8(upscale(srez_pixels.to_float(windows))),
-            self.tile_size, srez_photo.TILE_MARGIN), self.tile_size)
+            self.tile_size, srez_pixels.TILE_MARGIN), self.tile_size)
 
     def upscale_photo(self, photo):
         """A photo upscaled: its faces found, aligned and upscaled by the model, pasted into the
@@ -118,7 +118,7 @@ def _with_channels(images, upscale_colour, tile_size):
     if grey:
         upscaled = np.round(upscaled @ srez_pixels.LUMA).astype(np.uint8)[..., np.newaxis]
     if channels in (2, 4):
-        alpha = np.stack([srez_photo.bicubic_in_windows(image[..., -1:], tile_size)
+        alpha = np.stack([srez_pixels.bicubic_in_windows(image[..., -1:], tile_size)
                           for image in images])
         upscaled = np.concatenate([upscaled, alpha], axis=-1)
     return upscaled

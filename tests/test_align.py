@@ -9,7 +9,7 @@ from PIL import Image
 import srez_align
 import srez_detect
 import srez_faces
-from conftest import REPO_ROOT, run_srez
+from helpers import REPO_ROOT, run_srez
 
 ASTRONAUT_TRUTH = os.path.join(REPO_ROOT, 'docs', 'astronaut_truth.png')
 

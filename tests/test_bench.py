@@ -3,7 +3,7 @@ import json
 import os
 
 import pytest
-from conftest import TINY_MODEL, run_srez, write_face_images
+from helpers import TINY_MODEL, run_srez, write_face_images
 
 TINY = TINY_MODEL + ['--test_vectors', '2', '--batch_size', '2', '--bench_repeats', '1']
 

@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import LEGACY_CHECKPOINTS, TINY_FLAGS, synthetic_data, tiny_config
+from helpers import LEGACY_CHECKPOINTS, TINY_FLAGS, synthetic_data, tiny_config
 
 import srez_checkpoint
 import srez_config

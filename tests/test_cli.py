@@ -5,7 +5,7 @@ import re
 
 import numpy as np
 import pytest
-from conftest import TINY_FLAGS, TINY_MODEL, run_srez
+from helpers import TINY_FLAGS, TINY_MODEL, run_srez
 from PIL import Image
 
 import srez_loader

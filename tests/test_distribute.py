@@ -16,7 +16,7 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import BackgroundRun, summaries, tiny_config, write_face_images
+from helpers import BackgroundRun, summaries, tiny_config, write_face_images
 
 import srez_checkpoint
 import srez_session

@@ -111,7 +111,7 @@ def test_a_face_at_the_photos_edge_is_pasted_in_part():
 def composite_photo(tmp_path_factory):
     """A 320x240 photo with 4 CelebA validation faces (frames of 14-20 px, turned up to 15
     degrees) on a textured background, and where they are; skipped without ../shared/celeba."""
-    from conftest import CELEBA
+    from helpers import CELEBA
     from photos import composite
 
     if not os.path.isdir(CELEBA):

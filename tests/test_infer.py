@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import MAIN
+from helpers import MAIN
 from PIL import Image
 
 import srez_files

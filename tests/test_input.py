@@ -7,7 +7,7 @@ import tempfile
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import as_ordinary_user, write_face_images
+from helpers import as_ordinary_user, write_face_images
 from image_files import DATA_CASES, corrupt_pixels_jpeg, write_face, zero_byte_file
 from PIL import Image
 

@@ -15,12 +15,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import MAIN, REPO_ROOT
+from helpers import MAIN, REPO_ROOT
 
 ASTRONAUT = os.path.join(REPO_ROOT, 'docs', 'astronaut_face.png')
 ASTRONAUT_TRUTH = os.path.join(REPO_ROOT, 'docs', 'astronaut_truth.png')
 GROUP_PHOTO = os.path.join(REPO_ROOT, 'docs', 'group_photo.png')
 TENSORFLOW_INSTALLED = importlib.util.find_spec('tensorflow') is not None
+# The modules of the light runtime: upscaling faces and photos, aligning faces, and the CLI's
+# dispatch to them (README "Layout").
+LIGHT_RUNTIME = ('srez_main', 'srez_modes', 'srez_config', 'srez_errors', 'srez_files',
+                 'srez_pixels', 'srez_lite', 'srez_modelfile', 'srez_loader', 'srez_detect',
+                 'srez_faces', 'srez_photo', 'srez_upscaler', 'srez_infer', 'srez_align')
 
 
 @pytest.fixture
@@ -36,6 +41,13 @@ def run(args, cwd, env):
 def psnr(image, truth):
     error = np.mean((np.asarray(image, float) - np.asarray(truth, float)) ** 2)
     return 10 * np.log10(255 ** 2 / error)
+
+
+def test_every_light_runtime_module_imports_without_tensorflow(tensorflow_fails):
+    code = (f'import sys\nfor name in {LIGHT_RUNTIME!r}:\n    __import__(name)\n'
+            f'assert "tensorflow" not in sys.modules')
+    result = run([sys.executable, '-c', code], REPO_ROOT, tensorflow_fails)
+    assert result.returncode == 0, result.stderr
 
 
 def test_a_face_upscales_through_the_cli_without_tensorflow(tmp_path, tensorflow_fails):

@@ -5,7 +5,7 @@ import os
 import tempfile
 
 import pytest
-from conftest import as_ordinary_user, run_srez
+from helpers import as_ordinary_user, run_srez
 
 
 def cli(*args, cwd, pythonpath, env=None):

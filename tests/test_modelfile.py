@@ -7,7 +7,7 @@ import zipfile
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import LEGACY_CHECKPOINTS
+from helpers import LEGACY_CHECKPOINTS
 from PIL import Image
 
 import srez_config

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import tiny_config
+from helpers import tiny_config
 
 import srez_optimizer
 

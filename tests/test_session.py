@@ -4,7 +4,7 @@ import shutil
 
 import numpy as np
 import tensorflow as tf
-from conftest import LEGACY_CHECKPOINTS, synthetic_data, tiny_config
+from helpers import LEGACY_CHECKPOINTS, synthetic_data, tiny_config
 
 import srez_checkpoint
 import srez_input

@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import TINY_FLAGS, summaries, synthetic_data, tiny_config
+from helpers import TINY_FLAGS, summaries, synthetic_data, tiny_config
 
 import srez_checkpoint
 import srez_loader

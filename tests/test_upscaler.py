@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 
-import srez_photo
 import srez_pixels
 import srez_upscaler
 
@@ -24,7 +23,7 @@ def test_tiled_output_equals_whole_output(generator, upscaler):
     whole = upscaler.upscale_images(image)
     tiled = tiled_upscaler.upscale_images(image)
 
-    margin = srez_photo.TILE_MARGIN
+    margin = srez_pixels.TILE_MARGIN
     assert len(srez_pixels.spans(70, 8, margin)) > 1 and len(srez_pixels.spans(45, 8, margin)) > 1
     assert whole.shape == tiled.shape == (1, 280, 180, 3)
     # Equal up to float rounding in different convolution shapes: at most one level, rarely.
