@@ -57,36 +57,40 @@ def run_export(config):
         srez_modelfile.write(generator, source.model, config.export_file, source.record())
         written = config.export_file
     elif config.export_lite:
-        written = export_lite(lite_pair(generator, generator)[0], source, config.export_lite)
+        stem = os.path.splitext(os.path.basename(source.path.rstrip('/')))[0] or 'model'
+        written = export_lite(lite_pair(generator, generator)[0], source.model, source.record(),
+                              os.path.join(config.export_lite, stem + '.tflite'))
     else:
         export(generator, config.export_dir)
         written = f'{config.export_dir}/'
     print(f'Exported its generator to {written}.')
 
 
-def export_lite(content, source, folder):
-    """Writes a model's LiteRT file `content` and its description (srez_loader.ModelSource
-    `source`) into `folder`; returns the file's path."""
-    stem = os.path.splitext(os.path.basename(source.path.rstrip('/')))[0] or 'model'
-    path = os.path.join(folder, stem + '.tflite')
-    os.makedirs(folder, exist_ok=True)
+def export_lite(content, model_config, record, path, sharpness=0.0):
+    """Writes a model's LiteRT file `content` as `path` (.tflite), and beside it (.json) its
+    description: its srez_config.ModelConfig, `record` (where its weights came from, as
+    srez_modelfile keeps it) and `sharpness`, the knob at which the file is its model (a pair's
+    sharp file: 1). Returns `path`."""
+    os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
     srez_files.write_atomically(path, content)
     srez_files.write_atomically(os.path.splitext(path)[0] + '.json', json.dumps(dict(
-        model_config=json.loads(source.model.to_json()), source=source.record()), indent=2))
+        model_config=json.loads(model_config.to_json()), source=record, sharpness=sharpness),
+        indent=2))
     return path
 
 
 def export_shipped_lite(folder):
-    """Writes the LiteRT files of every shipped pair into `folder`; returns their paths."""
-    os.makedirs(folder, exist_ok=True)
+    """Writes the LiteRT files of every shipped pair, and their descriptions, into `folder`;
+    returns their paths."""
     written = []
     for size in srez_loader.shipped_input_sizes():
-        pair = [srez_modelfile.read(srez_config.SHIPPED_MODELS[size][name])[0]
+        pair = [srez_modelfile.read(srez_config.SHIPPED_MODELS[size][name])
                 for name in ('fidelity', 'sharp')]
-        for name, content in zip(('fidelity', 'sharp'), lite_pair(*pair)):
+        contents = lite_pair(*(generator for generator, _, _ in pair))
+        for sharpness, name, (_, model_config, record), content in zip(
+                (0.0, 1.0), ('fidelity', 'sharp'), pair, contents):
             path = os.path.join(folder, os.path.basename(srez_config.SHIPPED_LITE[size][name]))
-            srez_files.write_atomically(path, content)
-            written.append(path)
+            written.append(export_lite(content, model_config, record, path, sharpness))
     return written
 
 

@@ -26,8 +26,9 @@ class ImageScan:
     skipped: list
 
 
-def find_images(folder):
-    """Every .jpg/.jpeg/.png (any case) under `folder`, recursively, sorted.
+def find_images(folder, extensions=IMAGE_EXTENSIONS):
+    """Every file under `folder` whose name ends with one of `extensions` (any case; by default
+    .jpg, .jpeg and .png), recursively, sorted.
 
     Linked folders are followed (datasets often live elsewhere), each real folder once, so a link
     loop cannot make the walk endless.
@@ -42,7 +43,7 @@ def find_images(folder):
                 kept.append(name)
         dirs[:] = kept
         found += [os.path.join(root, name) for name in files
-                  if name.lower().endswith(IMAGE_EXTENSIONS)]
+                  if name.lower().endswith(extensions)]
     return sorted(found)
 
 

@@ -12,22 +12,23 @@ bicubic, and what was found in FACES_RECORD.
 import dataclasses
 import json
 import os
-import struct
 import sys
 import time
-import zlib
 
 import numpy as np
 from PIL import Image
 
 import srez_config
 import srez_files
+import srez_imagefile
 import srez_loader
 import srez_pixels
 import srez_upscaler
 from srez_errors import UsageError, first_line
 
 COMPARE_SUFFIX = '_compare'
+# The picture files --output may name: PNG, written a few rows at a time, or Pillow's others.
+WRITABLE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.webp', '.tif', '.tiff', '.bmp')
 FACES_RECORD = 'faces.json'  # What the face pipeline found in each photo.
 # Memory a photo takes beside its upscale: the photo, detection's windows, the networks.
 WORKING_BYTES = 2 ** 30
@@ -35,25 +36,32 @@ WORKING_BYTES = 2 ** 30
 
 @dataclasses.dataclass(frozen=True)
 class Summary:
-    """What `upscale_files` did: PNGs written, (input path, reason) for images it skipped, and
-    {relative path: record} of the photos that went through the face pipeline."""
+    """What `upscale_files` did: files written, (input path, reason) for images it skipped,
+    {relative path: record} of the photos that went through the face pipeline, and the inputs
+    of more than 8 bits per channel, whose upscales have 8."""
     written: list
     failed: list
     photos: dict
+    reduced: list
 
 
 def run_infer(config):
     """--run infer: upscales config.images.input into config.output (a srez_config.InferConfig)
     with the model config.choice names. Returns 1 when an image failed, else None."""
     images = config.images
-    root, paths = find_inputs(images.input, config.output)
+    output_dir, name = output_place(images.input, config.output)
+    root, paths = find_inputs(images.input, output_dir)
     model = srez_loader.load(config.choice)
     print(model.source.line())
     upscaler = srez_upscaler.Upscaler.from_model(model, images.upscale_batch, rules=config.rules)
-    summary = upscale_files(upscaler, root, paths[:images.max_images or None], config.output,
-                            compare=config.compare, faces=config.faces, log=print)
+    summary = upscale_files(upscaler, root, paths[:images.max_images or None], output_dir,
+                            compare=config.compare, faces=config.faces, log=print, name=name)
     if summary.written:
-        print(f'Wrote {len(summary.written)} upscaled images to {config.output}/.')
+        print(f'Wrote {len(summary.written)} upscaled images to '
+              f'{summary.written[0] if name else output_dir + "/"}.')
+    if summary.reduced:
+        print(f'{len(summary.reduced)} of them had more than 8 bits per channel (the first: '
+              f'{summary.reduced[0]}); srez works at 8, and so are their upscales.')
     if not summary.failed:
         return None
     for path, reason in summary.failed:
@@ -65,8 +73,17 @@ def run_infer(config):
     return 1
 
 
+def output_place(input_path, output):
+    """(folder, file name or None): where --output puts the upscale of --input. One input file
+    and an --output that names a picture file (out.png, out.jpg): that file; else a folder."""
+    if os.path.isfile(input_path) and output.lower().endswith(WRITABLE_EXTENSIONS):
+        return os.path.dirname(output) or '.', os.path.basename(output)
+    return output, None
+
+
 def find_inputs(input_path, output_dir):
-    """(root, sorted image paths): `input_path` itself if a file, else every JPEG/PNG under it.
+    """(root, sorted image paths): `input_path` itself if a file, else every picture under it
+    (any format Pillow reads).
 
     Raises UsageError when `input_path` does not exist or holds no images, or when `output_dir`
     lies inside the `input_path` folder (a second run would take the outputs for inputs).
@@ -79,14 +96,15 @@ def find_inputs(input_path, output_dir):
     if srez_files.is_within(output_dir, input_path):
         raise UsageError(f'--output {output_dir} is inside --input {input_path}: choose a folder '
                          f'outside it.')
-    paths = srez_files.find_images(input_path)
+    paths = srez_files.find_images(input_path, srez_imagefile.picture_extensions())
     if not paths:
-        raise UsageError(f'--input {input_path} holds no .jpg, .jpeg or .png files: give an image '
-                         f'file or a folder of images.')
+        raise UsageError(f'--input {input_path} holds no pictures (.jpg, .png, .webp, .tif and '
+                         f'every format Pillow reads): give an image file or a folder of them.')
     return input_path, paths
 
 
-def upscale_files(upscaler, root, paths, output_dir, compare=False, faces='auto', log=None):
+def upscale_files(upscaler, root, paths, output_dir, compare=False, faces='auto', log=None,
+                  name=None):
     """Upscales image files into PNGs under `output_dir`.
 
     Args:
@@ -100,24 +118,24 @@ def upscale_files(upscaler, root, paths, output_dir, compare=False, faces='auto'
         faces: 'auto' runs the face pipeline on every image but those of the model's input
             size, which are aligned faces and upscaled whole; 'on' on every image; 'off' on none.
         log: called with a line per photo and a progress line now and then, if given.
+        name: for one input, the name of its output file in `output_dir` (its format by its
+            extension) instead of `<stem>.png`.
 
     Returns:
         A Summary. An unreadable image, one whose output name is taken, or one whose faces
         cannot be detected is skipped and listed in `failed`; the others are still written.
     """
-    jobs, failed = _plan(root, paths, output_dir, compare)
-    failed += srez_files.scan_images([job.source for job in jobs]).skipped
+    jobs, failed = _plan(root, paths, output_dir, compare, name)
+    # The quick scan knows JPEG and PNG headers; other formats are tried by decoding them.
+    failed += srez_files.scan_images([job.source for job in jobs if job.source.lower().endswith(
+        srez_files.IMAGE_EXTENSIONS)]).skipped
     unreadable = {path for path, _ in failed}
-    writer = _Writer(upscaler, root, output_dir, Summary([], failed, {}), len(paths), log)
+    writer = _Writer(upscaler, root, output_dir, Summary([], failed, {}, []), len(paths), log)
     window_pixels = (upscaler.tile_size + 2 * srez_pixels.TILE_MARGIN) ** 2
     group = []  # Images of one shape that run through the generator together.
     for job in jobs:
-        if job.source in unreadable:
-            continue
-        try:
-            image = read_image(job.source)
-        except (OSError, ValueError):  # Pillow's ways of refusing a file.
-            writer.fail(job.source, 'cannot be decoded')
+        image = None if job.source in unreadable else writer.read(job.source)
+        if image is None:
             continue
         if _is_photo(image, faces, upscaler.input_sizes):
             writer.write_photo(job, image)
@@ -154,6 +172,19 @@ class _Writer:
         self.root, self.output_dir, self.summary = root, output_dir, summary
         self.progress = _Progress(total, log)
         self._earlier_records = None  # FACES_RECORD's photos from earlier runs, once read.
+
+    def read(self, source):
+        """The pixels of the picture file `source` (see srez_imagefile.read_image), or None
+        when it cannot be decoded (said in the summary)."""
+        try:
+            image, bits = srez_imagefile.read_image(source)
+        except (OSError, ValueError, Image.DecompressionBombError) as error:  # Pillow's refusals.
+            self.fail(source, 'too large to decode safely'
+                      if isinstance(error, Image.DecompressionBombError) else 'cannot be decoded')
+            return None
+        if bits > 8:
+            self.summary.reduced.append(source)
+        return image
 
     def fail(self, source, reason):
         self.summary.failed.append((source, reason))
@@ -204,7 +235,7 @@ class _Writer:
         try:
             for target, pixels in files:
                 os.makedirs(os.path.dirname(target), exist_ok=True)
-                srez_files.write_atomically(target, lambda partial, pixels=pixels: write_png(
+                srez_files.write_atomically(target, lambda partial, pixels=pixels: write_picture(
                     partial, pixels))
             self.summary.written.append(job.target)
         except OSError as error:
@@ -289,12 +320,13 @@ class _Job:
     compare: str
 
 
-def _plan(root, paths, output_dir, compare):
-    """Output paths for each input: ([_Job], [(path, reason)] for inputs that cannot be written)."""
+def _plan(root, paths, output_dir, compare, name=None):
+    """Output paths for each input: ([_Job], [(path, reason)] for inputs that cannot be written).
+    name: the one input's output file name, when it has one."""
     jobs, failed, taken = [], [], {}
     for path in paths:
-        stem = os.path.splitext(os.path.relpath(path, root))[0]
-        job = _Job(path, os.path.join(output_dir, stem + '.png'),
+        stem = os.path.splitext(name or os.path.relpath(path, root))[0]
+        job = _Job(path, os.path.join(output_dir, name or stem + '.png'),
                    os.path.join(output_dir, stem + COMPARE_SUFFIX + '.png') if compare else None)
         targets = [job.target] + ([job.compare] if compare else [])
         clash = next((taken[t] for t in targets if t in taken), None)
@@ -310,46 +342,11 @@ def _plan(root, paths, output_dir, compare):
     return jobs, failed
 
 
-def write_png(path, pixels, rows_at_once=256):
-    """Writes uint8 `pixels` [h, w, c] (c = 1 to 4) as a PNG file, a few rows at a time: memory
-    stays that of the rows, however large the image (an encoder that takes the whole image
-    copies it). Each row is stored as its difference from the pixel to its left (PNG's Sub
-    filter), which photos compress well with. zlib's level 2: five times faster than its default
-    for files about 15% larger.
-    """
-    height, width, channels = pixels.shape
-    colour_type = {1: 0, 2: 4, 3: 2, 4: 6}[channels]
-
-    def chunk(kind, data):
-        return (struct.pack('>I', len(data)) + kind + data
-                + struct.pack('>I', zlib.crc32(kind + data) & 0xFFFFFFFF))
-
-    compressor = zlib.compressobj(2)
-    with open(path, 'wb') as file:
-        file.write(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack(
-            '>IIBBBBB', width, height, 8, colour_type, 0, 0, 0)))
-        for top in range(0, height, rows_at_once):
-            rows = pixels[top:top + rows_at_once].reshape(-1, width * channels)
-            filtered = np.empty((len(rows), width * channels + 1), np.uint8)
-            filtered[:, 0] = 1  # Sub.
-            filtered[:, 1:channels + 1] = rows[:, :channels]
-            filtered[:, channels + 1:] = rows[:, channels:] - rows[:, :-channels]
-            file.write(chunk(b'IDAT', compressor.compress(filtered.tobytes())))
-        file.write(chunk(b'IDAT', compressor.flush()) + chunk(b'IEND', b''))
-
-
-def read_image(path):
-    """Any JPEG/PNG -> uint8 [h, w, c] with its own channels: 1 (grey), 2 (grey and alpha), 3
-    (RGB) or 4 (RGBA; a palette with transparency). Other modes (CMYK, 16-bit grey, 1-bit) are
-    converted to the nearest of those."""
-    with Image.open(path) as image:
-        image.load()
-        if image.mode == 'P':
-            image = image.convert('RGBA' if 'transparency' in image.info else 'RGB')
-        elif image.mode in ('1', 'I', 'I;16', 'I;16B', 'I;16L', 'F'):
-            image = image.convert('L') if image.mode == '1' else Image.fromarray(
-                np.uint8(np.clip(np.asarray(image, np.float64) / 257, 0, 255)))
-        elif image.mode not in ('L', 'LA', 'RGB', 'RGBA'):
-            image = image.convert('RGB')
-        pixels = np.asarray(image)
-    return pixels[..., np.newaxis] if pixels.ndim == 2 else pixels
+def write_picture(path, pixels):
+    """Writes uint8 `pixels` [h, w, c] as the picture file `path`, in the format of its extension
+    (any of WRITABLE_EXTENSIONS; a JPEG at quality 95)."""
+    if path.lower().endswith('.png'):
+        srez_imagefile.write_png(path, pixels)
+        return
+    image = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
+    image.save(path, **({'quality': 95} if path.lower().endswith(('.jpg', '.jpeg')) else {}))

@@ -257,7 +257,8 @@ def lite_file(path):
     except (OSError, ValueError, KeyError) as error:
         raise UsageError(f'The LiteRT file {path} has no readable description {description} '
                          f'({error}): export it again (--run export --export_lite).') from None
-    upscale = srez_lite.generator(path, path, 0.0)
+    # A pair's files each hold both models' batch-norm statistics, which the knob picks.
+    upscale = srez_lite.generator(path, path, float(manifest.get('sharpness', 0.0)))
     return Model({model.input_size: upscale},
                  _source(LITE_FILE, path, model, manifest.get('source', {})))
 

@@ -1,28 +1,18 @@
 """srez: super-resolution of faces (16x16 -> 64x64) with a GAN, on TensorFlow 2.
 
-Upscale faces, photos and videos with the shipped models, or with your own (the newest checkpoint
-in --checkpoint_dir comes first); measure a model against bicubic on held-out faces; export it:
-
     python srez_main.py --run infer --input photos/ --output upscaled/ --compare --sharpness 0.5
-    python srez_main.py --run eval --input faces/
-    python srez_main.py --run export --export_dir export
-
-Train (on dataset/, or on built-in synthetic faces when it holds no images), then make a movie of
-the sample grids; --recipe fidelity and sharp are what trained the shipped models:
-
-    python srez_main.py --run train --train_time 20
     python srez_main.py --run train --recipe fidelity --dataset ../celeba/img_align_celeba
     python srez_main.py --run demo      # or just python srez_main.py, as in the original
-    python srez_main.py --run bench --bench_batch_sizes 16,64,256
 
 This is the only module that reads flags: it defines them from srez_config's dataclasses, turns
 them into the config a mode takes and hands it to the mode (srez_modes says which module runs
-it). A UsageError (a mistake the user can fix) is reported as one line; anything else is a bug
-and keeps its traceback.
+it; README "Using a trained model" and "Training" tell every mode). A UsageError (a mistake the
+user can fix) is reported as one line; anything else is a bug and keeps its traceback.
 """
 import dataclasses
 import errno
 import functools
+import math
 import os
 import sys
 import time
@@ -93,6 +83,9 @@ def define_config_flags(config_class):
             define = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer,
                       float: flags.DEFINE_float, str: flags.DEFINE_string}[field.type]
             define(name, default, help_text, **bounds)
+            if field.type is float:  # absl's bounds let NaN and infinities through.
+                flags.register_validator(name, lambda value: value is None or math.isfinite(value),
+                                         'must be a finite number')
         if 'check' in rules:
             check, what = rules.pop('check')
             flags.register_validator(name, check, f'must be {what}')
@@ -186,10 +179,38 @@ def parse_flags(argv):
         _exit_with_error(f'{str(error).splitlines()[0]} (see --helpshort).')
 
 
+class _UntilTheReaderGoes:
+    """stdout, until its reader has gone (`| head -1`): from then on what is said goes nowhere,
+    and the work goes on to write every file it was asked for."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._to_nowhere()
+            return len(text)
+
+    def flush(self):
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._to_nowhere()
+
+    def _to_nowhere(self):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 def main(argv):
     logging.set_verbosity(logging.WARNING)  # TensorFlow's Python INFO lines are not for users.
     if hasattr(sys.stdout, 'reconfigure'):  # Not every stand-in for stdout has it.
         sys.stdout.reconfigure(line_buffering=True)  # A log file shows progress as it happens.
+    stdout, sys.stdout = sys.stdout, _UntilTheReaderGoes(sys.stdout)
     try:
         if len(argv) > 1:
             raise UsageError(f'Unexpected arguments: {" ".join(argv[1:])} (flags are written '
@@ -201,10 +222,6 @@ def main(argv):
         # Only outside the training loop, where Ctrl-C instead stops the loop, which saves first.
         print('srez: interrupted.', file=sys.stderr)
         sys.exit(130)
-    except BrokenPipeError:
-        # The reader of stdout has gone (`| head`): the work is done, nothing is left to say.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(0)
     except Exception as error:
         if isinstance(error, UsageError) or (isinstance(error, OSError)
                                              and error.errno in ENVIRONMENT_ERRNOS):
@@ -214,6 +231,8 @@ def main(argv):
         print('srez: internal error: this is a bug in srez, not in how you ran it; please report '
               'it with the traceback above and the command you ran.', file=sys.stderr)
         sys.exit(1)
+    finally:
+        sys.stdout = stdout
 
 
 if __name__ == '__main__':

@@ -16,6 +16,7 @@ import time
 
 import srez_config
 import srez_files
+import srez_infer
 import srez_loader
 from srez_errors import UsageError
 
@@ -69,6 +70,11 @@ def _check_dataset(dataset, train_dir=None):
                              f'training images (e.g. CelebA\'s img_align_celeba).')
 
 
+def _check_infer(config):
+    folder, _ = srez_infer.output_place(config.images.input, config.output)
+    srez_files.check_writable('output', folder)
+
+
 def _check_eval(config):
     if config.images.input and not os.path.isdir(config.images.input):
         raise UsageError(f'--input {config.images.input} is not a folder: give a folder of '
@@ -108,8 +114,7 @@ MODES = {
     'train': Mode('srez_train', srez_config.TrainConfig, _check_train,
                   device=lambda config: config.device),
     'demo': Mode('srez_demo', srez_config.DemoConfig, tensorflow=False),
-    'infer': Mode('srez_infer', srez_config.InferConfig,
-                  lambda config: srez_files.check_writable('output', config.output),
+    'infer': Mode('srez_infer', srez_config.InferConfig, _check_infer,
                   full_install=False,
                   tensorflow=lambda config: srez_loader.may_need_tensorflow(config.choice)),
     'eval': Mode('srez_eval', srez_config.EvalConfig, _check_eval),

@@ -33,7 +33,10 @@ class Upscaler:
         (.zip) or checkpoint folder (its newest checkpoint, with the `weights` 'average' or
         'raw'; TensorFlow). batch_size: faces that run through a model together. rules: a
         srez_config.FaceRules, what a photo's detection must be to be taken for a face.
-        Raises srez_errors.UsageError for a model that cannot be read."""
+        Raises srez_errors.UsageError for a model that cannot be read, ValueError for a
+        sharpness outside [0, 1]."""
+        if not 0 <= sharpness <= 1:  # NaN too.
+            raise ValueError(f'sharpness must be a number from 0 to 1, not {sharpness}')
         choice = srez_config.ModelChoice(model='' if model == 'shipped' else model,
                                          shipped_models=model == 'shipped', sharpness=sharpness,
                                          generator_weights=weights, checkpoint_dir='')
@@ -72,25 +75,31 @@ class Upscaler:
             for start in range(0, len(frames), self.batch_size)])
 
     def upscale_face(self, face):
-        """An aligned face (or any image) upscaled whole by the model: uint8 [h, w(, c)] ->
-        uint8 [4h, 4w(, c)]."""
-        return self.upscale_images(np.asarray(face)[np.newaxis])[0]
+        """An aligned face (or any image) upscaled whole by the model: [h, w(, c)] -> [4h, 4w(,
+        c)], or a batch of them, [n, h, w, c] -> [n, 4h, 4w, c]; uint8, or float in [0, 1]
+        (then float32 comes back)."""
+        face = np.asarray(face)
+        if face.ndim == 4:
+            return self.upscale_images(face)
+        return self.upscale_images(face[np.newaxis])[0]
 
     def upscale_images(self, images):
-        """Images of one shape upscaled whole, in windows: uint8 [n, h, w(, c)] -> [n, 4h, 4w(,
-        c)]. Aligned faces of one of `input_sizes` go to its model; any other image to the
-        smallest faces' model."""
-        images = np.asarray(images)
+        """Images of one shape upscaled whole, in windows: [n, h, w(, c)] -> [n, 4h, 4w(, c)],
+        uint8 or float in [0, 1] as upscale_face takes them. Aligned faces of one of
+        `input_sizes` go to its model; any other image to the smallest faces' model."""
+        images, restore = _as_uint8(images)
         size = images.shape[1] if images.shape[1:3] in [(s, s) for s in self.input_sizes] \
             else self.input_sizes[0]
         upscale = self.pipeline.models[size]
-        return _with_channels(images, lambda colour: srez_pixels.in_windows(
+        return restore(_with_channels(images, lambda colour: srez_pixels.in_windows(
             colour, lambda windows: srez_pixels.to_uint8(upscale(srez_pixels.to_float(windows))),
-            self.tile_size, srez_pixels.TILE_MARGIN), self.tile_size)
+            self.tile_size, srez_pixels.TILE_MARGIN), self.tile_size))
 
     def upscale_photo(self, photo):
         """A photo upscaled: its faces found, aligned and upscaled by the model, pasted into the
-        bicubic upscale of the rest (srez_photo). uint8 [h, w(, c)] -> srez_photo.PhotoResult."""
+        bicubic upscale of the rest (srez_photo). [h, w(, c)], uint8 or float in [0, 1] ->
+        srez_photo.PhotoResult, its image as the photo's type."""
+        photo, restore = _as_uint8(photo)
         faces = []
 
         def colour_upscale(colour):
@@ -98,8 +107,26 @@ class Upscaler:
             faces.extend(result.faces)
             return result.image[np.newaxis]
 
-        image = _with_channels(np.asarray(photo)[np.newaxis], colour_upscale, self.tile_size)[0]
-        return srez_photo.PhotoResult(image, faces)
+        image = _with_channels(photo[np.newaxis], colour_upscale, self.tile_size)[0]
+        return srez_photo.PhotoResult(restore(image), faces)
+
+
+def _as_uint8(images):
+    """(uint8 `images`, a function that turns uint8 results back into their type): uint8 as they
+    are, floats in [0, 1] rounded to 8 bits and their results given back as float32. Raises
+    ValueError for other types, non-finite numbers, or floats outside [0, 1]."""
+    images = np.asarray(images)
+    if images.dtype == np.uint8:
+        return images, lambda results: results
+    if not np.issubdtype(images.dtype, np.floating):
+        raise ValueError(f'images are {images.dtype}; srez takes uint8, or float in [0, 1]')
+    if not np.isfinite(images).all():
+        raise ValueError('the image holds NaN or infinite values; srez takes uint8, or float in '
+                         '[0, 1]')
+    if images.size and (images.min() < 0 or images.max() > 1):
+        raise ValueError(f'float images must lie in [0, 1], and these reach {images.min():g} to '
+                         f'{images.max():g}: divide by 255 for 8-bit values')
+    return np.uint8(np.round(images * 255)), lambda results: results.astype(np.float32) / 255
 
 
 def _with_channels(images, upscale_colour, tile_size):

@@ -10,6 +10,8 @@ from PIL import Image
 
 import srez_loader
 
+pytestmark = pytest.mark.full_install  # Modes of the full install, through the CLI.
+
 
 def test_train_then_demo_on_builtin_faces(tmp_path):
     # No dataset/ folder in the working directory: the default falls back to synthetic faces.

@@ -97,13 +97,39 @@ def test_every_other_mode_says_in_one_line_that_it_needs_the_full_install(tmp_pa
     assert os.listdir(tmp_path) == []
 
 
-def test_a_reader_that_stops_early_is_no_error(tmp_path, tensorflow_fails):
-    # `| head -1`: the reader closes the pipe after the model's line.
-    process = subprocess.Popen([sys.executable, MAIN, '--run', 'infer', '--input', ASTRONAUT],
+@pytest.mark.parametrize('inputs', [[ASTRONAUT], [GROUP_PHOTO], [GROUP_PHOTO, ASTRONAUT]])
+def test_a_reader_that_stops_early_loses_no_work(tmp_path, tensorflow_fails, inputs):
+    # `| head -1`: the reader closes the pipe after the model's line; every file is still written.
+    folder = tmp_path / 'in'
+    folder.mkdir()
+    for path in inputs:
+        os.symlink(path, folder / os.path.basename(path))
+    process = subprocess.Popen([sys.executable, MAIN, '--run', 'infer', '--input',
+                                str(folder if len(inputs) > 1 else folder / os.listdir(folder)[0])],
                                cwd=tmp_path, env=tensorflow_fails, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     assert process.stdout.readline().startswith('Model: ')
     process.stdout.close()
     assert process.wait(timeout=300) == 0
     assert process.stderr.read() == ''
-    assert (tmp_path / 'upscaled' / 'astronaut_face.png').exists()
+    written = sorted(os.listdir(tmp_path / 'upscaled'))
+    names = sorted(os.path.basename(path) for path in inputs)
+    assert [name for name in written if name != 'faces.json'] == names
+    if GROUP_PHOTO in inputs:  # The faces record names the photo it describes.
+        record = json.loads((tmp_path / 'upscaled' / 'faces.json').read_text())
+        assert list(record) == ['group_photo.png']
+
+
+@pytest.mark.parametrize('name, sharpness', [('fidelity', '0'), ('sharp', '1')])
+def test_a_shipped_litert_file_is_a_model_of_its_own(tmp_path, tensorflow_fails, name,
+                                                       sharpness):
+    file = os.path.join(REPO_ROOT, 'models', f'{name}.tflite')
+    for args, output in ((['--model', file], 'file.png'), (['--sharpness', sharpness], 'knob.png')):
+        result = run([sys.executable, MAIN, '--run', 'infer', '--input', ASTRONAUT, '--output',
+                      output, *args], tmp_path, tensorflow_fails)
+        assert result.returncode == 0, result.stderr
+    assert f'Model: the LiteRT file {file} (batch ' in run(
+        [sys.executable, MAIN, '--run', 'infer', '--input', ASTRONAUT, '--model', file],
+        tmp_path, tensorflow_fails).stdout
+    with Image.open(tmp_path / 'file.png') as file_image, Image.open(tmp_path / 'knob.png') as knob:
+        np.testing.assert_array_equal(np.asarray(file_image), np.asarray(knob))

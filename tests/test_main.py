@@ -7,6 +7,8 @@ import tempfile
 import pytest
 from helpers import as_ordinary_user, run_srez
 
+pytestmark = pytest.mark.full_install  # Modes of the full install, through the CLI.
+
 
 def cli(*args, cwd, pythonpath, env=None):
     """Runs srez_main.py to completion with `pythonpath` first; returns (status, stderr)."""
@@ -45,6 +47,10 @@ def assert_one_line_error(status, stderr, fragment):
      '<faithful|fidelity|sharp|fidelity_128|sharp_128>'),
     (['--run', 'infer', '--input', 'file.txt', '--output', 'out', '--sharpness', '2'],
      'flag --sharpness=2: 2.0 is not a number in the range [0, 1]'),
+    (['--run', 'infer', '--input', 'file.txt', '--sharpness', 'nan'],
+     'flag --sharpness=nan: must be a finite number'),
+    (['--run', 'train', '--learning_rate_start', 'inf'],
+     'flag --learning_rate_start=inf: must be a finite number'),
     (['--run', 'train', '--train_dir', 'file.txt/train'], '--train_dir: the folder '
      'file.txt/train cannot be used ('),
     (['--run', 'train', '--checkpoint_dir', 'file.txt'], '--checkpoint_dir: the folder file.txt '
