@@ -20,6 +20,7 @@ import srez_damage
 import srez_faces
 import srez_files
 import srez_input
+import srez_pixels
 import srez_synthetic
 from srez_errors import UsageError
 
@@ -29,6 +30,7 @@ FRAME_CENTRE = (25 + 64, 60 + 64)
 FRAME_SIDE = 128
 WIDTHS = (32, 64, 64)
 BATCH, LEARNING_RATE, NOT_A_FACE_WEIGHT = 256, 2e-3, 2.0
+GREY_SHARE = 0.25  # Of frames, faces and not, seen black and white: mtcnn finds grey faces too.
 
 
 class FaceCheck(tf.Module):
@@ -157,7 +159,10 @@ def _texture(rng):
 
 
 def _damaged(frame, rng):
-    """`frame` as an 8-bit photo may hold it: a third saved as JPEG, a fifth noisy."""
+    """`frame` as an 8-bit photo may hold it: a quarter black and white (old photos), a fifth
+    noisy, a third saved as JPEG."""
+    if rng.uniform() < GREY_SHARE:
+        frame = np.repeat(frame @ srez_pixels.LUMA[:, np.newaxis], 3, -1)
     frame = tf.constant(frame, tf.float32)
     if rng.uniform() < 0.2:
         frame = srez_damage.gaussian_noise(frame, rng.uniform(1, 8) / 255, rng.uniform() < 0.5,
