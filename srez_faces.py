@@ -60,6 +60,7 @@ class Face:
     model: int = 0
     skipped: str = ''
     rejected: str = ''
+    frame: np.ndarray = None  # Where a tracker cut it: [2, 3] photo pixels -> its model's frame.
 
     @property
     def used(self):
@@ -168,10 +169,13 @@ def snapped(matrix, size):
     Resampling the photo to follow the alignment exactly blurs the model's input; the models do
     not forgive that, even one trained on such cuts (docs/faces.md measures both).
     """
-    linear = np.linalg.inv(matrix[:, :2])
-    centre = linear @ (np.array([size / 2, size / 2]) - matrix[:, 2])
-    corner = np.round(centre - size / 2)
+    corner = np.round(frame_centre(matrix, size) - size / 2)
     return np.array([[1.0, 0.0, -corner[0]], [0.0, 1.0, -corner[1]]])
+
+
+def frame_centre(matrix, size):
+    """The centre, in photo pixels, of the frame (`size` square) that alignment `matrix` places."""
+    return np.linalg.inv(matrix[:, :2]) @ (np.array([size / 2, size / 2]) - matrix[:, 2])
 
 
 def frame_size(matrix, size):

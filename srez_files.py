@@ -12,6 +12,9 @@ import struct
 from srez_errors import UsageError
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
+# Videos --run infer upscales (srez_video reads them; they are found without loading it).
+VIDEO_EXTENSIONS = ('.mp4', '.mov', '.mkv', '.avi', '.webm', '.m4v', '.mpg', '.mpeg', '.wmv',
+                    '.flv', '.3gp', '.ts')
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 # JPEG start-of-frame markers (they carry the size): C0-CF except DHT (C4), JPG (C8), DAC (CC).
 JPEG_FRAME_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
@@ -123,9 +126,7 @@ def write_atomically(path, contents):
     rename is atomic; same extension, for writers such as ffmpeg that go by it), then renamed; a
     failed write leaves neither.
     """
-    folder, name = os.path.split(path)
-    stem, extension = os.path.splitext(name)
-    partial = os.path.join(folder, f'.{stem}.partial{extension}')
+    partial = partial_path(path)
     try:
         if callable(contents):
             contents(partial)
@@ -136,6 +137,14 @@ def write_atomically(path, contents):
     finally:
         if os.path.exists(partial):
             os.remove(partial)
+
+
+def partial_path(path, tag='partial'):
+    """Where `path` is written before it is whole: `.stem.<tag>.ext` beside it (same folder, so
+    the rename is atomic; same extension, for writers that go by it)."""
+    folder, name = os.path.split(path)
+    stem, extension = os.path.splitext(name)
+    return os.path.join(folder, f'.{stem}.{tag}{extension}')
 
 
 def proc_bytes(path, key):

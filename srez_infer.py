@@ -22,11 +22,13 @@ import srez_config
 import srez_files
 import srez_imagefile
 import srez_loader
+import srez_photo
 import srez_pixels
 import srez_upscaler
 from srez_errors import UsageError, first_line
 
 COMPARE_SUFFIX = '_compare'
+VIDEO_OUTPUT = '.mp4'  # A video's upscale: H.264 in MP4, which browsers play.
 # The picture files --output may name: PNG, written a few rows at a time, or Pillow's others.
 WRITABLE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.webp', '.tif', '.tiff', '.bmp')
 FACES_RECORD = 'faces.json'  # What the face pipeline found in each photo.
@@ -75,15 +77,17 @@ def run_infer(config):
 
 def output_place(input_path, output):
     """(folder, file name or None): where --output puts the upscale of --input. One input file
-    and an --output that names a picture file (out.png, out.jpg): that file; else a folder."""
-    if os.path.isfile(input_path) and output.lower().endswith(WRITABLE_EXTENSIONS):
+    and an --output that names a file of its kind (out.png or out.jpg for a picture, out.mp4 for
+    a video): that file; else a folder."""
+    kind = VIDEO_OUTPUT if _is_video(input_path) else WRITABLE_EXTENSIONS
+    if os.path.isfile(input_path) and output.lower().endswith(kind):
         return os.path.dirname(output) or '.', os.path.basename(output)
     return output, None
 
 
 def find_inputs(input_path, output_dir):
-    """(root, sorted image paths): `input_path` itself if a file, else every picture under it
-    (any format Pillow reads).
+    """(root, sorted paths): `input_path` itself if a file, else every picture (any format
+    Pillow reads) and video under it.
 
     Raises UsageError when `input_path` does not exist or holds no images, or when `output_dir`
     lies inside the `input_path` folder (a second run would take the outputs for inputs).
@@ -96,10 +100,12 @@ def find_inputs(input_path, output_dir):
     if srez_files.is_within(output_dir, input_path):
         raise UsageError(f'--output {output_dir} is inside --input {input_path}: choose a folder '
                          f'outside it.')
-    paths = srez_files.find_images(input_path, srez_imagefile.picture_extensions())
+    paths = srez_files.find_images(input_path, srez_imagefile.picture_extensions()
+                                   + srez_files.VIDEO_EXTENSIONS)
     if not paths:
         raise UsageError(f'--input {input_path} holds no pictures (.jpg, .png, .webp, .tif and '
-                         f'every format Pillow reads): give an image file or a folder of them.')
+                         f'every format Pillow reads) or videos (.mp4, .mov, .mkv, .avi, .webm): '
+                         f'give a file or a folder of them.')
     return input_path, paths
 
 
@@ -134,6 +140,9 @@ def upscale_files(upscaler, root, paths, output_dir, compare=False, faces='auto'
     window_pixels = (upscaler.tile_size + 2 * srez_pixels.TILE_MARGIN) ** 2
     group = []  # Images of one shape that run through the generator together.
     for job in jobs:
+        if _is_video(job.source):
+            writer.write_video(job, faces)
+            continue
         image = None if job.source in unreadable else writer.read(job.source)
         if image is None:
             continue
@@ -147,6 +156,10 @@ def upscale_files(upscaler, root, paths, output_dir, compare=False, faces='auto'
     if group:
         writer.write(group)
     return writer.summary
+
+
+def _is_video(path):
+    return path.lower().endswith(srez_files.VIDEO_EXTENSIONS)
 
 
 def _is_photo(image, faces, input_sizes):
@@ -198,7 +211,7 @@ class _Writer:
 
     def write_photo(self, job, image):
         """Upscales one photo through the face pipeline and writes its files and record."""
-        too_big = _too_big(image)
+        too_big = _too_big(image.shape)
         if too_big:
             self.fail(job.source, too_big)
             return
@@ -213,6 +226,34 @@ class _Writer:
         self._write_record()
         self.progress.say(f'{name}: {_faces_line(result.faces)}')
         self._write_files(job, image, result.image)
+
+    def write_video(self, job, faces):
+        """Upscales one video, its faces tracked unless `faces` is 'off' (then every frame is
+        upscaled whole), and writes its files and record."""
+        import srez_video  # PyAV loads only for videos.
+        name = os.path.relpath(job.source, self.root)
+        try:
+            info = srez_video.probe(job.source)
+            too_big = _too_big((info.height, info.width, 3), copies=6 if job.compare else 3)
+            if too_big:
+                self.fail(job.source, too_big)
+                return
+            pipeline = self.upscaler.pipeline
+            upscale_frames = pipeline.upscale_frames if faces != 'off' else lambda frames: (
+                srez_photo.PhotoResult(self.upscaler.upscale_face(frame), []) for frame in frames)
+            result = srez_video.upscale_video(upscale_frames, job.source, job.target,
+                                              job.compare, self.progress.log)
+        except srez_video.VideoError as error:
+            self.fail(job.source, error.reason)
+            return
+        tracks = pipeline.tracker.tracks if faces != 'off' else []
+        self.summary.photos[name] = dict(width=info.width, height=info.height,
+                                         frames=result.frames, fps=float(info.fps),
+                                         tracks=[track.record() for track in tracks])
+        self._write_record()
+        self.progress.say(f'{name}: {_video_line(result, tracks)}')
+        self.summary.written.append(job.target)
+        self.progress.advance(len(self.summary.written) + len(self.summary.failed))
 
     def _write_record(self):
         """Writes FACES_RECORD: the photos of this run, over those of earlier runs into the
@@ -249,14 +290,15 @@ class _Writer:
         return np.concatenate([nearest, smooth, result], 1)
 
 
-def _too_big(image):
-    """Why the 4x upscale of uint8 `image` [h, w, c] cannot be made in the memory this machine
-    has free, or '' when it can: it needs the output's bytes and WORKING_BYTES besides."""
-    needed = srez_config.SCALE ** 2 * image.size + WORKING_BYTES
+def _too_big(shape, copies=1):
+    """Why `copies` 4x upscales of a uint8 image of `shape` [h, w, c] cannot be made in the
+    memory this machine has free, or '' when they can: they need their bytes and WORKING_BYTES
+    besides."""
+    needed = copies * srez_config.SCALE ** 2 * int(np.prod(shape)) + WORKING_BYTES
     free = _free_memory()
     if free is None or needed <= free:
         return ''
-    height, width = image.shape[:2]
+    height, width = shape[:2]
     scale = srez_config.SCALE
     return (f'too big for the memory free: its {scale * width}x{scale * height} upscale needs '
             f'{needed / 2 ** 30:.1f} GB, and {free / 2 ** 30:.1f} GB is free')
@@ -267,15 +309,28 @@ def _free_memory():
     return srez_files.proc_bytes('/proc/meminfo', 'MemAvailable')
 
 
-def _faces_line(faces):
+def _video_line(result, tracks):
+    """'36 frames at 12 fps, 4 faces tracked, ...; sound copied.' for a video's VideoResult and
+    its tracks (srez_tracks.Track)."""
+    info = result.info
+    line = (f'{result.frames} frames at {float(info.fps):.3g} fps'
+            + (' (a variable rate kept)' if info.variable_rate else '') + ', '
+            + _faces_line([track.decision for track in tracks if track.decision], 'tracked')[:-1])
+    if result.damaged:
+        line += (f'; the video is damaged after frame {result.frames} ({result.damaged}): the '
+                 f'frames before it are written')
+    return line + (f'; sound {result.audio}.' if result.audio else '; no sound.')
+
+
+def _faces_line(faces, found_word='found'):
     """'3 faces found, 2 upscaled by the model, 1 upscaled bicubic (too large ...)' for a photo's
     detections (srez_faces.Face), and how many were not taken for faces."""
     found = [face for face in faces if not face.rejected]
     skipped = [face.skipped for face in found if face.skipped]
     if not found:
-        line = 'no face found: upscaled bicubic'
+        line = f'no face {found_word}: upscaled bicubic'
     else:
-        line = (f'{len(found)} face{"s" * (len(found) != 1)} found, '
+        line = (f'{len(found)} face{"s" * (len(found) != 1)} {found_word}, '
                 f'{len(found) - len(skipped)} upscaled by the model')
         for reason in sorted(set(skipped)):
             line += f', {skipped.count(reason)} upscaled bicubic ({reason})'
@@ -326,8 +381,10 @@ def _plan(root, paths, output_dir, compare, name=None):
     jobs, failed, taken = [], [], {}
     for path in paths:
         stem = os.path.splitext(name or os.path.relpath(path, root))[0]
-        job = _Job(path, os.path.join(output_dir, name or stem + '.png'),
-                   os.path.join(output_dir, stem + COMPARE_SUFFIX + '.png') if compare else None)
+        extension = VIDEO_OUTPUT if _is_video(path) else '.png'
+        job = _Job(path, os.path.join(output_dir, name or stem + extension),
+                   os.path.join(output_dir, stem + COMPARE_SUFFIX + extension) if compare
+                   else None)
         targets = [job.target] + ([job.compare] if compare else [])
         clash = next((taken[t] for t in targets if t in taken), None)
         if clash:

@@ -10,8 +10,11 @@ caller (bicubic, in windows, by default). Its steps are its methods: `find_faces
 second look, the rules), `upscale_background`, `paste_faces` (cut, model, paste back); `upscale`
 runs them in turn. With `keep_last`, it keeps the last photo's faces, their cuts and its
 background, so the same photo again (a web page's knob moving: new models, same photo) runs only
-the models and the paste.
+the models and the paste. `upscale_frames` takes a video's frames: its faces are detected on
+keyframes and followed from frame to frame by a srez_tracks.Tracker, the state it keeps between
+frames (`tracker`).
 """
+import collections
 import dataclasses
 import hashlib
 
@@ -21,6 +24,11 @@ import srez_config
 import srez_faces
 import srez_lite
 import srez_pixels
+import srez_tracks
+
+# A new scene starts where a frame differs from the last by this much (the mean absolute
+# difference of their greys shrunk 8 times, in [0, 1]): camera noise and motion stay far under.
+SCENE_CUT = 0.12
 
 @dataclasses.dataclass(frozen=True)
 class PhotoResult:
@@ -53,6 +61,7 @@ class PhotoPipeline:
         self.keep_last = keep_last
         self._detector = self._check = None  # Made at the first photo: they load networks.
         self._kept = None
+        self.tracker = None  # The last video's srez_tracks.Tracker.
 
     def find_faces(self, photo):
         """Every detection in uint8 `photo` [h, w, 3], as srez_faces.Faces, best first, each
@@ -99,13 +108,43 @@ class PhotoPipeline:
         background = kept.background.copy() if self.keep_last else kept.background
         return PhotoResult(self._paste(kept.jobs, background), kept.faces)
 
+    def upscale_frames(self, frames, keyframe_every=srez_tracks.KEYFRAME_EVERY):
+        """The frames of a video (uint8 [h, w, 3] each, in order) upscaled, their faces tracked
+        (srez_tracks): yields PhotoResults in the same order, a few frames after each came in."""
+        self.tracker = tracker = srez_tracks.Tracker(sorted(self.models), self.rules,
+                                                     keyframe_every)
+        pending = collections.deque()  # (index, frame) not yet settled.
+        last_key = previous = None
+        for index, frame in enumerate(frames):
+            small = _thumbnail(frame)
+            cut = previous is not None and np.abs(small - previous).mean() > SCENE_CUT
+            if last_key is None or cut or index - last_key >= keyframe_every:
+                tracker.observe(index, self.find_faces(frame), cut)
+                last_key = index
+            previous = small
+            pending.append((index, frame))
+            while pending and tracker.settled(pending[0][0]):
+                yield self._frame_result(*pending.popleft())
+        if pending:
+            if pending[-1][0] != last_key:  # The last frame is a keyframe: tracks end on it.
+                tracker.observe(pending[-1][0], self.find_faces(pending[-1][1]))
+            tracker.finish(pending[-1][0])
+        while pending:
+            yield self._frame_result(*pending.popleft())
+
+    def _frame_result(self, index, frame):
+        faces = self.tracker.faces_at(index)
+        background = self.upscale_background(frame)
+        return PhotoResult(self.paste_faces(frame, faces, background), faces)
+
     def _jobs(self, photo, faces):
         """{input size: ([frame matrix], float32 cuts [n, s, s, 3] in [0, 1])} of the faces a
         model takes, each cut snapped to the photo's pixels."""
         jobs = {}
         for face in faces:
             if face.model:
-                matrix = srez_faces.snapped(srez_faces.alignment(face, face.model), face.model)
+                matrix = face.frame if face.frame is not None else srez_faces.snapped(
+                    srez_faces.alignment(face, face.model), face.model)
                 jobs.setdefault(face.model, []).append(matrix)
         return {size: (matrices, np.stack([srez_faces.cut(photo, matrix, size) / 255
                                            for matrix in matrices]))
@@ -117,3 +156,11 @@ class PhotoPipeline:
             outputs.extend(self.models[size](cuts))
             matrices.extend(placed)
         return srez_faces.paste(background, outputs, matrices)
+
+
+def _thumbnail(frame):
+    """The grey of uint8 `frame` [h, w, 3], shrunk 8 times: float32 in [0, 1]."""
+    grey = srez_pixels.to_float(frame) @ srez_pixels.LUMA.astype(np.float32)
+    height, width = (side // 8 * 8 or side for side in grey.shape)
+    return srez_pixels.area_resize(grey[:height, :width, np.newaxis],
+                                   (max(1, height // 8), max(1, width // 8)))
