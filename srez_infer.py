@@ -286,7 +286,7 @@ class _Writer:
     def _comparison(self, image, result):
         """input nearest | bicubic | output, side by side, with the image's channels."""
         nearest = np.repeat(np.repeat(image, srez_config.SCALE, axis=0), srez_config.SCALE, 1)
-        smooth = srez_pixels.bicubic_in_windows(image, self.upscaler.tile_size)
+        smooth = srez_pixels.bicubic_in_windows(image)
         return np.concatenate([nearest, smooth, result], 1)
 
 

@@ -40,10 +40,10 @@ class PhotoResult:
 
 @dataclasses.dataclass
 class _Kept:
-    """What `keep_last` keeps of the last photo: its key, faces, their jobs and background."""
+    """What `keep_last` keeps of the last photo: its key, faces, their cuts and background."""
     key: tuple
     faces: list
-    jobs: dict
+    cuts: list
     background: np.ndarray
 
 
@@ -89,7 +89,8 @@ class PhotoPipeline:
     def paste_faces(self, photo, faces, background):
         """Cuts from uint8 `photo` each of `faces` that a model takes, upscales it and pastes it
         into `background` (its upscale, changed in place, and returned)."""
-        return self._paste(self._jobs(photo, faces), background)
+        cuts = self._cuts(photo, faces)
+        return srez_faces.paste(background, self._outputs(cuts), [matrix for matrix, _ in cuts])
 
     def upscale(self, photo):
         """uint8 `photo` [h, w, 3] upscaled: its faces by the models, the rest by the background
@@ -101,12 +102,12 @@ class PhotoPipeline:
         self._kept = None  # Memory for the new photo, not the last one.
         if kept is None:
             faces = self.find_faces(photo)
-            jobs = self._jobs(photo, faces)
-            kept = _Kept(key, faces, jobs, self.upscale_background(photo))
+            kept = _Kept(key, faces, self._cuts(photo, faces), self.upscale_background(photo))
         if self.keep_last:
             self._kept = kept
         background = kept.background.copy() if self.keep_last else kept.background
-        return PhotoResult(self._paste(kept.jobs, background), kept.faces)
+        return PhotoResult(srez_faces.paste(background, self._outputs(kept.cuts),
+                                            [matrix for matrix, _ in kept.cuts]), kept.faces)
 
     def upscale_frames(self, frames, keyframe_every=srez_tracks.KEYFRAME_EVERY):
         """The frames of a video (uint8 [h, w, 3] each, in order) upscaled, their faces tracked
@@ -133,29 +134,35 @@ class PhotoPipeline:
             yield self._frame_result(*pending.popleft())
 
     def _frame_result(self, index, frame):
-        faces = self.tracker.faces_at(index)
+        tracked = self.tracker.faces_at(index)
+        used = [(track, face) for track, face in tracked if face.model]
+        cuts = self._cuts(frame, [face for _, face in used])
+        outputs = self.tracker.steadied([track for track, _ in used], self._outputs(cuts))
         background = self.upscale_background(frame)
-        return PhotoResult(self.paste_faces(frame, faces, background), faces)
+        return PhotoResult(srez_faces.paste(background, outputs, [matrix for matrix, _ in cuts]),
+                           [face for _, face in tracked])
 
-    def _jobs(self, photo, faces):
-        """{input size: ([frame matrix], float32 cuts [n, s, s, 3] in [0, 1])} of the faces a
-        model takes, each cut snapped to the photo's pixels."""
-        jobs = {}
+    def _cuts(self, photo, faces):
+        """[(frame matrix, float32 cut [s, s, 3] in [0, 1])] of the faces a model takes, each cut
+        on the photo's pixels (where a tracker placed it, or snapped)."""
+        cuts = []
         for face in faces:
             if face.model:
                 matrix = face.frame if face.frame is not None else srez_faces.snapped(
                     srez_faces.alignment(face, face.model), face.model)
-                jobs.setdefault(face.model, []).append(matrix)
-        return {size: (matrices, np.stack([srez_faces.cut(photo, matrix, size) / 255
-                                           for matrix in matrices]))
-                for size, matrices in jobs.items()}
+                cuts.append((matrix, srez_faces.cut(photo, matrix, face.model) / 255))
+        return cuts
 
-    def _paste(self, jobs, background):
-        outputs, matrices = [], []
-        for size, (placed, cuts) in jobs.items():
-            outputs.extend(self.models[size](cuts))
-            matrices.extend(placed)
-        return srez_faces.paste(background, outputs, matrices)
+    def _outputs(self, cuts):
+        """The models' upscales of `cuts` (as _cuts gives them), in their order; the cuts of one
+        size run through their model together."""
+        outputs = [None] * len(cuts)
+        for size in {cut.shape[0] for _, cut in cuts}:
+            places = [place for place, (_, cut) in enumerate(cuts) if cut.shape[0] == size]
+            for place, output in zip(places, self.models[size](
+                    np.stack([cuts[place][1] for place in places]))):
+                outputs[place] = output
+        return outputs
 
 
 def _thumbnail(frame):

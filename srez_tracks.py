@@ -31,6 +31,9 @@ REACH = 2
 MATCH_OVERLAP = 0.3  # A detection continues a track whose last box it overlaps this much (IoU).
 MAX_GAP = 1  # Keyframes a track may be missed at and still go on.
 SNAP_HOLD = 0.75  # Photo pixels the face may move from its frame's pixels before the frame does.
+# A track's upscale is blended with its last one by BLEND, falling to nothing as its face moves
+# by MOTION_LIMIT photo pixels from one frame to the next (docs/video.md measures both).
+BLEND, MOTION_LIMIT = 0.8, 0.1
 
 
 @dataclasses.dataclass
@@ -43,6 +46,10 @@ class Track:
     ended: int = None  # The last frame it may appear in, once known.
     decision: srez_faces.Face = None
     corner: dict = dataclasses.field(default_factory=dict)
+    exact: np.ndarray = None  # Where its frame's corner would be, unsnapped, on the last frame.
+    motion: float = 0.0  # How far that moved from the frame before, in photo pixels.
+    held: bool = False  # Whether its frame stayed on the same pixels.
+    output: np.ndarray = None  # Its last upscale, once steadied.
 
     def record(self):
         """A JSON-ready dict of this track for the faces record."""
@@ -105,8 +112,8 @@ class Tracker:
         return len(later) > REACH + (0 if later and later[0] == index else 1)
 
     def faces_at(self, index):
-        """The faces of frame `index` (srez_faces.Faces with their smoothed landmarks; `model`
-        says which model takes each, `frame` where its cut lies), of the tracks it is in."""
+        """[(Track, srez_faces.Face)] of the tracks frame `index` is in: each face with its
+        smoothed landmarks, `model` saying which model takes it, `frame` where its cut lies."""
         faces = []
         for track in self.tracks:
             landmarks = self._landmarks(track, index)
@@ -118,8 +125,20 @@ class Tracker:
             face = dataclasses.replace(decision, landmarks=landmarks.tolist(), box=_box(landmarks))
             if face.model:
                 face.frame = self._frame(track, landmarks, face.model)
-            faces.append(face)
+            faces.append((track, face))
         return faces
+
+    def steadied(self, tracks, outputs):
+        """The upscales `outputs` (float32 [S, S, 3] each) of the faces of `tracks` on this
+        frame, each blended with its track's last one where its face stood still (BLEND)."""
+        steadied = []
+        for track, output in zip(tracks, outputs):
+            weight = BLEND * max(0.0, 1 - track.motion / MOTION_LIMIT)
+            if track.held and track.output is not None and track.output.shape == output.shape:
+                output = weight * track.output + (1 - weight) * output
+            track.output = output
+            steadied.append(output)
+        return steadied
 
     def _live(self):
         return [track for track in self.tracks if track.ended is None]
@@ -175,7 +194,9 @@ class Tracker:
         held = track.corner.get(size)
         corner = held if held is not None and np.abs(exact - held).max() <= SNAP_HOLD \
             else np.round(exact)
-        track.corner[size] = corner
+        track.held = held is not None and np.array_equal(corner, held)
+        track.motion = np.abs(exact - track.exact).max() if track.exact is not None else 0.0
+        track.corner[size], track.exact = corner, exact
         return np.array([[1.0, 0.0, -corner[0]], [0.0, 1.0, -corner[1]]])
 
 

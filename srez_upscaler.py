@@ -66,7 +66,7 @@ class Upscaler:
         self.batch_size, self.tile_size = batch_size, tile_size
         self.pipeline = srez_photo.PhotoPipeline(
             {size: self._batched(upscale) for size, upscale in model.upscalers.items()},
-            lambda photo: srez_pixels.bicubic_in_windows(photo, tile_size), rules)
+            srez_pixels.bicubic_in_windows, rules)
 
     def _batched(self, upscale):
         """`upscale` run on batch_size faces at a time."""
@@ -93,7 +93,7 @@ class Upscaler:
         upscale = self.pipeline.models[size]
         return restore(_with_channels(images, lambda colour: srez_pixels.in_windows(
             colour, lambda windows: srez_pixels.to_uint8(upscale(srez_pixels.to_float(windows))),
-            self.tile_size, srez_pixels.TILE_MARGIN), self.tile_size))
+            self.tile_size, srez_pixels.TILE_MARGIN)))
 
     def upscale_photo(self, photo):
         """A photo upscaled: its faces found, aligned and upscaled by the model, pasted into the
@@ -107,7 +107,7 @@ class Upscaler:
             faces.extend(result.faces)
             return result.image[np.newaxis]
 
-        image = _with_channels(photo[np.newaxis], colour_upscale, self.tile_size)[0]
+        image = _with_channels(photo[np.newaxis], colour_upscale)[0]
         return srez_photo.PhotoResult(restore(image), faces)
 
 
@@ -129,12 +129,12 @@ def _as_uint8(images):
     return np.uint8(np.round(images * 255)), lambda results: results.astype(np.float32) / 255
 
 
-def _with_channels(images, upscale_colour, tile_size):
+def _with_channels(images, upscale_colour):
     """Upscales `images` (uint8 [n, h, w] or [n, h, w, 1-4]) keeping their channels: the colour
     by `upscale_colour` (uint8 [n, h, w, 3] -> [n, 4h, 4w, 3]; grey goes in as RGB and comes
-    back grey), alpha bicubic in windows of `tile_size`."""
+    back grey), alpha bicubic."""
     if images.ndim == 3:
-        return _with_channels(images[..., np.newaxis], upscale_colour, tile_size)[..., 0]
+        return _with_channels(images[..., np.newaxis], upscale_colour)[..., 0]
     channels = images.shape[-1]
     if channels not in (1, 2, 3, 4):
         raise ValueError(f'images have {channels} channels; srez takes 1 (grey), 2 (grey and '
@@ -145,7 +145,6 @@ def _with_channels(images, upscale_colour, tile_size):
     if grey:
         upscaled = np.round(upscaled @ srez_pixels.LUMA).astype(np.uint8)[..., np.newaxis]
     if channels in (2, 4):
-        alpha = np.stack([srez_pixels.bicubic_in_windows(image[..., -1:], tile_size)
-                          for image in images])
+        alpha = np.stack([srez_pixels.bicubic_in_windows(image[..., -1:]) for image in images])
         upscaled = np.concatenate([upscaled, alpha], axis=-1)
     return upscaled
