@@ -416,25 +416,29 @@ class DemoConfig:
 @dataclasses.dataclass(frozen=True)
 class Damage:
     """One fixed damage, as eval's --damage names it: blur sigma (pixels of the truth), noise
-    sigma (1/255) and JPEG quality; 0 for each part left out. All 0: clean."""
+    sigma (1/255) and JPEG quality, 0 for each part left out; and `grey`, a black-and-white face
+    (its truth too). All 0: clean."""
     blur: float = 0.0
     noise: float = 0.0
     jpeg: int = 0
+    grey: bool = False
 
     @classmethod
     def parse(cls, text):
-        """'clean', or parts joined by '+': 'blur:1.2', 'noise:4', 'jpeg:75'.
+        """'clean', or parts joined by '+': 'blur:1.2', 'noise:4', 'jpeg:75', 'grey'.
 
         Raises ValueError saying what is wrong.
         """
         values = {}
         for part in text.split('+'):
             name, _, value = part.strip().partition(':')
-            if name == 'clean' and not value:
+            if name in ('clean', 'grey') and not value and name not in values:
+                values[name] = True
                 continue
             if name not in ('blur', 'noise', 'jpeg') or not value or name in values:
-                raise ValueError(f'{part!r} is not a damage: use clean, or blur:SIGMA, noise:SIGMA '
-                                 f'and jpeg:QUALITY joined by +, e.g. blur:1.2+noise:3+jpeg:75')
+                raise ValueError(f'{part!r} is not a damage: use clean, or blur:SIGMA, noise:SIGMA, '
+                                 f'jpeg:QUALITY and grey joined by +, e.g. '
+                                 f'blur:1.2+noise:3+jpeg:75')
             try:
                 number = int(value) if name == 'jpeg' else float(value)
             except ValueError:
@@ -443,11 +447,12 @@ class Damage:
                 what = 'a quality from 1 to 100' if name == 'jpeg' else 'a sigma from 0 to 100'
                 raise ValueError(f'{part!r}: {name} takes {what}') from None
             values[name] = number
+        values.pop('clean', None)
         return cls(**values)
 
     def __str__(self):
         parts = [f'{name}:{getattr(self, name):g}' for name in ('blur', 'noise', 'jpeg')
-                 if getattr(self, name)]
+                 if getattr(self, name)] + (['grey'] if self.grey else [])
         return '+'.join(parts) or 'clean'
 
 

@@ -16,6 +16,7 @@ bicubic each upscale the input, and are measured against the truth on [0, 1] RGB
 - sharpness, the mean gradient magnitude of the outputs over that of the truths (1 matches the
   truth's detail, below 1 is blurrier, above 1 has more edges than the truth).
 """
+import dataclasses
 import json
 import os
 import sys
@@ -133,15 +134,19 @@ def evaluate(upscale, keys, load, sample_size, eval_dir, model_source, faces, ba
 
 
 def _pairs(keys, load, sample_size, damage, first):
-    """srez_input.TestPairs of `keys`, the inputs damaged by `damage`; `first` is the first
-    key's place in the eval, whose number seeds its damage."""
+    """srez_input.TestPairs of `keys`, the inputs damaged by `damage` (a black-and-white face's
+    truth grey too); `first` is the first key's place in the eval, whose number seeds its
+    damage."""
     pairs = srez_input.test_pairs(keys, load, sample_size)
     if damage == srez_config.Damage():
         return pairs
-    return pairs._replace(inputs=np.stack([
-        srez_damage.apply(tf.constant(image), damage,
-                            tf.constant([DAMAGE_SEED, first + index]))
-        for index, image in enumerate(pairs.truth)]))
+    truth = pairs.truth
+    if damage.grey:  # An old photo: its truth is grey too.
+        truth = np.repeat(truth @ srez_pixels.LUMA.astype(np.float32)[:, np.newaxis], 3, -1)
+    plain = dataclasses.replace(damage, grey=False)
+    return pairs._replace(truth=truth, inputs=np.stack([
+        srez_damage.apply(tf.constant(image), plain, tf.constant([DAMAGE_SEED, first + index]))
+        for index, image in enumerate(truth)]))
 
 
 def measure_each(output, inputs, truth, valid=None):

@@ -6,9 +6,9 @@ frame and turned away on the next. A Tracker is fed the detections of keyframes 
 and at each scene cut), joins them into tracks by the overlap of their boxes, and gives each frame
 its faces:
 
-- each track's landmarks are smoothed over time by a zero-phase Gaussian over its keyframes (as
-  KEEP steadies faces before aligning them), and interpolated between keyframes, a missed keyframe
-  filled in; tracks end at scene cuts;
+- each track's landmarks are smoothed over time by a zero-phase, Gaussian-weighted straight fit
+  over its keyframes (as KEEP steadies faces before aligning them), and interpolated between
+  keyframes, a missed keyframe filled in; tracks end at scene cuts;
 - whether a track is a face, and which model takes it, is decided once, from all its detections
   seen by then (their mean face-check score and detector score, their median frame): a face does
   not blink in and out;
@@ -163,16 +163,23 @@ class Tracker:
                                                                                  after[0])
 
     def _smoothed(self, track, key):
-        """The track's landmarks at keyframe `key`, a Gaussian average over its keyframes within
-        REACH sigmas (counted in keyframes of the video)."""
+        """The track's landmarks at keyframe `key`: a line fitted to its keyframes within REACH
+        sigmas (counted in keyframes of the video), each weighted by a Gaussian of its distance,
+        and read at `key`. A straight fit, not a mean: a face moving steadily is not pulled
+        back at the ends of its track."""
         place = self.keyframes.index(key)
-        points, weights = [], []
+        times, points, weights = [], [], []
         for other, face in track.observations.items():
             distance = (self.keyframes.index(other) - place) / SIGMA
             if abs(distance) <= REACH:
-                points.append(np.asarray(face.landmarks, np.float64))
+                times.append(distance)
+                points.append(np.asarray(face.landmarks, np.float64).ravel())
                 weights.append(np.exp(-0.5 * distance ** 2))
-        return np.average(np.stack(points), axis=0, weights=weights)
+        if len(points) == 1:
+            return points[0].reshape(5, 2)
+        design = np.stack([np.ones(len(times)), times], 1) * np.sqrt(weights)[:, None]
+        fit = np.linalg.lstsq(design, np.stack(points) * np.sqrt(weights)[:, None], rcond=None)[0]
+        return fit[0].reshape(5, 2)
 
     def _decide(self, track):
         """A Face that stands for the whole track: examined (srez_faces.examine) with its

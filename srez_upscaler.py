@@ -5,6 +5,7 @@ Real-ESRGAN's RealESRGANer are used).
     upscaler = Upscaler()                        # the shipped models at --sharpness 0.5
     big_face = upscaler.upscale_face(face)       # uint8 [16, 16, 3] -> [64, 64, 3]
     result = upscaler.upscale_photo(photo)       # result.image, result.faces
+    upscaler.upscale_video('clip.mp4', 'clip_4x.mp4')
 
 `--run infer` upscales its files with the same object; its photos go through the
 srez_photo.PhotoPipeline it holds (`upscaler.pipeline`). Arrays are uint8, [h, w] (grey) or
@@ -109,6 +110,31 @@ class Upscaler:
 
         image = _with_channels(photo[np.newaxis], colour_upscale)[0]
         return srez_photo.PhotoResult(restore(image), faces)
+
+    def upscale_frames(self, frames):
+        """A video's frames upscaled, their faces tracked from frame to frame (srez_tracks):
+        an iterable of [h, w(, c)] (uint8, or float in [0, 1]) in, srez_photo.PhotoResults out
+        (RGB uint8), in order, a few frames behind. `self.pipeline.tracker` holds the tracks."""
+        return self.pipeline.upscale_frames(_frames_as_uint8(frames))
+
+    def upscale_video(self, source, target, compare=None, log=None):
+        """The video file `source` upscaled into the MP4 file `target` (H.264, the sound kept),
+        and with `compare`, the input nearest-upscaled | bicubic | srez into that file; `log`
+        gets a progress line now and then. Returns a srez_video.VideoResult; raises
+        srez_video.VideoError for a file that is not a video, and leaves nothing under either
+        name unless it is whole."""
+        import srez_video  # PyAV loads only for videos.
+        return srez_video.upscale_video(self.pipeline.upscale_frames, source, target, compare,
+                                        log)
+
+
+def _frames_as_uint8(frames):
+    """Each of `frames` as uint8 RGB [h, w, 3] (a grey frame as RGB)."""
+    for frame in frames:
+        frame, _ = _as_uint8(frame)
+        if frame.ndim == 2:
+            frame = frame[..., np.newaxis]
+        yield np.repeat(frame[..., :1], 3, -1) if frame.shape[-1] in (1, 2) else frame[..., :3]
 
 
 def _as_uint8(images):

@@ -233,7 +233,9 @@ def upscale_video(upscale_frames, source, target, compare=None, log=None):
         for path in partials + sounds:
             if os.path.exists(path):
                 os.remove(path)
-    return VideoResult(info, progress.done, frames.damaged, audio)
+    damaged = frames.damaged or (f'its header announces {info.frames} frames'
+                                 if progress.done < info.frames - 1 else '')
+    return VideoResult(info, progress.done, damaged, audio)
 
 
 def _write_frames(upscale_frames, frames, writers, progress):
