@@ -30,8 +30,10 @@ class Mtcnn:
 
     def __init__(self, files=None):
         files = files or NETWORK_FILES
-        self.pnet, self.rnet, self.onet = (srez_lite.Network(srez_lite.read_bytes(files[name]))
-                                           for name in ('pnet', 'rnet', 'onet'))
+        # PNet sees each level of the pyramid: its interpreters are kept for a dozen shapes.
+        self.pnet, self.rnet, self.onet = (
+            srez_lite.Network(srez_lite.read_bytes(files[name]), shapes_kept)
+            for name, shapes_kept in (('pnet', 16), ('rnet', 4), ('onet', 4)))
 
     def detect(self, image, min_face_size=20, thresholds=(0.6, 0.7, 0.8)):
         """The faces of `image` (float [h, w, 3] in 0..255): float64 [n, 15], each row x0, y0,
@@ -159,8 +161,7 @@ def crops(image, boxes, size):
     steps = np.arange(size) / (size - 1)
     xs = x0[:, None] + (x1 - x0)[:, None] * steps
     ys = y0[:, None] + (y1 - y0)[:, None] * steps
-    result = np.stack([srez_pixels.sample(image, x[None, :], y[:, None])
-                       for x, y in zip(xs, ys)]).astype(np.float32)
+    result = srez_pixels.sample(image, xs[:, None, :], ys[:, :, None])
     outside = ((xs < 0) | (xs > width - 1))[:, None, :] | ((ys < 0) | (ys > height - 1))[:, :, None]
     result[outside] = 0
     return result

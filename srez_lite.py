@@ -10,6 +10,7 @@ differ; `--sharpness A` blends those weights when the files are loaded, and feed
 which blends the batch-norm statistics itself (folded into the convolutions, they would not blend
 linearly). So the knob stays continuous, and every setting runs at full speed.
 """
+import collections
 import contextlib
 import os
 
@@ -45,30 +46,48 @@ def _quiet_stderr():
 class Network:
     """A LiteRT model as a function of numpy arrays: network(images=..., sharpness=...) -> its
     outputs, a list in the model's order. Inputs are found by name, and may change shape
-    between calls as far as the model allows (a fully convolutional network takes any size)."""
+    between calls as far as the model allows (a fully convolutional network takes any size).
 
-    def __init__(self, content):
-        self._interpreter = _interpreter(content)
+    Preparing an interpreter for new shapes (XNNPACK plans the whole graph) costs more than a
+    small call: an interpreter is kept for each of the last `shapes_kept` shapes, so calls that
+    come back to a shape (a detector's pyramid, frame after frame) find it ready.
+    """
+
+    def __init__(self, content, shapes_kept=1):
+        self._content, self._shapes_kept = content, shapes_kept
+        self._ready = collections.OrderedDict()  # Shapes -> interpreter, the newest last.
+        first = _interpreter(content)
         # Converters name inputs 'images', 'images:0' or 'serving_default_images:0'.
         self._inputs = {details['name'].split(':')[0].removeprefix('serving_default_'):
-                        details['index'] for details in self._interpreter.get_input_details()}
-        self._outputs = [details['index'] for details in self._interpreter.get_output_details()]
-        self._shapes = {}
+                        details['index'] for details in first.get_input_details()}
+        self._outputs = [details['index'] for details in first.get_output_details()]
+        self._spare = first
 
     def __call__(self, **inputs):
         inputs = {name: np.ascontiguousarray(value, np.float32) for name, value in inputs.items()}
-        shapes = {name: value.shape for name, value in inputs.items()}
-        # Allocating for new shapes applies the XNNPACK delegate, which says so on stderr.
-        with _quiet_stderr() if shapes != self._shapes else contextlib.nullcontext():
-            if shapes != self._shapes:
-                for name, shape in shapes.items():
-                    self._interpreter.resize_tensor_input(self._inputs[name], shape)
-                self._interpreter.allocate_tensors()
-                self._shapes = shapes
-            for name, value in inputs.items():
-                self._interpreter.set_tensor(self._inputs[name], value)
-            self._interpreter.invoke()
-        return [self._interpreter.get_tensor(index) for index in self._outputs]
+        interpreter = self._for(tuple(sorted((name, value.shape)
+                                             for name, value in inputs.items())))
+        for name, value in inputs.items():
+            interpreter.set_tensor(self._inputs[name], value)
+        interpreter.invoke()
+        return [interpreter.get_tensor(index) for index in self._outputs]
+
+    def _for(self, shapes):
+        """The interpreter ready for input `shapes` ((name, shape) pairs)."""
+        if shapes in self._ready:
+            self._ready.move_to_end(shapes)
+            return self._ready[shapes]
+        interpreter = self._spare or _interpreter(self._content)
+        self._spare = None
+        # Allocating applies the XNNPACK delegate, which says so on stderr.
+        with _quiet_stderr():
+            for name, shape in shapes:
+                interpreter.resize_tensor_input(self._inputs[name], shape)
+            interpreter.allocate_tensors()
+        self._ready[shapes] = interpreter
+        if len(self._ready) > self._shapes_kept:
+            self._ready.popitem(last=False)
+        return interpreter
 
 
 def read_bytes(path):

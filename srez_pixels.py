@@ -45,54 +45,61 @@ def _keys_cubic(distance, a=-0.5):
 
 
 @functools.lru_cache(maxsize=64)
-def _bicubic_matrix(length, scale):
-    """float32 [scale length, length]: a `scale`x bicubic upscale along an axis of `length`
-    pixels as a matrix, half-pixel centres, taps outside the image dropped and the rest
-    renormalised, as TensorFlow's resize does (Keys' kernel, a = -0.5)."""
+def _bicubic_band(length, scale):
+    """A `scale`x bicubic upscale along an axis of `length` pixels as a _Band: half-pixel
+    centres, taps outside the image dropped and the rest renormalised, as TensorFlow's resize
+    does (Keys' kernel, a = -0.5)."""
     position = (np.arange(length * scale) + 0.5) / scale - 0.5
     taps = np.floor(position).astype(int)[:, None] + np.arange(-1, 3)
     weights = np.where((taps >= 0) & (taps < length), _keys_cubic(position[:, None] - taps), 0)
-    matrix = np.zeros((scale * length, length), np.float32)
-    np.add.at(matrix, (np.arange(scale * length)[:, None], np.clip(taps, 0, length - 1)),
-              weights / weights.sum(1, keepdims=True))
-    return matrix
+    return _Band(np.clip(taps, 0, length - 1), weights / weights.sum(1, keepdims=True), length)
+
+
+class _Band:
+    """A resampling along one axis as a matrix [output, input] that is a band (each output pixel
+    a weighted sum of a few neighbouring input ones): multiplied a strip of outputs at a time,
+    each strip with the inputs it reads, which BLAS runs fast."""
+
+    STRIP = 16  # Output pixels a product makes.
+
+    def __init__(self, taps, weights, length):
+        """taps, weights: [output, k], the input pixels each output pixel sums, and how."""
+        self.matrix = np.zeros((len(taps), length), np.float32)
+        np.add.at(self.matrix, (np.arange(len(taps))[:, None], taps), weights)
+        self.strips = [(start, min(start + self.STRIP, len(taps)), taps[start:start + self.STRIP]
+                        .min(), taps[start:start + self.STRIP].max() + 1)
+                       for start in range(0, len(taps), self.STRIP)]
+
+    def __matmul__(self, flat):
+        """This band's matrix @ `flat` [input, n] -> float32 [output, n]."""
+        product = np.empty((self.matrix.shape[0], flat.shape[1]), np.float32)
+        for start, stop, low, high in self.strips:
+            np.matmul(self.matrix[start:stop, low:high], flat[low:high], out=product[start:stop])
+        return product
+
+
+def _resampled(image, rows, columns):
+    """float32 `image` [h, w, c] resampled by the _Bands `rows` (along h) and `columns` (along
+    w): columns on the image turned, then rows on the result turned back, so each product reads
+    and writes whole rows of memory."""
+    height, width, channels = image.shape
+    wide = columns @ np.ascontiguousarray(image.transpose(1, 0, 2)).reshape(width, -1)
+    wide = np.ascontiguousarray(wide.reshape(-1, height, channels).transpose(1, 0, 2))
+    return (rows @ wide.reshape(height, -1)).reshape(rows.matrix.shape[0], -1, channels)
 
 
 def bicubic_upscale(images, scale=srez_config.SCALE):
     """Bicubic 4x upscale, clipped to the image range: [b, h, w, c] -> [b, 4h, 4w, c], of the
     dtype it is given (uint8, or float in [0, 1]). TensorFlow's `tf.image.resize(...,
-    'bicubic')` within float rounding (about one uint8 pixel in 200,000 differs by 1): each axis
-    a product with the band of its matrix, a strip at a time, which BLAS runs fast."""
+    'bicubic')` within float rounding (about one uint8 pixel in 200,000 differs by 1)."""
     images = np.asarray(images)
     pixels = to_float(images) if images.dtype == np.uint8 else images.astype(np.float32)
     count, height, width, channels = pixels.shape
-    upscaled = np.empty((count, scale * height, scale * width, channels), np.float32)
-    for index, image in enumerate(pixels):
-        # Columns, on the image turned (small), then rows, on the result turned back: each
-        # product reads and writes whole rows of memory.
-        wide = _in_strips(_bicubic_matrix(width, scale),
-                          np.ascontiguousarray(image.transpose(1, 0, 2)).reshape(width, -1))
-        wide = np.ascontiguousarray(wide.reshape(scale * width, height, channels).transpose(
-            1, 0, 2)).reshape(height, -1)
-        upscaled[index] = _in_strips(_bicubic_matrix(height, scale), wide).reshape(
-            scale * height, scale * width, channels)
+    rows, columns = _bicubic_band(height, scale), _bicubic_band(width, scale)
+    upscaled = np.stack([_resampled(image, rows, columns) for image in pixels])
     if images.dtype == np.uint8:
         return to_uint8(upscaled)
     return np.clip(upscaled, 0, 1, out=upscaled)
-
-
-def _in_strips(matrix, flat, strip=4):
-    """`matrix` [scale L, L] (a bicubic matrix: a band) @ `flat` [L, n], `strip` rows of `flat`
-    at a time, each output row reading 4 of them, 2 beyond a strip at most."""
-    length = flat.shape[0]
-    scale = matrix.shape[0] // length
-    product = np.empty((matrix.shape[0], flat.shape[1]), np.float32)
-    for start in range(0, length, strip):
-        stop = min(start + strip, length)
-        low, high = max(start - 2, 0), min(stop + 2, length)
-        np.matmul(matrix[scale * start:scale * stop, low:high], flat[low:high],
-                  out=product[scale * start:scale * stop])
-    return product
 
 
 def spans(length, tile_size, margin):
@@ -160,9 +167,10 @@ def sample(image, x, y):
     return (top * (1 - dy) + bottom * dy).astype(np.float32)
 
 
-def _area_taps(length, size):
-    """(indices [size, k], weights [size, k]): each of `size` output pixels as a weighted sum of
-    the `length` input pixels it overlaps, when they are averaged (or spread) by area."""
+@functools.lru_cache(maxsize=64)
+def _area_band(length, size):
+    """The area resize of an axis of `length` pixels to `size` as a _Band: each output pixel
+    the mean of the input pixels it overlaps, weighted by how much (or spread, to upscale)."""
     edges = np.arange(size + 1) * (length / size)  # Output pixel edges, in input pixels.
     taps = int(np.ceil(length / size)) + 1
     first = np.floor(edges[:-1]).astype(int)
@@ -170,14 +178,12 @@ def _area_taps(length, size):
     low = np.maximum(edges[:-1, None], indices)
     high = np.minimum(edges[1:, None], indices + 1)
     weights = np.clip(high - low, 0, None)
-    weights /= weights.sum(1, keepdims=True)
-    return np.minimum(indices, length - 1), weights.astype(np.float32)
+    return _Band(np.minimum(indices, length - 1), weights / weights.sum(1, keepdims=True),
+                 length)
 
 
 def area_resize(image, size):
     """`image` [h, w, c] averaged by area into [size[0], size[1], c] (float32)."""
-    rows, row_weights = _area_taps(image.shape[0], size[0])
-    columns, column_weights = _area_taps(image.shape[1], size[1])
-    image = image.astype(np.float32)
-    tall = np.einsum('ok,okwc->owc', row_weights, image[rows])
-    return np.einsum('pk,opkc->opc', column_weights, tall[:, columns])
+    return _resampled(np.asarray(image, np.float32), _area_band(image.shape[0], size[0]),
+                      _area_band(image.shape[1], size[1]))
+
