@@ -24,6 +24,7 @@ import platform
 import resource
 import statistics
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -42,6 +43,7 @@ WARMUP_CALLS = 2  # The first call traces (and with XLA compiles); the second se
 PLAIN = dict(precision='float32', xla=False)
 MATMUL_SIZE = 2048
 PHOTO_SIZE, PHOTO_FACES = (640, 480), 10  # The photo --run bench upscales through --faces.
+VIDEO_SIZES, VIDEO_FRAMES = ((256, 192), (640, 480)), 36  # The videos: cut from the photo.
 
 
 def run_bench(config):
@@ -95,6 +97,8 @@ def measure(config, data, strategy, batch_sizes, batches, repeats=REPEATS, log=p
             report, log))
     log(f'Timing a {PHOTO_SIZE[0]}x{PHOTO_SIZE[1]} photo of {PHOTO_FACES} faces...')
     report['photo'] = _time_photo(config, data, repeats)
+    log('Timing videos...')
+    report['video'] = _time_videos(config, data)
     return report
 
 
@@ -123,6 +127,31 @@ def _time_photo(config, data, repeats):
     figures.update(width=PHOTO_SIZE[0], height=PHOTO_SIZE[1], faces=PHOTO_FACES,
                    faces_found=len(faces),
                    photos_per_second=1 / sum(figures[f'{part}_seconds'] for part in seconds))
+    return figures
+
+
+def _time_videos(config, data):
+    """Frames/s of a video through srez_video.upscale_video, as --run infer upscales it: read,
+    faces tracked and upscaled, the rest bicubic, written as H.264; for each of VIDEO_SIZES, a
+    clip of VIDEO_FRAMES cut from the bench's photo (its faces at the model's input size),
+    drifting a pixel every 4 frames."""
+    import srez_video  # PyAV, only here.
+    upscaler = srez_upscaler.Upscaler.from_generator(srez_model.Generator(config.model), None,
+                                                     config.batch_size)
+    photo = _photo(data, min(upscaler.input_sizes))
+    figures = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for width, height in VIDEO_SIZES:
+            clip = os.path.join(folder, f'{width}x{height}.mp4')
+            writer = srez_video.VideoWriter(clip, width, height, 12)
+            for index in range(VIDEO_FRAMES):
+                moved = np.roll(photo, (index // 4, index // 4), axis=(0, 1))
+                writer.write(np.ascontiguousarray(moved[:height, :width]))
+            writer.close()
+            start = time.perf_counter()
+            srez_video.upscale_video(upscaler.pipeline.upscale_frames, clip,
+                                     os.path.join(folder, 'upscaled.mp4'))
+            figures[f'{width}x{height}'] = VIDEO_FRAMES / (time.perf_counter() - start)
     return figures
 
 
@@ -339,4 +368,6 @@ def report_table(report):
                  f'({photo["faces_found"]} found): {photo["photos_per_second"]:.2f} photos/s; '
                  f'detection {photo["detection_seconds"]:.2f} s, faces {photo["faces_seconds"]:.2f}'
                  f' s, background {photo["background_seconds"]:.2f} s.')
+    lines.append('Videos of faces, read, upscaled and written: ' + ', '.join(
+        f'{size} {rate:.1f} frames/s' for size, rate in report['video'].items()) + '.')
     return '\n'.join(lines)

@@ -45,6 +45,11 @@ def test_bench_reports_the_batch_size_and_both_variants_as_json_and_a_table(tmp_
         photo[f'{part}_seconds'] for part in ('detection', 'faces', 'background')))
     assert (f'A 640x480 photo of 10 faces ({photo["faces_found"]} found): '
             f'{photo["photos_per_second"]:.2f} photos/s') in result.stderr
+    # And videos through --run infer's path, end to end.
+    video = report['video']
+    assert set(video) == {'256x192', '640x480'} and all(rate > 0 for rate in video.values())
+    assert (f'Videos of faces, read, upscaled and written: 256x192 {video["256x192"]:.1f} '
+            f'frames/s, 640x480 {video["640x480"]:.1f} frames/s.') in result.stderr
 
 
 def test_bench_refuses_a_bad_batch_size_list_with_one_line(tmp_path):
