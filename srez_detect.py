@@ -55,10 +55,10 @@ class Mtcnn:
     def _proposals(self, normalized, min_face_size, threshold):
         """PNet over the pyramid: [n, 5] boxes and scores, squared."""
         height, width = normalized.shape[:2]
+        scales = pyramid(width, height, min_face_size)
         found = []
-        for scale in pyramid(width, height, min_face_size):
-            size = (int(height * scale), int(width * scale))
-            scaled = srez_pixels.area_resize(normalized, size)
+        for scale, scaled in zip(scales, srez_pixels.area_resizes(normalized, [
+                (int(height * scale), int(width * scale)) for scale in scales])):
             offsets, scores = self.pnet(images=scaled[np.newaxis])
             boxes = _proposed_boxes(offsets[0], scores[0, ..., 1], threshold)
             boxes[:, :4] /= scale

@@ -30,8 +30,8 @@ def read_image(path):
     orientation says (phones store it sideways and say so). Raises OSError or ValueError for a
     file Pillow cannot decode."""
     with Image.open(path) as image:
+        bits = _bits_per_channel(image)
         image.load()
-        bits = _bits_per_channel(image, path)
         image = ImageOps.exif_transpose(image)
         if image.mode == 'P':
             image = image.convert('RGBA' if 'transparency' in image.info else 'RGB')
@@ -46,17 +46,11 @@ def read_image(path):
     return (pixels[..., np.newaxis] if pixels.ndim == 2 else pixels), bits
 
 
-def _bits_per_channel(image, path):
-    """The bits per channel the file holds: Pillow reads 16-bit colour PNGs and TIFFs as 8-bit,
-    so their headers are asked."""
-    if image.mode in HIGH_DEPTH_MODES:
-        return 16
-    if image.format == 'PNG':
-        with open(path, 'rb') as file:
-            return file.read(25)[24]  # IHDR's bit depth.
-    if image.format == 'TIFF':
-        return max(image.tag_v2.get(258, (8,)))
-    return 8
+def _bits_per_channel(image):
+    """The bits per channel of opened, not yet loaded `image`: Pillow reads 16-bit colour PNGs
+    and TIFFs as 8-bit, and only the raw mode it decodes them from says so ('RGB;16B')."""
+    raw = ' '.join(str(tile.args) for tile in image.tile)
+    return 16 if image.mode in HIGH_DEPTH_MODES or ';16' in raw else 8
 
 
 def write_png(path, pixels, rows_at_once=256):

@@ -21,6 +21,7 @@ import srez_files
 from srez_errors import UsageError, first_line
 
 THREADS = 2
+KEEP_ELEMENTS = 2 ** 18  # Inputs up to this many floats keep an interpreter of their own.
 
 
 def _interpreter(content):
@@ -50,7 +51,8 @@ class Network:
 
     Preparing an interpreter for new shapes (XNNPACK plans the whole graph) costs more than a
     small call: an interpreter is kept for each of the last `shapes_kept` shapes, so calls that
-    come back to a shape (a detector's pyramid, frame after frame) find it ready.
+    come back to a shape (a detector's pyramid, frame after frame) find it ready; but not for
+    inputs over KEEP_ELEMENTS, whose activations would hold much memory for little time saved.
     """
 
     def __init__(self, content, shapes_kept=1):
@@ -84,7 +86,10 @@ class Network:
             for name, shape in shapes:
                 interpreter.resize_tensor_input(self._inputs[name], shape)
             interpreter.allocate_tensors()
-        self._ready[shapes] = interpreter
+        if sum(np.prod(shape) for _, shape in shapes) <= KEEP_ELEMENTS:
+            self._ready[shapes] = interpreter
+        else:
+            self._spare = interpreter  # Prepared again for the next shape.
         if len(self._ready) > self._shapes_kept:
             self._ready.popitem(last=False)
         return interpreter

@@ -109,14 +109,17 @@ class PhotoPipeline:
         return PhotoResult(srez_faces.paste(background, self._outputs(kept.cuts),
                                             [matrix for matrix, _ in kept.cuts]), kept.faces)
 
-    def upscale_frames(self, frames, keyframe_every=srez_tracks.KEYFRAME_EVERY):
+    def upscale_frames(self, frames):
         """The frames of a video (uint8 [h, w, 3] each, in order) upscaled, their faces tracked
         (srez_tracks): yields PhotoResults in the same order, a few frames after each came in."""
-        self.tracker = tracker = srez_tracks.Tracker(sorted(self.models), self.rules,
-                                                     keyframe_every)
+        tracker = None
         pending = collections.deque()  # (index, frame) not yet settled.
         last_key = previous = None
         for index, frame in enumerate(frames):
+            if tracker is None:
+                keyframe_every = srez_tracks.keyframe_interval(*frame.shape[:2])
+                self.tracker = tracker = srez_tracks.Tracker(sorted(self.models), self.rules,
+                                                             keyframe_every)
             small = _thumbnail(frame)
             cut = previous is not None and np.abs(small - previous).mean() > SCENE_CUT
             if last_key is None or cut or index - last_key >= keyframe_every:

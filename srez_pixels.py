@@ -20,8 +20,8 @@ TILE_SIZE = 96
 # convolution sees 1 pixel of its own resolution; the generator has 4.5 of them per stage at
 # halving cost, so it sees under 11 input pixels whatever its depth.
 TILE_MARGIN = 16
-# Bicubic sees 2 pixels; a window of 1028x1028 (200 MB of floats at 4x) fits any machine.
-BICUBIC_TILE_SIZE, BICUBIC_MARGIN = 1024, 2
+# Bicubic sees 2 pixels; a window of 516x516 (51 MB of floats at 4x) is cheap to hold.
+BICUBIC_TILE_SIZE, BICUBIC_MARGIN = 512, 2
 LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R 601, as Pillow and TensorFlow turn RGB to grey.
 
 
@@ -70,22 +70,29 @@ class _Band:
                         .min(), taps[start:start + self.STRIP].max() + 1)
                        for start in range(0, len(taps), self.STRIP)]
 
-    def __matmul__(self, flat):
-        """This band's matrix @ `flat` [input, n] -> float32 [output, n]."""
-        product = np.empty((self.matrix.shape[0], flat.shape[1]), np.float32)
+    def apply(self, flat, product=None):
+        """This band's matrix @ `flat` [input, n] -> float32 [output, n], written into
+        `product` if given."""
+        if product is None:
+            product = np.empty((self.matrix.shape[0], flat.shape[1]), np.float32)
         for start, stop, low, high in self.strips:
             np.matmul(self.matrix[start:stop, low:high], flat[low:high], out=product[start:stop])
         return product
 
 
-def _resampled(image, rows, columns):
+def _resampled(image, rows, columns, out=None, turned=None):
     """float32 `image` [h, w, c] resampled by the _Bands `rows` (along h) and `columns` (along
-    w): columns on the image turned, then rows on the result turned back, so each product reads
-    and writes whole rows of memory."""
+    w), into `out` if given: columns on the image turned, then rows on the result turned back,
+    so each product reads and writes whole rows of memory. turned: the image turned, [w, h c],
+    when the caller has it."""
     height, width, channels = image.shape
-    wide = columns @ np.ascontiguousarray(image.transpose(1, 0, 2)).reshape(width, -1)
+    if turned is None:
+        turned = np.ascontiguousarray(image.transpose(1, 0, 2)).reshape(width, -1)
+    wide = columns.apply(turned)
     wide = np.ascontiguousarray(wide.reshape(-1, height, channels).transpose(1, 0, 2))
-    return (rows @ wide.reshape(height, -1)).reshape(rows.matrix.shape[0], -1, channels)
+    size = (rows.matrix.shape[0], columns.matrix.shape[0], channels)
+    return rows.apply(wide.reshape(height, -1), None if out is None else out.reshape(
+        size[0], -1)).reshape(size)
 
 
 def bicubic_upscale(images, scale=srez_config.SCALE):
@@ -96,7 +103,9 @@ def bicubic_upscale(images, scale=srez_config.SCALE):
     pixels = to_float(images) if images.dtype == np.uint8 else images.astype(np.float32)
     count, height, width, channels = pixels.shape
     rows, columns = _bicubic_band(height, scale), _bicubic_band(width, scale)
-    upscaled = np.stack([_resampled(image, rows, columns) for image in pixels])
+    upscaled = np.empty((count, scale * height, scale * width, channels), np.float32)
+    for image, out in zip(pixels, upscaled):
+        _resampled(image, rows, columns, out)
     if images.dtype == np.uint8:
         return to_uint8(upscaled)
     return np.clip(upscaled, 0, 1, out=upscaled)
@@ -184,6 +193,15 @@ def _area_band(length, size):
 
 def area_resize(image, size):
     """`image` [h, w, c] averaged by area into [size[0], size[1], c] (float32)."""
-    return _resampled(np.asarray(image, np.float32), _area_band(image.shape[0], size[0]),
-                      _area_band(image.shape[1], size[1]))
+    return next(area_resizes(image, [size]))
+
+
+def area_resizes(image, sizes):
+    """`image` [h, w, c] averaged by area into each of `sizes` in turn (float32 [size[0],
+    size[1], c] each), the image turned once for them all (a detector's pyramid)."""
+    image = np.asarray(image, np.float32)
+    turned = np.ascontiguousarray(image.transpose(1, 0, 2)).reshape(image.shape[1], -1)
+    for size in sizes:
+        yield _resampled(image, _area_band(image.shape[0], size[0]),
+                         _area_band(image.shape[1], size[1]), turned=turned)
 

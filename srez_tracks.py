@@ -25,7 +25,9 @@ import numpy as np
 import srez_config
 import srez_faces
 
-KEYFRAME_EVERY = 4  # Frames from one detection to the next.
+# Frames from one detection to the next: 4, and more for large frames, whose detection costs
+# more than the rest of their frames (one in PIXELS_PER_FRAME more per such pixels), to 8.
+KEYFRAME_EVERY, PIXELS_PER_FRAME, MOST_KEYFRAME_EVERY = 4, 50_000, 8
 SIGMA = 1.0  # The smoothing's spread, in keyframes; it reaches 2 sigma each way.
 REACH = 2
 MATCH_OVERLAP = 0.3  # A detection continues a track whose last box it overlaps this much (IoU).
@@ -34,6 +36,11 @@ SNAP_HOLD = 0.75  # Photo pixels the face may move from its frame's pixels befor
 # A track's upscale is blended with its last one by BLEND, falling to nothing as its face moves
 # by MOTION_LIMIT photo pixels from one frame to the next (docs/video.md measures both).
 BLEND, MOTION_LIMIT = 0.8, 0.1
+
+
+def keyframe_interval(height, width):
+    """The frames from one detection to the next for frames of `height` x `width` pixels."""
+    return min(MOST_KEYFRAME_EVERY, max(KEYFRAME_EVERY, round(height * width / PIXELS_PER_FRAME)))
 
 
 @dataclasses.dataclass
@@ -65,7 +72,8 @@ class Tracker:
     """The tracks of one video, fed keyframe by keyframe (see the module's docstring)."""
 
     def __init__(self, sizes, rules=srez_config.FaceRules(), keyframe_every=KEYFRAME_EVERY):
-        """sizes: the models' input sizes, ascending; rules: a srez_config.FaceRules."""
+        """sizes: the models' input sizes, ascending; rules: a srez_config.FaceRules;
+        keyframe_every: frames from one keyframe to the next (keyframe_interval gives it)."""
         self.sizes, self.rules, self.keyframe_every = sizes, rules, keyframe_every
         self.tracks, self.keyframes, self.cuts = [], [], []
         self.finished = None  # The last frame's index, once the video has ended.

@@ -25,8 +25,9 @@ import srez_files
 import srez_pixels
 from srez_errors import UsageError, first_line
 
-# H.264's constant quality: 18 is near transparent, so the upscale's detail is not lost.
-QUALITY, PRESET = '18', 'veryfast'
+# H.264's constant quality: 18 is near transparent, so the upscale's detail is not lost. A short
+# lookahead: x264's default holds ten large frames in memory for little gain here.
+QUALITY, PRESET, LOOKAHEAD = '18', 'veryfast', '4'
 TIME_BASE = fractions.Fraction(1, 90000)  # MPEG's clock: every frame time of a video fits it.
 # Sound that MP4 holds as it is; any other is encoded as AAC.
 MP4_AUDIO = frozenset({'aac', 'mp3', 'alac', 'opus', 'ac3', 'eac3', 'flac'})
@@ -141,7 +142,7 @@ class VideoWriter:
         self._stream = self._container.add_stream('libx264', rate=fps)
         self._stream.width, self._stream.height = width, height
         self._stream.pix_fmt = 'yuv420p'
-        self._stream.options = {'crf': QUALITY, 'preset': PRESET}
+        self._stream.options = {'crf': QUALITY, 'preset': PRESET, 'rc-lookahead': LOOKAHEAD}
         self._stream.codec_context.time_base = TIME_BASE
         self._fps, self._count, self._last = fps, 0, -1
 
