@@ -14,7 +14,7 @@ import json
 import os
 
 SCALE = 4  # srez upscales 4x: two 2x stages.
-RUNS = ('train', 'demo', 'infer', 'eval', 'export', 'bench', 'facecheck', 'align')
+RUNS = ('train', 'demo', 'infer', 'eval', 'export', 'bench', 'facecheck', 'align', 'serve')
 RECIPE_NAMES = ('faithful', 'fidelity', 'sharp', 'fidelity_128', 'sharp_128')
 DEFAULT_DATASET = 'dataset'
 SYNTHETIC = 'synthetic'
@@ -263,8 +263,9 @@ class RunConfig:
         'demo', 'What to do: train a model, make a demo movie of its sample grids (the default, '
         'as in the original), upscale images (infer), measure the model against bicubic (eval), '
         'export it, benchmark training and inference speed (bench), or train the face check '
-        'that photos\' detections pass (facecheck), or re-align a folder of faces framed any '
-        'other way into the frame srez trains on (align).', choices=list(RUNS))
+        'that photos\' detections pass (facecheck), re-align a folder of faces framed any '
+        'other way into the frame srez trains on (align), or serve a local web page that '
+        'upscales (serve).', choices=list(RUNS))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -408,6 +409,21 @@ class BenchConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class ServeConfig:
+    """The local web page of --run serve (srez_web)."""
+    host: str = setting('127.0.0.1', 'serve: the address the page listens on (127.0.0.1: this '
+                        'machine only; 0.0.0.0: every network it is on).')
+    port: int = setting(7860, 'serve: the port of the page.', lower_bound=1, upper_bound=65535)
+    serve_max_megabytes: int = setting(50, 'serve: the largest upload, in megabytes.',
+                                       lower_bound=1)
+    serve_max_pixels: int = setting(
+        16_000_000, 'serve: the most pixels of a photo, or of a video\'s frame times its frames '
+        'over 30, the page takes (its 4x upscale is 16 times as many).', lower_bound=1)
+    choice: ModelChoice = ModelChoice()
+    rules: FaceRules = FaceRules()
+
+
+@dataclasses.dataclass(frozen=True)
 class DemoConfig:
     """What demo makes a movie of."""
     train_dir: str = mirror('train_dir', 'train')
@@ -495,4 +511,4 @@ def flag_words(name, value):
 # Every config whose fields are flags, in the order srez_main defines them.
 FLAG_CONFIGS = (RunConfig, TrainConfig, ModelConfig, DamageConfig, DeviceConfig, ModelChoice,
                 FaceRules, ImagesConfig, InferConfig, EvalConfig, ExportConfig, FaceCheckConfig,
-                AlignConfig, BenchConfig)
+                AlignConfig, BenchConfig, ServeConfig)

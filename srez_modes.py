@@ -11,6 +11,7 @@ set. This module imports only the standard library and the light runtime.
 import dataclasses
 import importlib
 import importlib.metadata
+import importlib.util
 import os
 import time
 
@@ -75,6 +76,12 @@ def _check_infer(config):
     srez_files.check_writable('output', folder)
 
 
+def _check_serve(config):
+    if importlib.util.find_spec('gradio') is None:
+        raise UsageError('--run serve needs the web page\'s install: pip install -r '
+                         'requirements-web.txt (Gradio, on top of the light install).')
+
+
 def _check_eval(config):
     if config.images.input and not os.path.isdir(config.images.input):
         raise UsageError(f'--input {config.images.input} is not a folder: give a folder of '
@@ -125,6 +132,8 @@ MODES = {
     'facecheck': Mode('srez_facecheck', srez_config.FaceCheckConfig, _check_facecheck),
     'align': Mode('srez_align', srez_config.AlignConfig, _check_align, full_install=False,
                   tensorflow=False),
+    'serve': Mode('srez_web', srez_config.ServeConfig, _check_serve, full_install=False,
+                  tensorflow=lambda config: srez_loader.may_need_tensorflow(config.choice)),
 }
 assert set(MODES) == set(srez_config.RUNS)
 

@@ -28,12 +28,14 @@ class Upscaler:
     aligned face it serves (the shipped models: 16x16, and 32x32 when that pair is there)."""
 
     def __init__(self, model='shipped', sharpness=0.5, weights='average', batch_size=16,
-                 rules=srez_config.FaceRules()):
+                 rules=srez_config.FaceRules(), keep_last=False):
         """model: 'shipped' (the shipped pairs at `sharpness`: 0 = fidelity, 1 = sharp; run by
         LiteRT), a LiteRT file (.tflite, from --export_lite; LiteRT), or a srez model file
         (.zip) or checkpoint folder (its newest checkpoint, with the `weights` 'average' or
         'raw'; TensorFlow). batch_size: faces that run through a model together. rules: a
         srez_config.FaceRules, what a photo's detection must be to be taken for a face.
+        keep_last: keep the last photo's faces and background, so that the same photo at
+        another sharpness (set_sharpness) runs only the models (srez_photo.PhotoPipeline).
         Raises srez_errors.UsageError for a model that cannot be read, ValueError for a
         sharpness outside [0, 1]."""
         if not 0 <= sharpness <= 1:  # NaN too.
@@ -41,15 +43,16 @@ class Upscaler:
         choice = srez_config.ModelChoice(model='' if model == 'shipped' else model,
                                          shipped_models=model == 'shipped', sharpness=sharpness,
                                          generator_weights=weights, checkpoint_dir='')
-        self._set_up(srez_loader.load(choice), batch_size, srez_pixels.TILE_SIZE, rules)
+        self._set_up(srez_loader.load(choice), batch_size, srez_pixels.TILE_SIZE, rules,
+                     keep_last)
 
     @classmethod
     def from_model(cls, model, batch_size=16, tile_size=srez_pixels.TILE_SIZE,
-                   rules=srez_config.FaceRules()):
+                   rules=srez_config.FaceRules(), keep_last=False):
         """An Upscaler of a srez_loader.Model, as --run infer makes it. tile_size: input pixels
         per window side, not counting margins (tests make it small)."""
         upscaler = cls.__new__(cls)
-        upscaler._set_up(model, batch_size, tile_size, rules)
+        upscaler._set_up(model, batch_size, tile_size, rules, keep_last)
         return upscaler
 
     @classmethod
@@ -59,15 +62,31 @@ class Upscaler:
         return cls.from_model(srez_loader.from_generator(generator, source), batch_size,
                               tile_size)
 
-    def _set_up(self, model, batch_size, tile_size, rules):
+    def _set_up(self, model, batch_size, tile_size, rules, keep_last):
+        self.batch_size, self.tile_size = batch_size, tile_size
+        self.pipeline = srez_photo.PhotoPipeline({}, srez_pixels.bicubic_in_windows, rules,
+                                                 keep_last)
+        self._use(model)
+
+    def _use(self, model):
         self.model = model  # A srez_loader.Model.
         self.source = model.source  # A srez_loader.ModelSource: say upscaler.source.line().
         # The sides of the aligned faces it upscales, ascending.
         self.input_sizes = tuple(sorted(model.upscalers))
-        self.batch_size, self.tile_size = batch_size, tile_size
-        self.pipeline = srez_photo.PhotoPipeline(
-            {size: self._batched(upscale) for size, upscale in model.upscalers.items()},
-            srez_pixels.bicubic_in_windows, rules)
+        self.pipeline.models = {size: self._batched(upscale)
+                                for size, upscale in model.upscalers.items()}
+
+    def set_sharpness(self, sharpness):
+        """Blends the shipped models at `sharpness` (0 = fidelity, 1 = sharp) from now on; the
+        pipeline keeps what it kept of the last photo. Raises ValueError for other models, or
+        a sharpness outside [0, 1]."""
+        if self.source.kind != srez_loader.SHIPPED:
+            raise ValueError(f'the sharpness is for the shipped models; this is '
+                             f'{self.source.describe()}')
+        if not 0 <= sharpness <= 1:
+            raise ValueError(f'sharpness must be a number from 0 to 1, not {sharpness}')
+        if sharpness != self.source.sharpness:
+            self._use(srez_loader.shipped(sharpness))
 
     def _batched(self, upscale):
         """`upscale` run on batch_size faces at a time."""

@@ -24,8 +24,9 @@ TENSORFLOW_INSTALLED = importlib.util.find_spec('tensorflow') is not None
 # The modules of the light runtime: upscaling faces and photos, aligning faces, and the CLI's
 # dispatch to them (README "Layout").
 LIGHT_RUNTIME = ('srez_main', 'srez_modes', 'srez_config', 'srez_errors', 'srez_files',
-                 'srez_pixels', 'srez_lite', 'srez_modelfile', 'srez_loader', 'srez_detect',
-                 'srez_faces', 'srez_photo', 'srez_upscaler', 'srez_infer', 'srez_align')
+                 'srez_imagefile', 'srez_pixels', 'srez_lite', 'srez_modelfile', 'srez_loader',
+                 'srez_detect', 'srez_faces', 'srez_photo', 'srez_tracks', 'srez_video',
+                 'srez_upscaler', 'srez_infer', 'srez_align')
 
 
 @pytest.fixture
@@ -98,6 +99,16 @@ def test_every_other_mode_says_in_one_line_that_it_needs_the_full_install(tmp_pa
 
 
 @pytest.mark.parametrize('inputs', [[ASTRONAUT], [GROUP_PHOTO], [GROUP_PHOTO, ASTRONAUT]])
+@pytest.mark.skipif(importlib.util.find_spec('gradio') is not None,
+                    reason='the web install has Gradio')
+def test_serve_without_the_web_install_says_so_in_one_line(tmp_path):
+    result = run([sys.executable, MAIN, '--run', 'serve'], tmp_path, dict(os.environ))
+    assert result.returncode == 2
+    assert result.stderr == ('srez: error: --run serve needs the web page\'s install: pip '
+                             'install -r requirements-web.txt (Gradio, on top of the light '
+                             'install).\n')
+
+
 def test_a_reader_that_stops_early_loses_no_work(tmp_path, tensorflow_fails, inputs):
     # `| head -1`: the reader closes the pipe after the model's line; every file is still written.
     folder = tmp_path / 'in'
