@@ -22,6 +22,8 @@ import srez_loader
 import srez_photo
 import srez_pixels
 
+KNOBS_KEPT = 8  # set_sharpness keeps the models of this many knobs: a slider goes back and forth.
+
 
 class Upscaler:
     """A trained srez model, ready to upscale faces and photos 4x: one model for each size of
@@ -66,6 +68,7 @@ class Upscaler:
         self.batch_size, self.tile_size = batch_size, tile_size
         self.pipeline = srez_photo.PhotoPipeline({}, srez_pixels.bicubic_in_windows, rules,
                                                  keep_last)
+        self._knobs = {}  # {sharpness: the shipped models at it}, the last KNOBS_KEPT used.
         self._use(model)
 
     def _use(self, model):
@@ -80,13 +83,16 @@ class Upscaler:
         """Blends the shipped models at `sharpness` (0 = fidelity, 1 = sharp) from now on; the
         pipeline keeps what it kept of the last photo. Raises ValueError for other models, or
         a sharpness outside [0, 1]."""
-        if self.source.kind != srez_loader.SHIPPED:
-            raise ValueError(f'the sharpness is for the shipped models; this is '
-                             f'{self.source.describe()}')
+        if self.source is None or self.source.kind != srez_loader.SHIPPED:
+            raise ValueError('the sharpness is for the shipped models, and this upscaler runs '
+                             'another model')
         if not 0 <= sharpness <= 1:
             raise ValueError(f'sharpness must be a number from 0 to 1, not {sharpness}')
         if sharpness != self.source.sharpness:
-            self._use(srez_loader.shipped(sharpness))
+            if sharpness not in self._knobs:
+                self._knobs = dict(list(self._knobs.items())[-KNOBS_KEPT + 1:])
+                self._knobs[sharpness] = srez_loader.shipped(sharpness)
+            self._use(self._knobs[sharpness])
 
     def _batched(self, upscale):
         """`upscale` run on batch_size faces at a time."""

@@ -1,9 +1,15 @@
 """srez_upscaler: the Python API on arrays (faces, images of any channels, photos), and windows."""
+import os
+
 import numpy as np
 import pytest
+from helpers import REPO_ROOT
+from PIL import Image
 
 import srez_pixels
 import srez_upscaler
+
+GROUP_PHOTO = os.path.join(REPO_ROOT, 'docs', 'group_photo.png')
 
 
 @pytest.fixture(scope='module')
@@ -59,3 +65,29 @@ def test_a_photo_without_faces_is_its_bicubic_upscale_in_its_channels(upscaler):
     assert result.faces == []
     np.testing.assert_array_equal(result.image, np.full((160, 200), 128, np.uint8))
 
+
+
+def test_the_knob_moves_on_the_same_photo_without_finding_its_faces_again(monkeypatch):
+    import srez_faces
+
+    shipped = srez_upscaler.Upscaler(keep_last=True)
+    photo = np.asarray(Image.open(GROUP_PHOTO).convert('RGB'))
+    expected = srez_upscaler.Upscaler(sharpness=1.0).upscale_photo(photo).image
+    first = shipped.upscale_photo(photo)
+    detections = []
+    monkeypatch.setattr(srez_faces.Detector, 'detect',
+                        lambda self, image: detections.append(image) or [])
+    shipped.set_sharpness(1.0)
+    sharp = shipped.upscale_photo(photo)
+    assert detections == []  # The photo's faces were kept.
+    assert [face.box for face in sharp.faces] == [face.box for face in first.faces]
+    assert not np.array_equal(sharp.image, first.image)
+    assert shipped.source.sharpness == 1.0
+    np.testing.assert_array_equal(sharp.image, expected)
+    with pytest.raises(ValueError, match='sharpness must be a number from 0 to 1'):
+        shipped.set_sharpness(float('nan'))
+
+
+def test_the_knob_is_for_the_shipped_models_only(upscaler):
+    with pytest.raises(ValueError, match='the sharpness is for the shipped models'):
+        upscaler.set_sharpness(0.5)
