@@ -98,7 +98,6 @@ def test_every_other_mode_says_in_one_line_that_it_needs_the_full_install(tmp_pa
     assert os.listdir(tmp_path) == []
 
 
-@pytest.mark.parametrize('inputs', [[ASTRONAUT], [GROUP_PHOTO], [GROUP_PHOTO, ASTRONAUT]])
 @pytest.mark.skipif(importlib.util.find_spec('gradio') is not None,
                     reason='the web install has Gradio')
 def test_serve_without_the_web_install_says_so_in_one_line(tmp_path):
@@ -109,6 +108,7 @@ def test_serve_without_the_web_install_says_so_in_one_line(tmp_path):
                              'install).\n')
 
 
+@pytest.mark.parametrize('inputs', [[ASTRONAUT], [GROUP_PHOTO], [GROUP_PHOTO, ASTRONAUT]])
 def test_a_reader_that_stops_early_loses_no_work(tmp_path, tensorflow_fails, inputs):
     # `| head -1`: the reader closes the pipe after the model's line; every file is still written.
     folder = tmp_path / 'in'
