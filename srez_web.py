@@ -11,7 +11,7 @@ link, its fonts from the package). The upscale is an API too, as `/upscale`:
 
     from gradio_client import Client, handle_file
     image = Client('http://127.0.0.1:7860/').predict(handle_file('photo.png'), 0.5,
-                                                     api_name='/upscale')[-1]
+                                                     api_name='/upscale')
 """
 import hashlib
 import os
@@ -47,9 +47,20 @@ class Page:
         self.last = None  # (upscaled uint8, faces) of the last photo, for the boxes.
 
     def upscale(self, image, sharpness, progress=gr.Progress()):
-        """The photo `image` (uint8 [h, w, 3]) at `sharpness`: (bicubic and srez for the slider,
-        the faces' rows, the PNG's path for download, a line saying what happened, the PNG's path
-        again: the 4x image, which the API returns last)."""
+        """The photo `image` (uint8 [h, w, 3]) at `sharpness`, for the page: (bicubic and srez
+        for the slider, the faces' rows, the PNG's path for download, a line saying what
+        happened)."""
+        path, upscaled, faces = self._upscaled(image, sharpness, progress)
+        return ((self._bicubic_of(image), upscaled), face_rows(faces), path,
+                _photo_line(image, faces, sharpness))
+
+    def upscale_file(self, image, sharpness, progress=gr.Progress()):
+        """The API's upscale: the path of the 4x PNG of `image` at `sharpness`, alone, so that a
+        client downloads one file."""
+        return self._upscaled(image, sharpness, progress)[0]
+
+    def _upscaled(self, image, sharpness, progress):
+        """(the path of the 4x PNG, the upscaled uint8 image, its faces)."""
         if image is None:
             raise gr.Error('Drop or pick a photo, or an aligned face, first.')
         image = np.asarray(image)
@@ -66,8 +77,7 @@ class Page:
         path = os.path.join(self.folder, f'srez_{sharpness:.2f}.png')
         srez_imagefile.write_png(path, result.image[..., None] if result.image.ndim == 2
                                  else result.image)
-        return ((self._bicubic_of(image), result.image), face_rows(faces), path,
-                _photo_line(image, faces, sharpness), path)
+        return path, result.image, faces
 
     def with_boxes(self, show, pair):
         """The slider's pair with the faces found drawn on its srez side, if `show`."""
@@ -172,13 +182,15 @@ def build(page):
                 table = gr.Dataframe(headers=COLUMNS, label='Faces found, and why any was not '
                                      'upscaled', elem_id='faces', interactive=False)
                 full = gr.Image(type='filepath', visible=False, format='png')
-        outputs = [slider, table, download, status, full]
-        photo.upload(page.upscale, [photo, sharpness], outputs, api_name=API_NAME).then(
+                api_trigger = gr.Button(visible=False)
+        outputs = [slider, table, download, status]
+        photo.upload(page.upscale, [photo, sharpness], outputs, api_name=False).then(
             page.with_boxes, [show_boxes, slider], slider, api_name=False)
         # The knob: the same photo again, whose faces and background the pipeline kept.
         sharpness.release(page.upscale, [photo, sharpness], outputs, api_name=False).then(
             page.with_boxes, [show_boxes, slider], slider, api_name=False)
         show_boxes.change(page.with_boxes, [show_boxes, slider], slider, api_name=False)
+        api_trigger.click(page.upscale_file, [photo, sharpness], full, api_name=API_NAME)
         video_button.click(page.upscale_video, [video, sharpness],
                            [upscaled_video, download, status], api_name='upscale_video')
     return blocks
