@@ -139,8 +139,11 @@ class PhotoPipeline:
     def _frame_result(self, index, frame):
         tracked = self.tracker.faces_at(index)
         used = [(track, face) for track, face in tracked if face.model]
+        tracks = [track for track, _ in used]
         cuts = self._cuts(frame, [face for _, face in used])
-        outputs = self.tracker.steadied([track for track, _ in used], self._outputs(cuts))
+        inputs = self.tracker.steadied_inputs(tracks, [cut for _, cut in cuts])
+        outputs = self.tracker.steadied(tracks, self._outputs(
+            [(matrix, cut) for (matrix, _), cut in zip(cuts, inputs)]))
         background = self.upscale_background(frame)
         return PhotoResult(srez_faces.paste(background, outputs, [matrix for matrix, _ in cuts]),
                            [face for _, face in tracked])

@@ -13,7 +13,9 @@ its faces:
   seen by then (their mean face-check score and detector score, their median frame): a face does
   not blink in and out;
 - its frame stays on the same photo pixels until the smoothed face has moved most of a pixel away
-  (rounding alone flips between two pixels as a still face's landmarks wobble).
+  (rounding alone flips between two pixels as a still face's landmarks wobble);
+- where a face stands still, its input to the model and its upscale are each blended with the
+  track's last ones (`steadied_inputs`, `steadied`): no shimmer where nothing moves.
 
 Frame indices count from 0. A frame's faces are settled once the keyframes its smoothing reaches
 have been seen (`settled`), or at the end (`finish`).
@@ -33,8 +35,9 @@ REACH = 2
 MATCH_OVERLAP = 0.3  # A detection continues a track whose last box it overlaps this much (IoU).
 MAX_GAP = 1  # Keyframes a track may be missed at and still go on.
 SNAP_HOLD = 0.75  # Photo pixels the face may move from its frame's pixels before the frame does.
-# A track's upscale is blended with its last one by BLEND, falling to nothing as its face moves
-# by MOTION_LIMIT photo pixels from one frame to the next (docs/video.md measures both).
+# A track's input and upscale are each blended with its last ones by BLEND, falling to nothing as
+# its face moves by MOTION_LIMIT photo pixels from one frame to the next (docs/video.md measures
+# both, and blending the inputs alone).
 BLEND, MOTION_LIMIT = 0.8, 0.1
 
 
@@ -56,6 +59,7 @@ class Track:
     exact: np.ndarray = None  # Where its frame's corner would be, unsnapped, on the last frame.
     motion: float = 0.0  # How far that moved from the frame before, in photo pixels.
     held: bool = False  # Whether its frame stayed on the same pixels.
+    cut: np.ndarray = None  # Its last input to the model, once steadied.
     output: np.ndarray = None  # Its last upscale, once steadied.
 
     def record(self):
@@ -136,17 +140,16 @@ class Tracker:
             faces.append((track, face))
         return faces
 
+    def steadied_inputs(self, tracks, cuts):
+        """The cuts (float32 [s, s, 3] each) of the faces of `tracks` on this frame, each blended
+        with its track's last one where its face stood still (BLEND): camera noise and the
+        codec's changes averaged out before the model sees them."""
+        return _blended(tracks, cuts, 'cut')
+
     def steadied(self, tracks, outputs):
         """The upscales `outputs` (float32 [S, S, 3] each) of the faces of `tracks` on this
         frame, each blended with its track's last one where its face stood still (BLEND)."""
-        steadied = []
-        for track, output in zip(tracks, outputs):
-            weight = BLEND * max(0.0, 1 - track.motion / MOTION_LIMIT)
-            if track.held and track.output is not None and track.output.shape == output.shape:
-                output = weight * track.output + (1 - weight) * output
-            track.output = output
-            steadied.append(output)
-        return steadied
+        return _blended(tracks, outputs, 'output')
 
     def _live(self):
         return [track for track in self.tracks if track.ended is None]
@@ -213,6 +216,20 @@ class Tracker:
         track.motion = np.abs(exact - track.exact).max() if track.exact is not None else 0.0
         track.corner[size], track.exact = corner, exact
         return np.array([[1.0, 0.0, -corner[0]], [0.0, 1.0, -corner[1]]])
+
+
+def _blended(tracks, images, kept):
+    """`images` of `tracks`' faces, each blended with its track's last one (its attribute `kept`,
+    which then becomes the blend) by BLEND, falling to nothing as the face moves MOTION_LIMIT."""
+    blended = []
+    for track, image in zip(tracks, images):
+        weight = BLEND * max(0.0, 1 - track.motion / MOTION_LIMIT)
+        last = getattr(track, kept)
+        if track.held and last is not None and last.shape == image.shape:
+            image = weight * last + (1 - weight) * image
+        setattr(track, kept, image)
+        blended.append(image)
+    return blended
 
 
 def _box(landmarks):

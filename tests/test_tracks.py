@@ -115,3 +115,16 @@ def test_steadied_upscales_blend_where_a_face_stands_still_only():
             output = np.full((64, 64, 3), float(index), np.float32)
             outputs.append(tracker.steadied([track], [output])[0][0, 0, 0])
         assert (outputs[2] < 2) == blends
+
+
+def test_steadied_inputs_blend_where_a_face_stands_still_apart_from_the_upscales():
+    still = tracked({key: [detection((100, 100))] for key in (0, 4, 8)}, last=8)
+    inputs, outputs = [], []
+    for index in range(3):
+        track, _ = still.faces_at(index)[0]
+        cut = np.full((16, 16, 3), float(index), np.float32)
+        inputs.append(still.steadied_inputs([track], [cut])[0][0, 0, 0])
+        outputs.append(still.steadied([track], [4 * cut.repeat(4, 0).repeat(4, 1)])[0][0, 0, 0])
+    # Each keeps its own last image: the inputs average the inputs, the upscales the upscales.
+    assert inputs[0] == 0 and 0 < inputs[2] < 2
+    assert outputs[0] == 0 and 0 < outputs[2] < 8 and outputs[2] == pytest.approx(4 * inputs[2])
