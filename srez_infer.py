@@ -59,7 +59,8 @@ def run_infer(config):
     summary = upscale_files(upscaler, root, paths[:images.max_images or None], output_dir,
                             compare=config.compare, faces=config.faces, log=print, name=name)
     if summary.written:
-        print(f'Wrote {len(summary.written)} upscaled images to '
+        count = len(summary.written)
+        print(f'Wrote {count} upscaled file{"s" * (count != 1)} to '
               f'{summary.written[0] if name else output_dir + "/"}.')
     if summary.reduced:
         print(f'{len(summary.reduced)} of them had more than 8 bits per channel (the first: '

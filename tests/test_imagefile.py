@@ -83,7 +83,7 @@ def test_infer_reads_every_format_says_what_it_reduced_and_writes_a_named_file(
             assert written.format == ('PNG' if name.endswith('png') else 'JPEG')
     assert sorted(os.listdir(tmp_path / 'named')) == ['single.jpg', 'single.png',
                                                       'single_compare.png']
-    assert f'Wrote 1 upscaled images to {tmp_path}/named/single.jpg.' in capsys.readouterr().out
+    assert f'Wrote 1 upscaled file to {tmp_path}/named/single.jpg.' in capsys.readouterr().out
 
 
 def test_an_output_folder_named_like_a_picture_stays_a_folder_for_several_inputs(tmp_path):

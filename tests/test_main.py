@@ -25,7 +25,7 @@ def assert_one_line_error(status, stderr, fragment):
 @pytest.mark.parametrize('args, fragment', [
     (['--run', 'predict'],
      'flag --run=predict: value should be one of <train|demo|infer|eval|export|bench|facecheck|'
-     'align>'),
+     'align|serve>'),
     # The original's default, --run demo, with no grids yet.
     ([], 'No sample grids (batch*_out.png) in train/: run `python srez_main.py --run train` '
          'first.'),

@@ -24,10 +24,12 @@ import srez_input  # noqa: E402
 import srez_loader  # noqa: E402
 
 
-def model_of(name):
-    """The srez_loader.Model that `name` names, run by TensorFlow."""
+def model_of(name, input_size):
+    """The srez_loader.Model that `name` names, run by TensorFlow (the shipped pair that takes
+    `input_size`)."""
     if name.startswith('shipped@'):
-        return srez_loader.shipped(float(name.split('@')[1]), tensorflow=True, input_size=16)
+        return srez_loader.shipped(float(name.split('@')[1]), tensorflow=True,
+                                   input_size=input_size)
     return srez_loader.from_path(name)
 
 
@@ -37,17 +39,20 @@ def main():
     parser.add_argument('--sets', required=True, help='name=folder,name=folder')
     parser.add_argument('--damages', default='clean,jpeg:75,noise:4')
     parser.add_argument('--max_images', type=int, default=0)
+    parser.add_argument('--input_size', type=int, default=16,
+                        help='the shipped pair measured: 16 (16 -> 64 px) or 32 (32 -> 128 px)')
     args = parser.parse_args()
     sets = [part.split('=', 1) for part in args.sets.split(',')]
     damages = args.damages.split(',')
     columns = [(name, damage) for name, _ in sets for damage in damages]
-    print('| model | ' + ' | '.join(f'{name} {damage}' for name, damage in columns) + ' |')
-    print('|---' * (len(columns) + 1) + '|')
+    print('| model | ' + ' | '.join(f'{name} {damage}' for name, damage in columns) +
+          ' | sharpness, first column |')
+    print('|---' * (len(columns) + 2) + '|')
     keys = {name: srez_input.usable_images(folder, srez_files.find_images(folder),
                                            log=lambda line: None)[
         :args.max_images or None] for name, folder in sets}
     for name in args.models:
-        model = model_of(name)
+        model = model_of(name, args.input_size)
         size = model.source.model.input_size
         cells = []
         with tempfile.TemporaryDirectory() as folder:
@@ -57,7 +62,10 @@ def main():
                     size * srez_config.SCALE, folder, model.source, set_name, batch_size=64,
                     damage=srez_config.Damage.parse(damage))
                 cells.append(results['model']['psnr'] - results['bicubic']['psnr'])
-        print(f'| {name} | ' + ' | '.join(f'{cell:+.2f}' for cell in cells) + ' |', flush=True)
+                if len(cells) == 1:
+                    sharpness = results['model']['sharpness']
+        print(f'| {name} | ' + ' | '.join(f'{cell:+.2f}' for cell in cells) +
+              f' | {sharpness:.2f} |', flush=True)
 
 
 if __name__ == '__main__':
