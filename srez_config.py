@@ -381,6 +381,10 @@ class FaceCheckConfig:
                                       lower_bound=1)
     face_check_file: str = setting('face_check.tflite', 'facecheck: the LiteRT file to write '
                                    '(the shipped one is models/face_check.tflite).')
+    face_check_grey_share: float = setting(
+        0.0, 'facecheck: share of the frames, faces and not, made black and white. The shipped '
+        'check used 0; 0.25 finds more faces in grey photos but takes more textures for faces '
+        '(docs/faces.md).', lower_bound=0, upper_bound=1)
     dataset: str = mirror('dataset', DEFAULT_DATASET)  # The aligned faces it learns from.
     random_seed: int = mirror('random_seed', 0)
 
@@ -476,7 +480,7 @@ class Damage:
 # `sharp` fine-tunes the shipped `fidelity` model with the adversarial term back on; the 128 px
 # pair starts from the 64 px models (the generator is fully convolutional).
 _SHIPPED_MODEL = dict(gene_units=(64, 32, 32), disc_units=(32, 64, 128, 256), gene_residual=True,
-                      gene_pixel_shuffle=True, damage_clean=0.3)
+                      gene_pixel_shuffle=True, damage_clean=0.3, damage_grey=0.1)
 _FIDELITY = dict(_SHIPPED_MODEL, gene_l1_factor=1.0, gene_content_factor=4.0, gene_input_noise=0.0,
                  learning_beta1=0.9, learning_rate_schedule='cosine', learning_rate_start=0.001,
                  train_time=1e6)

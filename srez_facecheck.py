@@ -30,7 +30,6 @@ FRAME_CENTRE = (25 + 64, 60 + 64)
 FRAME_SIDE = 128
 WIDTHS = (32, 64, 64)
 BATCH, LEARNING_RATE, NOT_A_FACE_WEIGHT = 256, 2e-3, 2.0
-GREY_SHARE = 0.25  # Of frames, faces and not, seen black and white: mtcnn finds grey faces too.
 
 
 class FaceCheck(tf.Module):
@@ -81,9 +80,10 @@ def _frame_matrix(centre, side, angle, out_side=SIDE):
     return np.concatenate([linear, (out_side / 2 - linear @ np.asarray(centre))[:, None]], 1)
 
 
-def examples(images, count, rng):
+def examples(images, count, rng, grey_share=0.0):
     """`count` training frames and labels from aligned 178x218 face `images` (uint8 arrays):
-    (float32 [count, 16, 16, 3], float32 [count] with 1 for a face). Half are faces."""
+    (float32 [count, 16, 16, 3], float32 [count] with 1 for a face). Half are faces;
+    `grey_share` of them, faces and not, black and white."""
     frames, labels = [], []
     synthetic = [srez_synthetic.draw_synthetic_face(seed) for seed in range(64)]
     for index in range(count):
@@ -99,7 +99,7 @@ def examples(images, count, rng):
             frame, label = _elsewhere(image, rng), 0.0
         else:
             frame, label = _texture(rng), 0.0
-        frames.append(_damaged(frame, rng))
+        frames.append(_damaged(frame, rng, grey_share))
         labels.append(label)
     return np.stack(frames).astype(np.float32), np.array(labels, np.float32)
 
@@ -158,10 +158,10 @@ def _texture(rng):
     return np.clip(blurred.numpy()[start[0]:start[0] + SIDE, start[1]:start[1] + SIDE], 0, 1)
 
 
-def _damaged(frame, rng):
-    """`frame` as an 8-bit photo may hold it: a quarter black and white (old photos), a fifth
+def _damaged(frame, rng, grey_share):
+    """`frame` as an 8-bit photo may hold it: `grey_share` black and white (old photos), a fifth
     noisy, a third saved as JPEG."""
-    if rng.uniform() < GREY_SHARE:
+    if rng.uniform() < grey_share:
         frame = np.repeat(frame @ srez_pixels.LUMA[:, np.newaxis], 3, -1)
     frame = tf.constant(frame, tf.float32)
     if rng.uniform() < 0.2:
@@ -178,12 +178,13 @@ def run_facecheck(config):
     """--run facecheck: trains the face check on config.dataset's aligned faces and writes it
     (a srez_config.FaceCheckConfig)."""
     check, record = train_check(config.dataset, config.face_check_batches,
-                                config.face_check_frames, config.random_seed)
+                                config.face_check_frames, config.random_seed,
+                                grey_share=config.face_check_grey_share)
     save(check, config.face_check_file)
     print(f'Wrote the face check to {config.face_check_file} (trained on {record}).')
 
 
-def train_check(folder, steps=6000, count=160000, seed=0, log=print):
+def train_check(folder, steps=6000, count=160000, seed=0, log=print, grey_share=0.0):
     """A FaceCheck trained on the aligned faces of `folder` (CelebA's layout, searched
     recursively): `count` frames made once, `steps` batches of BATCH of them, the rate falling
     along a cosine. Missing a face costs half what taking a texture for one does: a face left to
@@ -197,7 +198,7 @@ def train_check(folder, steps=6000, count=160000, seed=0, log=print):
         raise UsageError(f'--dataset {folder} holds no images: the face check learns from '
                          f'aligned faces such as CelebA\'s.')
     log(f'Making {count} frames from {len(images)} faces of {folder}...')
-    frames, labels = examples(images, count, rng)
+    frames, labels = examples(images, count, rng, grey_share)
     check = FaceCheck(seed)
     optimizer = tf.keras.optimizers.Adam(tf.keras.optimizers.schedules.CosineDecay(
         LEARNING_RATE, steps))
