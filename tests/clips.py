@@ -5,7 +5,6 @@ import math
 
 import av
 import numpy as np
-from PIL import Image
 
 import photos
 
@@ -18,8 +17,7 @@ def render(faces, background, size, count, drift, frame_sides=(14, 20), max_angl
     a frame in a direction of their own (0: still); and the PlacedFaces of each frame."""
     rng = np.random.default_rng(seed)
     width, height = size
-    still = np.asarray(Image.fromarray(background).resize((4 * width, 4 * height),
-                                                          Image.BICUBIC), np.float32)
+    still = photos.enlarged(background, size)
     starts = []
     for _ in faces:
         side = rng.uniform(*frame_sides)

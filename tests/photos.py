@@ -6,11 +6,40 @@ photo a user would bring is its 4x area downscale. Used by the tests and by the 
 docs/faces.md; the backgrounds are scikit-image's sample pictures or any array.
 """
 import dataclasses
+import os
 
 import numpy as np
 from PIL import Image
 
 FRAME_X, FRAME_Y, FRAME_SIZE = 25, 60, 128  # The model's frame in CelebA's aligned images.
+CELEBA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), '..', 'shared',
+                      'celeba')
+FIRST_VALIDATION_ID = 162771  # CelebA's validation partition, which no model trained on.
+BACKGROUNDS = ('coffee', 'chelsea', 'rocket', 'astronaut', 'hubble_deep_field',
+               'immunohistochemistry')  # Public-domain pictures of scikit-image.
+
+
+def validation_faces(start, count):
+    """`count` CelebA validation faces (uint8 [218, 178, 3]) from the `start`-th, in name order."""
+    names = [name for name in sorted(os.listdir(CELEBA)) if int(name[:6]) >= FIRST_VALIDATION_ID]
+    return [np.asarray(Image.open(os.path.join(CELEBA, name)).convert('RGB'))
+            for name in names[start % len(names):][:count]]
+
+
+def picture(name):
+    """scikit-image's sample picture `name` as uint8 [h, w, 3]."""
+    import skimage.data  # The measurements' backgrounds only: the tests bring their own.
+
+    image = np.asarray(getattr(skimage.data, name)())
+    if image.dtype != np.uint8:  # Booleans and floats of some pictures.
+        image = np.uint8(image.astype(np.float64) / max(image.max(), 1e-9) * 255)
+    return np.stack([image] * 3, -1) if image.ndim == 2 else image[..., :3]
+
+
+def enlarged(background, size):
+    """`background` resized bicubic to 4x `size` (w, h): float32, the truth's canvas."""
+    return np.asarray(Image.fromarray(background).resize((4 * size[0], 4 * size[1]),
+                                                         Image.BICUBIC), np.float32)
 
 
 @dataclasses.dataclass
@@ -30,8 +59,7 @@ def composite(faces, background, size=(640, 480), frame_sides=(14, 20), max_angl
     """
     rng = np.random.default_rng(seed)
     width, height = size
-    truth = np.asarray(Image.fromarray(background).resize((4 * width, 4 * height),
-                                                          Image.BICUBIC), np.float32)
+    truth = enlarged(background, size)
     placed = []
     for face in faces:
         side = rng.uniform(*frame_sides)

@@ -17,7 +17,6 @@ import os
 import sys
 
 import numpy as np
-import skimage.data
 from PIL import Image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -29,21 +28,10 @@ import srez_config  # noqa: E402
 import srez_pixels  # noqa: E402
 import srez_upscaler  # noqa: E402
 
-CELEBA = os.path.join(os.path.dirname(HERE), '..', 'shared', 'celeba')
-FIRST_VALIDATION_ID = 162771
-BACKGROUNDS = ('coffee', 'chelsea', 'rocket', 'astronaut', 'hubble_deep_field',
-               'immunohistochemistry')
 FACE_FREE = ('coffee', 'chelsea', 'rocket', 'coins', 'horse', 'clock', 'retina', 'moon', 'page',
              'hubble_deep_field', 'immunohistochemistry', 'brick', 'grass', 'gravel', 'cell',
              'text', 'checkerboard', 'colorwheel', 'binary_blobs', 'logo', 'microaneurysms',
              'shepp_logan_phantom')
-
-
-def rgb(name):
-    image = np.asarray(getattr(skimage.data, name)())
-    if image.dtype != np.uint8:  # Booleans and floats of some pictures.
-        image = np.uint8(image.astype(np.float64) / max(image.max(), 1e-9) * 255)
-    return np.stack([image] * 3, -1) if image.ndim == 2 else image[..., :3]
 
 
 def damaged(image, grey, jpeg):
@@ -75,12 +63,9 @@ def face_regions(truth, image, placed):
 
 
 def composites(args):
-    names = [name for name in sorted(os.listdir(CELEBA)) if int(name[:6]) >= FIRST_VALIDATION_ID]
     for index in range(args.photos):
-        chosen = names[index * args.faces_per_photo:(index + 1) * args.faces_per_photo]
-        faces = [np.asarray(Image.open(os.path.join(CELEBA, name)).convert('RGB'))
-                 for name in chosen]
-        background = rgb(BACKGROUNDS[index % len(BACKGROUNDS)])
+        faces = photos.validation_faces(index * args.faces_per_photo, args.faces_per_photo)
+        background = photos.picture(photos.BACKGROUNDS[index % len(photos.BACKGROUNDS)])
         truth, photo, placed = photos.composite(faces, background, size=(640, 480),
                                                 frame_sides=args.frames, seed=index)
         if args.grey:
@@ -115,7 +100,7 @@ def measure_composites(upscaler, args):
 def measure_face_free(upscaler, args):
     pictures = []
     for name in FACE_FREE:
-        image = rgb(name)
+        image = photos.picture(name)
         quarter = np.asarray(Image.fromarray(image).resize(
             (image.shape[1] // 4, image.shape[0] // 4), Image.BOX))
         pictures += [(name, image), (f'{name}, a quarter', quarter),

@@ -18,37 +18,25 @@ import sys
 import tempfile
 
 import numpy as np
-import skimage.data
-from PIL import Image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.dirname(HERE), os.path.join(os.path.dirname(HERE), 'tests')]
 
 import clips  # noqa: E402
+import photos  # noqa: E402
 
 import srez_pixels  # noqa: E402
 import srez_tracks  # noqa: E402
 import srez_upscaler  # noqa: E402
 
-CELEBA = os.path.join(os.path.dirname(HERE), '..', 'shared', 'celeba')
-FIRST_VALIDATION_ID = 162771
-BACKGROUNDS = ('coffee', 'chelsea', 'rocket', 'astronaut', 'hubble_deep_field',
-               'immunohistochemistry')
 SIZE, FRAMES, FPS, FACES = (256, 192), 36, 12, 4
-
-
-def background(name):
-    image = getattr(skimage.data, name)()
-    return np.stack([image] * 3, -1) if image.ndim == 2 else image[..., :3]
 
 
 def make(index, drift, folder):
     """(truth frames, decoded input frames, placed faces per frame) of clip `index`."""
-    names = [name for name in sorted(os.listdir(CELEBA)) if int(name[:6]) >= FIRST_VALIDATION_ID]
-    chosen = names[(index * FACES) % len(names):][:FACES]
-    faces = [np.asarray(Image.open(os.path.join(CELEBA, name)).convert('RGB')) for name in chosen]
-    truths, placed = clips.render(faces, background(BACKGROUNDS[index % len(BACKGROUNDS)]), SIZE,
-                                  FRAMES, drift, seed=index)
+    faces = photos.validation_faces(index * FACES, FACES)
+    truths, placed = clips.render(faces, photos.picture(
+        photos.BACKGROUNDS[index % len(photos.BACKGROUNDS)]), SIZE, FRAMES, drift, seed=index)
     path = os.path.join(folder, f'clip{index}_{drift}.mp4')
     clips.write_clip(path, truths, fps=FPS, seed=index, sound=False)
     return truths, clips.read_clip(path)[0], placed
