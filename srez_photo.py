@@ -90,7 +90,7 @@ class PhotoPipeline:
         """Cuts from uint8 `photo` each of `faces` that a model takes, upscales it and pastes it
         into `background` (its upscale, changed in place, and returned)."""
         cuts = self._cuts(photo, faces)
-        return srez_faces.paste(background, self._outputs(cuts), [matrix for matrix, _ in cuts])
+        return _pasted(background, cuts, self._outputs(cuts))
 
     def upscale(self, photo):
         """uint8 `photo` [h, w, 3] upscaled: its faces by the models, the rest by the background
@@ -106,8 +106,7 @@ class PhotoPipeline:
         if self.keep_last:
             self._kept = kept
         background = kept.background.copy() if self.keep_last else kept.background
-        return PhotoResult(srez_faces.paste(background, self._outputs(kept.cuts),
-                                            [matrix for matrix, _ in kept.cuts]), kept.faces)
+        return PhotoResult(_pasted(background, kept.cuts, self._outputs(kept.cuts)), kept.faces)
 
     def upscale_frames(self, frames):
         """The frames of a video (uint8 [h, w, 3] each, in order) upscaled, their faces tracked
@@ -145,8 +144,7 @@ class PhotoPipeline:
         outputs = self.tracker.steadied(tracks, self._outputs(
             [(matrix, cut) for (matrix, _), cut in zip(cuts, inputs)]))
         background = self.upscale_background(frame)
-        return PhotoResult(srez_faces.paste(background, outputs, [matrix for matrix, _ in cuts]),
-                           [face for _, face in tracked])
+        return PhotoResult(_pasted(background, cuts, outputs), [face for _, face in tracked])
 
     def _cuts(self, photo, faces):
         """[(frame matrix, float32 cut [s, s, 3] in [0, 1])] of the faces a model takes, each cut
@@ -169,6 +167,12 @@ class PhotoPipeline:
                     np.stack([cuts[place][1] for place in places]))):
                 outputs[place] = output
         return outputs
+
+
+def _pasted(background, cuts, outputs):
+    """`background` with `outputs`, the upscales of `cuts` (as _cuts gives them), pasted where
+    their frames lie."""
+    return srez_faces.paste(background, outputs, [matrix for matrix, _ in cuts])
 
 
 def _thumbnail(frame):
